@@ -1,0 +1,580 @@
+/*
+ * test_util.h — header-only helpers for the C tests of PaddedAttention (C99).
+ *
+ * Include it from exactly one translation unit per test program (every
+ * native/tests/test_*.c is its own executable). It uses only the public
+ * header; the float64 reference below is written from SPEC §3-4 and shares
+ * no code with the library (it must never include anything from native/src).
+ *
+ * Checks and exit codes
+ *   TEST_SKIP                      exit code 77: ctest reports the test skipped
+ *   CHECK(cond)                    counts a failure and prints file:line
+ *   CHECK_MSG(cond, fmt, ...)      the same with a printf-style explanation
+ *   CHECK_STATUS(call, expected)   a pattn_* call returns `expected`; prints
+ *                                  both status names and the library message
+ *   CHECK_OK(call)                 CHECK_STATUS(call, PATTN_STATUS_SUCCESS)
+ *   CHECK_ERROR_MENTIONS(text)     pattn_last_error_message() contains `text`
+ *   tu_failures                    the failure count of this program
+ *   tu_finish(name)                prints a summary, returns 0 or 1 for main()
+ *
+ * Random numbers (deterministic, seeded; splitmix64)
+ *   tu_rng r = tu_rng_make(seed);
+ *   tu_rng_u64(&r), tu_rng_uniform(&r, lo, hi) (float), tu_rng_int(&r, lo, hi)
+ *   (inclusive bounds).
+ *
+ * Element conversions (round to nearest even; NaN stays NaN)
+ *   tu_f32_to_f16 / tu_f16_to_f32, tu_f32_to_bf16 / tu_bf16_to_f32,
+ *   tu_dtype_size(dtype), tu_load(ptr, dtype, index) -> double,
+ *   tu_store(ptr, dtype, index, double value) (rounds to the dtype).
+ *
+ * Tensors (host-side descriptions; data may point to host or device memory)
+ *   tu_tensor_4d(data, dtype, dev, id, b, s, h, d)  contiguous [b, s, h, d]
+ *   tu_tensor_3d(data, dtype, dev, id, b, s, h)     contiguous [b, s, h]
+ *   tu_tensor_1d(data, dtype, dev, id, n)           contiguous [n]
+ *   tu_tensor_span(t)   elements from data[0] to the last element + 1
+ *   tu_tensor_offset(t, i0, i1, i2, i3)  element offset of an index (unused
+ *                                        trailing indices are 0)
+ *   tu_fill_uniform(ptr, dtype, count, rng, lo, hi)   random fill of a buffer
+ *   tu_fill_nan(ptr, dtype, count)     NaN bit patterns everywhere (poison)
+ *   tu_poison_padding(t4d, lens, left_padded, value)  writes `value` (NaN or
+ *     Inf) into every padding sequence row of a host [b, s, h, d] tensor;
+ *     lens == NULL means no padding.
+ *
+ * Float64 reference of masked attention (SPEC §3-4)
+ *   tu_ref_problem p = {0};  fill dtype, sizes, host q/k/v views (pattn_tensor
+ *   with host data), optional host lengths, causal/left_padded (or use
+ *   tu_mask_mode_flags), scale (0: 1/sqrt(head_dim)), clamp_lengths (1: clamp
+ *   lengths into range as the kernels do for device lengths).
+ *   tu_reference_attention(&p, ref_o, ref_lse): ref_o [b, q_len, hq, d] and
+ *   ref_lse [b, q_len, hq] contiguous doubles; rows that see nothing get o = 0
+ *   and lse = -inf.
+ *   tu_check_attention(label, &p, o_host_view, lse_host_view_or_NULL, ref_o,
+ *   ref_lse) compares per row: real rows need ||o - ref|| / ||ref|| below
+ *   tu_rel_tolerance(dtype) and |lse - ref| below tu_lse_tolerance(dtype);
+ *   rows that see nothing need o exactly 0 and lse exactly -inf. Returns the
+ *   number of failing rows (also added to tu_failures; the first few print).
+ *
+ * Device helpers (use the library's own memory API)
+ *   tu_have_gpu()                        1 when pattn_device_count() > 0
+ *   tu_upload(host, bytes, device_id)    device copy of a host buffer (or NULL)
+ *   tu_download(host, device, bytes)     copy back; returns the status
+ */
+#ifndef PADDEDATTN_TEST_UTIL_H
+#define PADDEDATTN_TEST_UTIL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "paddedattn.h"
+
+#if defined(__GNUC__)
+#  define TU_UNUSED __attribute__((unused))
+#else
+#  define TU_UNUSED
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Checks                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define TEST_SKIP 77
+
+static int tu_failures = 0;
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            tu_failures++;                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+        }                                                                        \
+    } while (0)
+
+#define CHECK_MSG(cond, ...)                                                     \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            tu_failures++;                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                        \
+            fputc('\n', stderr);                                                 \
+        }                                                                        \
+    } while (0)
+
+#define CHECK_STATUS(call, expected)                                             \
+    do {                                                                         \
+        pattn_status tu_got_ = (call);                                           \
+        pattn_status tu_want_ = (expected);                                      \
+        if (tu_got_ != tu_want_) {                                               \
+            tu_failures++;                                                       \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s (message: \"%s\")\n", \
+                    __FILE__, __LINE__, #call, pattn_status_string(tu_got_),     \
+                    pattn_status_string(tu_want_), pattn_last_error_message());  \
+        }                                                                        \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_STATUS(call, PATTN_STATUS_SUCCESS)
+
+#define CHECK_ERROR_MENTIONS(text)                                               \
+    do {                                                                         \
+        const char* tu_msg_ = pattn_last_error_message();                        \
+        if (tu_msg_ == NULL || strstr(tu_msg_, (text)) == NULL) {                \
+            tu_failures++;                                                       \
+            fprintf(stderr, "%s:%d: error message \"%s\" does not mention \"%s\"\n", \
+                    __FILE__, __LINE__, tu_msg_ ? tu_msg_ : "(null)", (text));   \
+        }                                                                        \
+    } while (0)
+
+static TU_UNUSED int tu_finish(const char* name) {
+    if (tu_failures == 0) {
+        printf("%s: all checks passed\n", name);
+        return 0;
+    }
+    printf("%s: %d check(s) FAILED\n", name, tu_failures);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Random numbers: splitmix64                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tu_rng {
+    uint64_t state;
+} tu_rng;
+
+static TU_UNUSED tu_rng tu_rng_make(uint64_t seed) {
+    tu_rng r;
+    r.state = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    return r;
+}
+
+static TU_UNUSED uint64_t tu_rng_u64(tu_rng* r) {
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi). */
+static TU_UNUSED float tu_rng_uniform(tu_rng* r, float lo, float hi) {
+    double u = (double)(tu_rng_u64(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(lo + (hi - lo) * u);
+}
+
+/* Uniform integer in [lo, hi] (inclusive). */
+static TU_UNUSED int32_t tu_rng_int(tu_rng* r, int32_t lo, int32_t hi) {
+    if (hi <= lo) return lo;
+    uint64_t span = (uint64_t)((int64_t)hi - (int64_t)lo + 1);
+    return (int32_t)((int64_t)lo + (int64_t)(tu_rng_u64(r) % span));
+}
+
+/* ------------------------------------------------------------------------ */
+/* Element conversions                                                      */
+/* ------------------------------------------------------------------------ */
+
+static TU_UNUSED uint32_t tu_f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+static TU_UNUSED float tu_bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static TU_UNUSED uint16_t tu_f32_to_bf16(float f) {
+    uint32_t u = tu_f32_bits(f);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x0040u); /* quiet NaN */
+    u += 0x7FFFu + ((u >> 16) & 1u);                                             /* nearest even */
+    return (uint16_t)(u >> 16);
+}
+
+static TU_UNUSED float tu_bf16_to_f32(uint16_t h) { return tu_bits_f32((uint32_t)h << 16); }
+
+static TU_UNUSED uint16_t tu_f32_to_f16(float f) {
+    uint32_t u = tu_f32_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    uint32_t abs = u & 0x7FFFFFFFu;
+    if (abs > 0x7F800000u) return (uint16_t)(sign | 0x7E00u);        /* NaN */
+    if (abs >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u);       /* rounds to >= 65520: Inf */
+    if (abs < 0x38800000u) {                                          /* below 2^-14: subnormal or 0 */
+        /* value = abs_float; f16 subnormal unit is 2^-24 */
+        float a = tu_bits_f32(abs);
+        float scaled = a * 16777216.0f;                               /* a / 2^-24, exact */
+        /* round half to even */
+        float fl = floorf(scaled);
+        float diff = scaled - fl;
+        uint32_t m = (uint32_t)fl;
+        if (diff > 0.5f || (diff == 0.5f && (m & 1u))) m++;
+        return (uint16_t)(sign | m);                                  /* m == 0x400 becomes the smallest normal */
+    }
+    {
+        uint32_t exp = ((abs >> 23) - 127 + 15);
+        uint32_t mant = abs & 0x7FFFFFu;
+        uint32_t h = (exp << 10) | (mant >> 13);
+        uint32_t rest = mant & 0x1FFFu;
+        if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;     /* carry may bump the exponent */
+        return (uint16_t)(sign | h);
+    }
+}
+
+static TU_UNUSED float tu_f16_to_f32(uint16_t h) {
+    uint32_t sign = ((uint32_t)h & 0x8000u) << 16;
+    uint32_t exp = ((uint32_t)h >> 10) & 0x1Fu;
+    uint32_t mant = (uint32_t)h & 0x3FFu;
+    if (exp == 0x1F) return tu_bits_f32(sign | 0x7F800000u | (mant << 13));
+    if (exp == 0) {
+        float v = (float)mant * (1.0f / 16777216.0f);                 /* mant * 2^-24 */
+        return sign ? -v : v;
+    }
+    return tu_bits_f32(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+}
+
+static TU_UNUSED size_t tu_dtype_size(pattn_dtype dtype) {
+    switch (dtype) {
+        case PATTN_DTYPE_F32: return 4;
+        case PATTN_DTYPE_F16: return 2;
+        case PATTN_DTYPE_BF16: return 2;
+        case PATTN_DTYPE_I32: return 4;
+    }
+    return 0;
+}
+
+static TU_UNUSED const char* tu_dtype_name(pattn_dtype dtype) {
+    switch (dtype) {
+        case PATTN_DTYPE_F32: return "f32";
+        case PATTN_DTYPE_F16: return "f16";
+        case PATTN_DTYPE_BF16: return "bf16";
+        case PATTN_DTYPE_I32: return "i32";
+    }
+    return "?";
+}
+
+static TU_UNUSED double tu_load(const void* base, pattn_dtype dtype, size_t index) {
+    switch (dtype) {
+        case PATTN_DTYPE_F32: return ((const float*)base)[index];
+        case PATTN_DTYPE_F16: return tu_f16_to_f32(((const uint16_t*)base)[index]);
+        case PATTN_DTYPE_BF16: return tu_bf16_to_f32(((const uint16_t*)base)[index]);
+        case PATTN_DTYPE_I32: return ((const int32_t*)base)[index];
+    }
+    return NAN;
+}
+
+static TU_UNUSED void tu_store(void* base, pattn_dtype dtype, size_t index, double value) {
+    switch (dtype) {
+        case PATTN_DTYPE_F32: ((float*)base)[index] = (float)value; break;
+        case PATTN_DTYPE_F16: ((uint16_t*)base)[index] = tu_f32_to_f16((float)value); break;
+        case PATTN_DTYPE_BF16: ((uint16_t*)base)[index] = tu_f32_to_bf16((float)value); break;
+        case PATTN_DTYPE_I32: ((int32_t*)base)[index] = (int32_t)value; break;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tensors                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static TU_UNUSED pattn_tensor tu_tensor_nd(void* data, pattn_dtype dtype, pattn_device_type dev,
+                                           int32_t device_id, int32_t ndim, const int64_t* shape) {
+    pattn_tensor t;
+    int i;
+    int64_t stride = 1;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.dtype = dtype;
+    t.device_type = dev;
+    t.device_id = device_id;
+    t.ndim = ndim;
+    for (i = ndim - 1; i >= 0; --i) {
+        t.shape[i] = shape[i];
+        t.strides[i] = stride;
+        stride *= shape[i] > 0 ? shape[i] : 1;
+    }
+    return t;
+}
+
+static TU_UNUSED pattn_tensor tu_tensor_4d(void* data, pattn_dtype dtype, pattn_device_type dev,
+                                           int32_t device_id, int64_t b, int64_t s, int64_t h,
+                                           int64_t d) {
+    int64_t shape[4];
+    shape[0] = b; shape[1] = s; shape[2] = h; shape[3] = d;
+    return tu_tensor_nd(data, dtype, dev, device_id, 4, shape);
+}
+
+static TU_UNUSED pattn_tensor tu_tensor_3d(void* data, pattn_dtype dtype, pattn_device_type dev,
+                                           int32_t device_id, int64_t b, int64_t s, int64_t h) {
+    int64_t shape[3];
+    shape[0] = b; shape[1] = s; shape[2] = h;
+    return tu_tensor_nd(data, dtype, dev, device_id, 3, shape);
+}
+
+static TU_UNUSED pattn_tensor tu_tensor_1d(void* data, pattn_dtype dtype, pattn_device_type dev,
+                                           int32_t device_id, int64_t n) {
+    return tu_tensor_nd(data, dtype, dev, device_id, 1, &n);
+}
+
+/* Elements from data[0] up to one past the farthest element (0 if empty). */
+static TU_UNUSED size_t tu_tensor_span(const pattn_tensor* t) {
+    int64_t last = 0;
+    int i;
+    for (i = 0; i < t->ndim; ++i) {
+        if (t->shape[i] <= 0) return 0;
+        last += (t->shape[i] - 1) * t->strides[i];
+    }
+    return (size_t)(last + 1);
+}
+
+static TU_UNUSED int64_t tu_tensor_offset(const pattn_tensor* t, int64_t i0, int64_t i1,
+                                          int64_t i2, int64_t i3) {
+    int64_t idx[4];
+    int64_t off = 0;
+    int i;
+    idx[0] = i0; idx[1] = i1; idx[2] = i2; idx[3] = i3;
+    for (i = 0; i < t->ndim && i < 4; ++i) off += idx[i] * t->strides[i];
+    return off;
+}
+
+static TU_UNUSED void tu_fill_uniform(void* data, pattn_dtype dtype, size_t count, tu_rng* rng,
+                                      float lo, float hi) {
+    size_t i;
+    for (i = 0; i < count; ++i) tu_store(data, dtype, i, tu_rng_uniform(rng, lo, hi));
+}
+
+/* Poison: NaN bit patterns (with a recognizable payload for f32). */
+static TU_UNUSED void tu_fill_nan(void* data, pattn_dtype dtype, size_t count) {
+    size_t i;
+    for (i = 0; i < count; ++i) {
+        switch (dtype) {
+            case PATTN_DTYPE_F32: {
+                uint32_t bits = 0x7FC0DEADu;
+                memcpy((char*)data + 4 * i, &bits, 4);
+                break;
+            }
+            case PATTN_DTYPE_F16: ((uint16_t*)data)[i] = 0x7E5Au; break;
+            case PATTN_DTYPE_BF16: ((uint16_t*)data)[i] = 0x7FDAu; break;
+            case PATTN_DTYPE_I32: ((int32_t*)data)[i] = (int32_t)0x7FC0DEAD; break;
+        }
+    }
+}
+
+/* Writes `value` into every element of the padding sequence rows of a host
+ * [b, s, h, d] tensor. Row b has lens[b] real rows (clamped to [0, s]), at
+ * the end when left_padded, else at the start. */
+static TU_UNUSED void tu_poison_padding(const pattn_tensor* t, const int32_t* lens,
+                                        int left_padded, double value) {
+    int64_t b, s, h, d;
+    if (lens == NULL) return;
+    for (b = 0; b < t->shape[0]; ++b) {
+        int64_t len = lens[b] < 0 ? 0 : (lens[b] > t->shape[1] ? t->shape[1] : lens[b]);
+        for (s = 0; s < t->shape[1]; ++s) {
+            int real = left_padded ? (s >= t->shape[1] - len) : (s < len);
+            if (real) continue;
+            for (h = 0; h < t->shape[2]; ++h)
+                for (d = 0; d < t->shape[3]; ++d)
+                    tu_store(t->data, t->dtype, (size_t)tu_tensor_offset(t, b, s, h, d), value);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Float64 reference of masked attention (SPEC §3-4)                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tu_ref_problem {
+    pattn_dtype dtype;
+    int32_t batch, q_len, kv_len;
+    int32_t num_qo_heads, num_kv_heads, head_dim;
+    pattn_tensor q, k, v;          /* host views [b, len, heads, d] */
+    const int32_t* q_lens;         /* host, [batch] or NULL (every query row real) */
+    const int32_t* kv_lens;        /* host, [batch] or NULL (= q_lens, or kv_len when both NULL) */
+    int causal;
+    int left_padded;
+    double scale;                  /* 0: 1/sqrt(head_dim) */
+    int clamp_lengths;             /* 1: lengths outside [0, len] are clamped */
+} tu_ref_problem;
+
+static TU_UNUSED void tu_mask_mode_flags(pattn_mask_mode mode, int* causal, int* left_padded) {
+    *causal = (mode == PATTN_MASK_CAUSAL_PADDED_LEFT || mode == PATTN_MASK_CAUSAL_PADDED_RIGHT);
+    *left_padded = (mode == PATTN_MASK_CAUSAL_PADDED_LEFT || mode == PATTN_MASK_PADDED_LEFT);
+}
+
+static TU_UNUSED int32_t tu_clamp_i32(int32_t x, int32_t hi) {
+    return x < 0 ? 0 : (x > hi ? hi : x);
+}
+
+static TU_UNUSED void tu_reference_attention(const tu_ref_problem* p, double* ref_o,
+                                             double* ref_lse) {
+    const int32_t group = p->num_qo_heads / p->num_kv_heads;
+    const double scale = p->scale != 0.0 ? p->scale : 1.0 / sqrt((double)p->head_dim);
+    double* scores = (double*)malloc(sizeof(double) * (size_t)(p->kv_len > 0 ? p->kv_len : 1));
+    char* visible = (char*)malloc((size_t)(p->kv_len > 0 ? p->kv_len : 1));
+    int32_t b, h, r, c, d;
+    for (b = 0; b < p->batch; ++b) {
+        /* Real query and key counts of this row. */
+        int32_t qv = p->q_lens ? p->q_lens[b] : p->q_len;
+        int32_t kv = p->kv_lens ? p->kv_lens[b] : (p->q_lens ? p->q_lens[b] : p->kv_len);
+        if (p->clamp_lengths) {
+            qv = tu_clamp_i32(qv, p->q_len);
+            kv = tu_clamp_i32(kv, p->kv_len);
+        }
+        for (h = 0; h < p->num_qo_heads; ++h) {
+            const int32_t hk = h / group;
+            for (r = 0; r < p->q_len; ++r) {
+                double* out = ref_o + (((size_t)b * p->q_len + r) * p->num_qo_heads + h) * p->head_dim;
+                double* lse = ref_lse + ((size_t)b * p->q_len + r) * p->num_qo_heads + h;
+                /* Index i of this query among the real ones, or -1 for padding. */
+                int32_t i = -1;
+                double m = -INFINITY, sum = 0.0;
+                int any = 0;
+                if (p->left_padded) {
+                    if (r >= p->q_len - qv) i = r - (p->q_len - qv);
+                } else {
+                    if (r < qv) i = r;
+                }
+                for (d = 0; d < p->head_dim; ++d) out[d] = 0.0;
+                *lse = -INFINITY;
+                if (i < 0) continue;
+                for (c = 0; c < p->kv_len; ++c) {
+                    int32_t j = -1;
+                    visible[c] = 0;
+                    if (p->left_padded) {
+                        if (c >= p->kv_len - kv) j = c - (p->kv_len - kv);
+                    } else {
+                        if (c < kv) j = c;
+                    }
+                    if (j < 0) continue;
+                    if (p->causal && !((int64_t)j <= (int64_t)i + kv - qv)) continue;
+                    visible[c] = 1;
+                    any = 1;
+                    {
+                        double dot = 0.0;
+                        for (d = 0; d < p->head_dim; ++d)
+                            dot += tu_load(p->q.data, p->dtype, (size_t)tu_tensor_offset(&p->q, b, r, h, d)) *
+                                   tu_load(p->k.data, p->dtype, (size_t)tu_tensor_offset(&p->k, b, c, hk, d));
+                        scores[c] = scale * dot;
+                        if (scores[c] > m) m = scores[c];
+                    }
+                }
+                if (!any) continue;
+                for (c = 0; c < p->kv_len; ++c) {
+                    if (!visible[c]) continue;
+                    scores[c] = exp(scores[c] - m);
+                    sum += scores[c];
+                }
+                for (c = 0; c < p->kv_len; ++c) {
+                    double w;
+                    if (!visible[c]) continue;
+                    w = scores[c] / sum;
+                    for (d = 0; d < p->head_dim; ++d)
+                        out[d] += w * tu_load(p->v.data, p->dtype, (size_t)tu_tensor_offset(&p->v, b, c, hk, d));
+                }
+                *lse = m + log(sum);
+            }
+        }
+    }
+    free(scores);
+    free(visible);
+}
+
+static TU_UNUSED double tu_rel_tolerance(pattn_dtype dtype) {
+    switch (dtype) {
+        case PATTN_DTYPE_F32: return 1e-5;
+        case PATTN_DTYPE_F16: return 2e-3;
+        case PATTN_DTYPE_BF16: return 1.6e-2;
+        default: return 0.0;
+    }
+}
+
+static TU_UNUSED double tu_lse_tolerance(pattn_dtype dtype) {
+    return dtype == PATTN_DTYPE_F32 ? 1e-5 : 1e-3;
+}
+
+/* Compares a host output view (and optional host lse view) with the
+ * reference. Returns the number of failing rows. */
+static TU_UNUSED int tu_check_attention(const char* label, const tu_ref_problem* p,
+                                        const pattn_tensor* o, const pattn_tensor* lse,
+                                        const double* ref_o, const double* ref_lse) {
+    const double tol = tu_rel_tolerance(p->dtype);
+    const double lse_tol = tu_lse_tolerance(p->dtype);
+    int bad = 0;
+    int32_t b, r, h, d;
+    for (b = 0; b < p->batch; ++b)
+        for (r = 0; r < p->q_len; ++r)
+            for (h = 0; h < p->num_qo_heads; ++h) {
+                const size_t row = ((size_t)b * p->q_len + r) * p->num_qo_heads + h;
+                const double* ref = ref_o + row * p->head_dim;
+                const double ref_l = ref_lse[row];
+                int row_bad = 0;
+                double err2 = 0.0, ref2 = 0.0, rel = 0.0, got_l = 0.0;
+                if (isinf(ref_l) && ref_l < 0) {
+                    /* Sees nothing: exactly 0 and -inf. */
+                    for (d = 0; d < p->head_dim; ++d) {
+                        double x = tu_load(o->data, o->dtype, (size_t)tu_tensor_offset(o, b, r, h, d));
+                        if (x != 0.0) row_bad = 1;
+                    }
+                    if (lse) {
+                        got_l = tu_load(lse->data, lse->dtype, (size_t)tu_tensor_offset(lse, b, r, h, 0));
+                        if (!(isinf(got_l) && got_l < 0)) row_bad = 2;
+                    }
+                } else {
+                    for (d = 0; d < p->head_dim; ++d) {
+                        double x = tu_load(o->data, o->dtype, (size_t)tu_tensor_offset(o, b, r, h, d));
+                        err2 += (x - ref[d]) * (x - ref[d]);
+                        ref2 += ref[d] * ref[d];
+                    }
+                    rel = ref2 > 0.0 ? sqrt(err2 / ref2) : sqrt(err2);
+                    if (!(rel < tol)) row_bad = 3;
+                    if (lse) {
+                        got_l = tu_load(lse->data, lse->dtype, (size_t)tu_tensor_offset(lse, b, r, h, 0));
+                        if (!(fabs(got_l - ref_l) < lse_tol)) row_bad = 4;
+                    }
+                }
+                if (row_bad) {
+                    if (bad < 5)
+                        fprintf(stderr,
+                                "  [%s] b=%d row=%d head=%d: %s (rel err %.3g, tol %.3g; lse %.9g, ref %.9g)\n",
+                                label, b, r, h,
+                                row_bad == 1   ? "o should be exactly 0"
+                                : row_bad == 2 ? "lse should be -inf"
+                                : row_bad == 3 ? "o differs from the reference"
+                                               : "lse differs from the reference",
+                                rel, tol, got_l, ref_l);
+                    bad++;
+                }
+            }
+    if (bad) {
+        fprintf(stderr, "%s: %d bad row(s)\n", label, bad);
+        tu_failures++;
+    }
+    return bad;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Device helpers                                                           */
+/* ------------------------------------------------------------------------ */
+
+static TU_UNUSED int tu_have_gpu(void) {
+    int32_t n = 0;
+    if (pattn_device_count(&n) != PATTN_STATUS_SUCCESS) return 0;
+    return n > 0;
+}
+
+static TU_UNUSED void* tu_upload(const void* host, size_t bytes, int32_t device_id) {
+    void* dev = NULL;
+    /* A real pointer even for empty tensors. */
+    if (pattn_device_malloc(device_id, bytes > 0 ? bytes : 16, &dev) != PATTN_STATUS_SUCCESS) return NULL;
+    if (host && bytes > 0 && pattn_memcpy(dev, host, bytes) != PATTN_STATUS_SUCCESS) {
+        pattn_device_free(dev);
+        return NULL;
+    }
+    return dev;
+}
+
+static TU_UNUSED pattn_status tu_download(void* host, const void* device, size_t bytes) {
+    if (bytes == 0) return PATTN_STATUS_SUCCESS;
+    return pattn_memcpy(host, device, bytes);
+}
+
+#endif /* PADDEDATTN_TEST_UTIL_H */

@@ -1,0 +1,291 @@
+// pattn::cuda::decode: picks the kernel instantiation and the number of KV
+// splits, runs the split kernel and, for more than one split, the combine
+// kernel that merges the partial states (the merge_states math, in base 2).
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+
+#include "attention_args.h"
+#include "backends.h"
+#include "cuda_check.h"
+#include "decode_kernel.cuh"
+#include "errors.h"
+#include "mask_rules.h"
+
+PATTN_DECODE_EXTERN(__half, 64)
+PATTN_DECODE_EXTERN(__half, 128)
+PATTN_DECODE_EXTERN(__half, 256)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 64)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 128)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 256)
+
+namespace pattn {
+namespace cuda {
+namespace decode_detail {
+
+struct CombineParams {
+    const float* part_o;    // [splits, rows, head_dim], rows = batch * q_len * num_qo_heads
+    const float* part_lse;  // [splits, rows], log2 domain
+    void* o;
+    float* lse;
+    int64_t rows;
+    int32_t splits, q_len, num_qo_heads, head_dim;
+    int64_t o_stride_b, o_stride_s, o_stride_h;
+    int64_t lse_stride_b, lse_stride_s, lse_stride_h;
+};
+
+constexpr int kCombineWarps = 4;
+
+// One warp per output row: weights 2^(lse_s - max) over the splits.
+template <typename T>
+__global__ void __launch_bounds__(kCombineWarps * 32) decode_combine_kernel(const CombineParams c) {
+    const float kNegInf = -__int_as_float(0x7f800000);
+    const int lane = threadIdx.x % 32;
+    const int64_t row = static_cast<int64_t>(blockIdx.x) * kCombineWarps + threadIdx.x / 32;
+    if (row >= c.rows) return;
+
+    float m = kNegInf;
+    for (int s = lane; s < c.splits; s += 32) m = fmaxf(m, c.part_lse[s * c.rows + row]);
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+    const bool seen = m != kNegInf;
+    float sum = 0.f;
+    if (seen)
+        for (int s = lane; s < c.splits; s += 32) sum += exp2f(c.part_lse[s * c.rows + row] - m);
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+
+    const int h = static_cast<int>(row % c.num_qo_heads);
+    const int i = static_cast<int>((row / c.num_qo_heads) % c.q_len);
+    const int64_t b = row / (static_cast<int64_t>(c.num_qo_heads) * c.q_len);
+    T* op = static_cast<T*>(c.o) + b * c.o_stride_b + i * c.o_stride_s + h * c.o_stride_h;
+    const float inv_sum = seen ? 1.f / sum : 0.f;
+    for (int e = lane; e < c.head_dim; e += 32) {
+        float acc = 0.f;
+        if (seen) {
+            for (int s = 0; s < c.splits; ++s) {
+                const float w = exp2f(c.part_lse[s * c.rows + row] - m);
+                if (w > 0.f) acc = fmaf(w, c.part_o[(s * c.rows + row) * c.head_dim + e], acc);
+            }
+        }
+        op[e] = Vec8<T>::from_float(acc * inv_sum);
+    }
+    if (lane == 0 && c.lse)
+        c.lse[b * c.lse_stride_b + i * c.lse_stride_s + h * c.lse_stride_h] =
+            seen ? (m + log2f(sum)) * 0.69314718055994531f : kNegInf;
+}
+
+int multiprocessor_count(int device, cudaError_t* error) {
+    static std::atomic<int> cached[kMaxCachedDevices];
+    const bool cacheable = device >= 0 && device < kMaxCachedDevices;
+    if (cacheable) {
+        const int c = cached[device].load(std::memory_order_relaxed);
+        if (c > 0) return c;
+    }
+    int n = 0;
+    *error = cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, device);
+    if (*error != cudaSuccess) return 1;
+    if (n < 1) n = 1;
+    if (cacheable) cached[device].store(n, std::memory_order_relaxed);
+    return n;
+}
+
+// Splits so that batch * kv_heads * row_chunks * splits blocks fill the GPU
+// in whole waves: the smallest count whose wave efficiency is within 15% of
+// the best one, with every split holding at least kMinKeysPerSplit keys.
+int choose_num_splits(int64_t base_blocks, int max_kv, int slots) {
+    constexpr int kMinKeysPerSplit = 256;
+    constexpr int kMaxSplits = 128;
+    if (max_kv <= 0 || base_blocks <= 0) return 1;
+    const int max_splits = std::min<int>(kMaxSplits, (max_kv + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
+    if (max_splits <= 1) return 1;
+    auto efficiency = [&](int s) {
+        const double blocks = static_cast<double>(base_blocks) * s;
+        const double waves = std::ceil(blocks / slots);
+        return blocks / (waves * slots);
+    };
+    double best = 0.0;
+    for (int s = 1; s <= max_splits; ++s) best = std::max(best, efficiency(s));
+    for (int s = 1; s <= max_splits; ++s)
+        if (efficiency(s) >= 0.85 * best) return s;
+    return 1;
+}
+
+template <typename T, int HEAD_DIM, int ROWS>
+pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t stream) {
+    using Shape = DecodeShape<HEAD_DIM>;
+    p.row_chunks = (p.rows_per_kv_head + ROWS - 1) / ROWS;
+
+    int max_kv = a.kv_len;
+    const bool host_lens = a.kv_lens != nullptr && !a.lens_on_device;
+    if (host_lens) {
+        max_kv = 0;
+        for (int b = 0; b < a.batch; ++b) max_kv = std::max(max_kv, clamp_len(a.kv_lens[b], a.kv_len));
+    }
+
+    const int64_t base_blocks = static_cast<int64_t>(a.batch) * a.num_kv_heads * p.row_chunks;
+    int splits = a.num_splits;
+    if (splits <= 0) {
+        cudaError_t e = cudaSuccess;
+        const int sms = multiprocessor_count(a.device_id, &e);
+        PATTN_CUDA_TRY(e);
+        int per_sm = 1;
+        PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
+        splits = choose_num_splits(base_blocks, max_kv, sms * per_sm);
+    } else {
+        // More splits than tiles only adds empty blocks; the result is the same.
+        const int max_useful = std::max(1, (max_kv + Shape::kTileKeys - 1) / Shape::kTileKeys);
+        splits = std::min(a.num_splits, max_useful);
+        int per_sm = 1;  // also opts the kernel into its shared memory size
+        PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
+    }
+    p.num_splits = splits;
+
+    // Stream-ordered workspace: split partials and a device copy of host lengths.
+    const int64_t rows = static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads;
+    const size_t part_o_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * HEAD_DIM * 4 : 0;
+    const size_t part_lse_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * 4 : 0;
+    const size_t lens_bytes = host_lens ? static_cast<size_t>(a.batch) * 4 : 0;
+    const size_t total = part_o_bytes + ((part_lse_bytes + 15) / 16 * 16) + lens_bytes;
+    unsigned char* workspace = nullptr;
+    if (total > 0) PATTN_CUDA_TRY(cudaMallocAsync(reinterpret_cast<void**>(&workspace), total, stream));
+
+    cudaError_t e = cudaSuccess;
+    if (splits > 1) {
+        p.part_o = reinterpret_cast<float*>(workspace);
+        p.part_lse = reinterpret_cast<float*>(workspace + part_o_bytes);
+    }
+    if (host_lens) {
+        int32_t* lens = reinterpret_cast<int32_t*>(workspace + part_o_bytes +
+                                                   (part_lse_bytes + 15) / 16 * 16);
+        // Pageable host memory is staged before this returns, so the caller
+        // may reuse its array right away.
+        e = cudaMemcpyAsync(lens, a.kv_lens, lens_bytes, cudaMemcpyHostToDevice, stream);
+        p.kv_lens = lens;
+    }
+    if (e == cudaSuccess) e = launch_decode_split<T, HEAD_DIM, ROWS>(p, stream);
+    if (e == cudaSuccess && splits > 1) {
+        CombineParams c;
+        c.part_o = p.part_o;
+        c.part_lse = p.part_lse;
+        c.o = a.o;
+        c.lse = a.lse;
+        c.rows = rows;
+        c.splits = splits;
+        c.q_len = a.q_len;
+        c.num_qo_heads = a.num_qo_heads;
+        c.head_dim = HEAD_DIM;
+        c.o_stride_b = a.o_stride_b;
+        c.o_stride_s = a.o_stride_s;
+        c.o_stride_h = a.o_stride_h;
+        c.lse_stride_b = a.lse_stride_b;
+        c.lse_stride_s = a.lse_stride_s;
+        c.lse_stride_h = a.lse_stride_h;
+        const int64_t blocks = (rows + kCombineWarps - 1) / kCombineWarps;
+        decode_combine_kernel<T><<<static_cast<unsigned>(blocks), kCombineWarps * 32, 0, stream>>>(c);
+        e = cudaGetLastError();
+    }
+    if (workspace) {
+        const cudaError_t f = cudaFreeAsync(workspace, stream);
+        if (e == cudaSuccess) e = f;
+    }
+    return cuda_error(e, "decode kernel launch");
+}
+
+template <typename T, int HEAD_DIM>
+pattn_status run_decode_rows(const AttentionArgs& a, const DecodeParams& p, cudaStream_t stream) {
+    if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, stream);
+    if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, stream);
+    return run_decode<T, HEAD_DIM, 8>(a, p, stream);
+}
+
+template <typename T>
+pattn_status run_decode_head_dim(const AttentionArgs& a, const DecodeParams& p, cudaStream_t stream) {
+    switch (a.head_dim) {
+        case 64: return run_decode_rows<T, 64>(a, p, stream);
+        case 128: return run_decode_rows<T, 128>(a, p, stream);
+        case 256: return run_decode_rows<T, 256>(a, p, stream);
+        default:
+            return set_error(PATTN_STATUS_UNSUPPORTED,
+                             "decode: head_dim = %d is not supported on CUDA (64, 128 or 256)",
+                             a.head_dim);
+    }
+}
+
+bool aligned16(const void* ptr, int64_t sb, int64_t ss, int64_t sh) {
+    // 16-byte loads of 8 elements of 2 bytes each.
+    return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && sb % 8 == 0 && ss % 8 == 0 && sh % 8 == 0;
+}
+
+}  // namespace decode_detail
+
+pattn_status decode(const AttentionArgs& a, void* stream_ptr) {
+    using namespace decode_detail;
+    if (a.batch == 0 || a.q_len == 0) return PATTN_STATUS_SUCCESS;
+    if (a.dtype != PATTN_DTYPE_F16 && a.dtype != PATTN_DTYPE_BF16)
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: dtype = %d is not supported on CUDA (f16 or bf16)",
+                         static_cast<int>(a.dtype));
+    if (a.batch > 65535)
+        return set_error(PATTN_STATUS_UNSUPPORTED, "decode: batch = %d exceeds 65535 on CUDA", a.batch);
+    if (a.num_kv_heads <= 0 || a.num_qo_heads % a.num_kv_heads != 0)
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                         "decode: num_qo_heads = %d is not a multiple of num_kv_heads = %d",
+                         a.num_qo_heads, a.num_kv_heads);
+    if (!aligned16(a.q, a.q_stride_b, a.q_stride_s, a.q_stride_h))
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: q must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
+    if (!aligned16(a.k, a.k_stride_b, a.k_stride_s, a.k_stride_h))
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: k_cache must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
+    if (!aligned16(a.v, a.v_stride_b, a.v_stride_s, a.v_stride_h))
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: v_cache must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
+
+    ScopedDevice device(a.device_id);
+    PATTN_CUDA_TRY(device.status());
+
+    DecodeParams p{};
+    p.q = a.q;
+    p.k = a.k;
+    p.v = a.v;
+    p.o = a.o;
+    p.lse = a.lse;
+    p.kv_lens = a.kv_lens;  // replaced by a device copy when the lengths are on the host
+    p.batch = a.batch;
+    p.q_len = a.q_len;
+    p.cache_len = a.kv_len;
+    p.num_qo_heads = a.num_qo_heads;
+    p.num_kv_heads = a.num_kv_heads;
+    p.group = a.num_qo_heads / a.num_kv_heads;
+    p.rows_per_kv_head = p.group * a.q_len;
+    p.left_padded = a.left_padded ? 1 : 0;
+    p.scale_log2 = a.scale * 1.4426950408889634f;
+    p.q_stride_b = a.q_stride_b;
+    p.q_stride_s = a.q_stride_s;
+    p.q_stride_h = a.q_stride_h;
+    p.k_stride_b = a.k_stride_b;
+    p.k_stride_s = a.k_stride_s;
+    p.k_stride_h = a.k_stride_h;
+    p.v_stride_b = a.v_stride_b;
+    p.v_stride_s = a.v_stride_s;
+    p.v_stride_h = a.v_stride_h;
+    p.o_stride_b = a.o_stride_b;
+    p.o_stride_s = a.o_stride_s;
+    p.o_stride_h = a.o_stride_h;
+    p.lse_stride_b = a.lse_stride_b;
+    p.lse_stride_s = a.lse_stride_s;
+    p.lse_stride_h = a.lse_stride_h;
+
+    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    if (a.dtype == PATTN_DTYPE_F16) return run_decode_head_dim<__half>(a, p, stream);
+    return run_decode_head_dim<__nv_bfloat16>(a, p, stream);
+}
+
+}  // namespace cuda
+}  // namespace pattn

@@ -1,0 +1,428 @@
+// Decode attention against a padded KV cache (memory-bound, CUDA cores).
+//
+// One block owns one (batch row, KV head, row chunk, KV split). The "rows" of
+// a block are the (query position, query head) pairs that read this KV head:
+// group * q_len of them, packed so that every K/V row is fetched once per KV
+// head (up to ROWS rows per block; larger packs are cut into row chunks).
+//
+// Inside a block each K/V row is read by LANES_PER_KEY = head_dim / 8 threads
+// with one 16-byte load each; a warp covers 32 / LANES_PER_KEY keys at once.
+// Tiles of TILE_KEYS keys stream through a STAGES-deep cp.async pipeline in
+// shared memory. Every thread only ever reads back the bytes it copied itself,
+// so the pipeline needs no block barrier. Every "key group" of threads keeps
+// its own online-softmax state; the states are merged through shared memory
+// at the end. Only real keys of the split's range are ever loaded: the copies
+// of out-of-range slots are zero-fills that read nothing from global memory.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdint>
+
+#include "mask_rules.h"
+
+namespace pattn {
+namespace cuda {
+namespace decode_detail {
+
+struct DecodeParams {
+    const void* q;
+    const void* k;
+    const void* v;
+    void* o;                 // final output, written when num_splits == 1
+    float* lse;              // final lse (natural log) or null
+    float* part_o;           // [splits, batch, q_len, num_qo_heads, head_dim] f32, normalized
+    float* part_lse;         // [splits, batch, q_len, num_qo_heads], log2 domain
+    const int32_t* kv_lens;  // device memory, or null: every row has cache_len keys
+
+    int32_t batch, q_len, cache_len;
+    int32_t num_qo_heads, num_kv_heads, group;
+    int32_t rows_per_kv_head;  // group * q_len
+    int32_t row_chunks;        // ceil(rows_per_kv_head / ROWS)
+    int32_t num_splits;
+    int32_t left_padded;
+    float scale_log2;          // softmax scale * log2(e): scores live in base 2
+
+    int64_t q_stride_b, q_stride_s, q_stride_h;
+    int64_t k_stride_b, k_stride_s, k_stride_h;
+    int64_t v_stride_b, v_stride_s, v_stride_h;
+    int64_t o_stride_b, o_stride_s, o_stride_h;
+    int64_t lse_stride_b, lse_stride_s, lse_stride_h;
+};
+
+constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / 32;
+constexpr int kStages = 4;
+constexpr int kStepsPerTile = 4;  // 16-byte K and V loads per thread per tile
+
+template <int HEAD_DIM>
+struct DecodeShape {
+    static constexpr int kLanesPerKey = HEAD_DIM / 8;
+    static constexpr int kKeysPerWarp = 32 / kLanesPerKey;
+    static constexpr int kKeysPerStep = kWarps * kKeysPerWarp;
+    static constexpr int kTileKeys = kStepsPerTile * kKeysPerStep;
+    static constexpr int kStates = kThreads / kLanesPerKey;  // key groups per block
+    static_assert(kLanesPerKey >= 8 && kLanesPerKey <= 32, "head_dim 64..256");
+};
+
+// Pipeline buffers: [stage][K or V][step][thread] 16-byte slots.
+constexpr int kPipelineBytes = kStages * 2 * kStepsPerTile * kThreads * 16;
+
+template <int ROWS>
+constexpr int merge_bytes() {
+    // m and l per (state, row) plus acc per (state, row, head_dim): the
+    // product states * head_dim is always kThreads * 8.
+    return ROWS * kThreads * 8 * 4 + 2 * ROWS * kThreads * 4;
+}
+
+template <int ROWS>
+constexpr int decode_smem_bytes() {
+    return kPipelineBytes > merge_bytes<ROWS>() ? kPipelineBytes : merge_bytes<ROWS>();
+}
+
+__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool read) {
+    const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+    const int src_bytes = read ? 16 : 0;  // 0: zero-fill, nothing is read
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem),
+                 "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
+template <typename T>
+struct Vec8;
+template <>
+struct Vec8<__half> {
+    static __device__ __forceinline__ void to_float(const uint4& raw, float (&f)[8]) {
+        const __half2* h = reinterpret_cast<const __half2*>(&raw);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const float2 x = __half22float2(h[i]);
+            f[2 * i] = x.x;
+            f[2 * i + 1] = x.y;
+        }
+    }
+    static __device__ __forceinline__ __half from_float(float x) { return __float2half_rn(x); }
+};
+template <>
+struct Vec8<__nv_bfloat16> {
+    static __device__ __forceinline__ void to_float(const uint4& raw, float (&f)[8]) {
+        const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const float2 x = __bfloat1622float2(h[i]);
+            f[2 * i] = x.x;
+            f[2 * i + 1] = x.y;
+        }
+    }
+    static __device__ __forceinline__ __nv_bfloat16 from_float(float x) {
+        return __float2bfloat16_rn(x);
+    }
+};
+
+template <typename T, int HEAD_DIM, int ROWS>
+__global__ void __launch_bounds__(kThreads)
+decode_split_kernel(const DecodeParams p) {
+    using Shape = DecodeShape<HEAD_DIM>;
+    constexpr int LPK = Shape::kLanesPerKey;
+    constexpr int TILE = Shape::kTileKeys;
+    const float kNegInf = -__int_as_float(0x7f800000);
+
+    extern __shared__ __align__(16) unsigned char smem_raw[];
+    uint4* slots = reinterpret_cast<uint4*>(smem_raw);
+
+    const int tid = threadIdx.x;
+    const int warp = tid / 32;
+    const int lane = tid % 32;
+    const int state = tid / LPK;        // this thread's key group in the block
+    const int vec = lane % LPK;         // which 8 elements of head_dim it holds
+    const int key_in_step = warp * Shape::kKeysPerWarp + (lane / LPK);
+
+    const int split = blockIdx.x;
+    const int kv_head = blockIdx.y / p.row_chunks;
+    const int row_chunk = blockIdx.y % p.row_chunks;
+    const int b = blockIdx.z;
+
+    const int kv = p.kv_lens ? clamp_len(p.kv_lens[b], p.cache_len) : p.cache_len;
+    const RowExtent ext = row_extent(p.q_len, p.cache_len, p.q_len, kv, p.left_padded != 0);
+
+    // Rows of this block and the keys each one sees (causal, bottom-right).
+    const int row_begin = row_chunk * ROWS;
+    int visible[ROWS];
+    int vis_min = kv, vis_max = 0;
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const int row = row_begin + r;
+        const int i = row / p.group;
+        visible[r] = row < p.rows_per_kv_head ? visible_key_count(i, p.q_len, kv, true) : 0;
+        vis_min = min(vis_min, visible[r]);
+        vis_max = max(vis_max, visible[r]);
+    }
+
+    // This split's share of the real keys, in whole tiles so splits of one
+    // row do the same amount of work.
+    const int per_split_raw = (kv + p.num_splits - 1) / p.num_splits;
+    const int per_split = (per_split_raw + TILE - 1) / TILE * TILE;
+    const int key_begin = min(kv, split * per_split);
+    const int key_end = min(min(kv, key_begin + per_split), vis_max);
+    const int unmasked_end = min(key_end, vis_min);  // keys every row sees
+    const int num_tiles = key_end > key_begin ? (key_end - key_begin + TILE - 1) / TILE : 0;
+
+    const T* k_row = static_cast<const T*>(p.k) + b * p.k_stride_b + kv_head * p.k_stride_h +
+                     ext.k_first * p.k_stride_s + vec * 8;
+    const T* v_row = static_cast<const T*>(p.v) + b * p.v_stride_b + kv_head * p.v_stride_h +
+                     ext.k_first * p.v_stride_s + vec * 8;
+
+    auto issue_tile = [&](int tile) {
+        const int stage = tile % kStages;
+        const int tile_begin = key_begin + tile * TILE;
+#pragma unroll
+        for (int u = 0; u < kStepsPerTile; ++u) {
+            const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
+            const bool real = j < key_end;
+            const int64_t jj = real ? j : key_begin;  // a real key, never padding
+            uint4* k_slot = slots + ((stage * 2 + 0) * kStepsPerTile + u) * kThreads + tid;
+            uint4* v_slot = slots + ((stage * 2 + 1) * kStepsPerTile + u) * kThreads + tid;
+            cp_async_16(k_slot, k_row + jj * p.k_stride_s, real);
+            cp_async_16(v_slot, v_row + jj * p.v_stride_s, real);
+        }
+    };
+
+    // Start the copies first: the query loads below overlap with them.
+#pragma unroll
+    for (int t = 0; t < kStages - 1; ++t) {
+        if (t < num_tiles) issue_tile(t);
+        cp_async_commit();
+    }
+
+    float q[ROWS][8];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const int row = row_begin + r;
+        if (row < p.rows_per_kv_head) {
+            const int i = row / p.group;
+            const int h = kv_head * p.group + row % p.group;
+            const T* qp = static_cast<const T*>(p.q) + b * p.q_stride_b + i * p.q_stride_s +
+                          h * p.q_stride_h + vec * 8;
+            Vec8<T>::to_float(*reinterpret_cast<const uint4*>(qp), q[r]);
+#pragma unroll
+            for (int e = 0; e < 8; ++e) q[r][e] *= p.scale_log2;
+        } else {
+#pragma unroll
+            for (int e = 0; e < 8; ++e) q[r][e] = 0.f;
+        }
+    }
+
+    float m[ROWS], l[ROWS], acc[ROWS][8];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        m[r] = kNegInf;
+        l[r] = 0.f;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[r][e] = 0.f;
+    }
+
+    for (int t = 0; t < num_tiles; ++t) {
+        cp_async_wait<kStages - 2>();  // tile t has landed (this thread's part of it)
+        const int stage = t % kStages;
+        const int tile_begin = key_begin + t * TILE;
+
+        float s[kStepsPerTile][ROWS];
+#pragma unroll
+        for (int u = 0; u < kStepsPerTile; ++u) {
+            float kf[8];
+            Vec8<T>::to_float(slots[((stage * 2 + 0) * kStepsPerTile + u) * kThreads + tid], kf);
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) {
+                float d = 0.f;
+#pragma unroll
+                for (int e = 0; e < 8; ++e) d = fmaf(q[r][e], kf[e], d);
+                s[u][r] = d;
+            }
+        }
+        // Sum the partial dot products over the LPK lanes of each key group.
+#pragma unroll
+        for (int off = LPK / 2; off > 0; off /= 2) {
+#pragma unroll
+            for (int u = 0; u < kStepsPerTile; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r)
+                    s[u][r] += __shfl_xor_sync(0xffffffffu, s[u][r], off);
+        }
+        if (tile_begin + TILE > unmasked_end) {
+#pragma unroll
+            for (int u = 0; u < kStepsPerTile; ++u) {
+                const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r)
+                    if (j >= key_end || j >= visible[r]) s[u][r] = kNegInf;
+            }
+        }
+        // Online softmax, one rescale per tile.
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            float tile_max = s[0][r];
+#pragma unroll
+            for (int u = 1; u < kStepsPerTile; ++u) tile_max = fmaxf(tile_max, s[u][r]);
+            const float m_new = fmaxf(m[r], tile_max);
+            const float base = m_new == kNegInf ? 0.f : m_new;  // no (-inf) - (-inf)
+            const float alpha = exp2f(m[r] - base);
+            l[r] *= alpha;
+#pragma unroll
+            for (int e = 0; e < 8; ++e) acc[r][e] *= alpha;
+#pragma unroll
+            for (int u = 0; u < kStepsPerTile; ++u) {
+                s[u][r] = exp2f(s[u][r] - base);
+                l[r] += s[u][r];
+            }
+            m[r] = m_new;
+        }
+#pragma unroll
+        for (int u = 0; u < kStepsPerTile; ++u) {
+            float vf[8];
+            Vec8<T>::to_float(slots[((stage * 2 + 1) * kStepsPerTile + u) * kThreads + tid], vf);
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r)
+#pragma unroll
+                for (int e = 0; e < 8; ++e) acc[r][e] = fmaf(s[u][r], vf[e], acc[r][e]);
+        }
+        // Refill the stage read in the previous iteration (all its values are
+        // consumed), keeping kStages - 1 tiles in flight.
+        if (t + kStages - 1 < num_tiles) issue_tile(t + kStages - 1);
+        cp_async_commit();
+    }
+    cp_async_wait<0>();
+    __syncthreads();  // the pipeline buffers are reused below
+
+    // Merge the key groups' states.
+    float* merge_m = reinterpret_cast<float*>(smem_raw);           // [state][ROWS]
+    float* merge_l = merge_m + Shape::kStates * ROWS;              // [state][ROWS]
+    float* merge_acc = merge_l + Shape::kStates * ROWS;            // [state][ROWS][HEAD_DIM]
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        if (vec == 0) {
+            merge_m[state * ROWS + r] = m[r];
+            merge_l[state * ROWS + r] = l[r];
+        }
+        float4* dst = reinterpret_cast<float4*>(merge_acc + (state * ROWS + r) * HEAD_DIM + vec * 8);
+        dst[0] = make_float4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+        dst[1] = make_float4(acc[r][4], acc[r][5], acc[r][6], acc[r][7]);
+    }
+    __syncthreads();
+
+    const bool split_output = p.num_splits > 1;
+    for (int idx = tid; idx < ROWS * HEAD_DIM; idx += kThreads) {
+        const int r = idx / HEAD_DIM;
+        const int e = idx % HEAD_DIM;
+        const int row = row_begin + r;
+        if (row >= p.rows_per_kv_head) continue;
+        const int i = row / p.group;
+        const int h = kv_head * p.group + row % p.group;
+
+        float m_all = kNegInf;
+        for (int st = 0; st < Shape::kStates; ++st) m_all = fmaxf(m_all, merge_m[st * ROWS + r]);
+        float l_all = 0.f, o_sum = 0.f;
+        if (m_all != kNegInf) {
+            for (int st = 0; st < Shape::kStates; ++st) {
+                const float w = exp2f(merge_m[st * ROWS + r] - m_all);
+                l_all += merge_l[st * ROWS + r] * w;
+                o_sum += merge_acc[(st * ROWS + r) * HEAD_DIM + e] * w;
+            }
+        }
+        const bool seen = l_all > 0.f;
+        const float out = seen ? o_sum / l_all : 0.f;
+        const float lse2 = seen ? m_all + log2f(l_all) : kNegInf;
+
+        if (split_output) {
+            const int64_t row_index =
+                ((static_cast<int64_t>(split) * p.batch + b) * p.q_len + i) * p.num_qo_heads + h;
+            p.part_o[row_index * HEAD_DIM + e] = out;
+            if (e == 0) p.part_lse[row_index] = lse2;
+        } else {
+            T* op = static_cast<T*>(p.o) + b * p.o_stride_b + i * p.o_stride_s + h * p.o_stride_h;
+            op[e] = Vec8<T>::from_float(out);
+            if (e == 0 && p.lse)
+                p.lse[b * p.lse_stride_b + i * p.lse_stride_s + h * p.lse_stride_h] =
+                    seen ? lse2 * 0.69314718055994531f : kNegInf;
+        }
+    }
+}
+
+}  // namespace decode_detail
+}  // namespace cuda
+}  // namespace pattn
+
+namespace pattn {
+namespace cuda {
+namespace decode_detail {
+
+constexpr int kMaxCachedDevices = 64;
+
+// Opts the kernel into its shared memory size and reports how many blocks of
+// it fit on one SM; both are per device and computed once.
+template <typename T, int HEAD_DIM, int ROWS>
+cudaError_t decode_blocks_per_sm(int device, int* blocks_per_sm) {
+    static std::atomic<int> cached[kMaxCachedDevices];  // 0: not computed yet
+    const bool cacheable = device >= 0 && device < kMaxCachedDevices;
+    if (cacheable) {
+        const int c = cached[device].load(std::memory_order_relaxed);
+        if (c > 0) {
+            *blocks_per_sm = c;
+            return cudaSuccess;
+        }
+    }
+    auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
+    const int smem = decode_smem_bytes<ROWS>();
+    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (e != cudaSuccess) return e;
+    int n = 0;
+    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, smem);
+    if (e != cudaSuccess) return e;
+    if (n < 1) n = 1;
+    if (cacheable) cached[device].store(n, std::memory_order_relaxed);
+    *blocks_per_sm = n;
+    return cudaSuccess;
+}
+
+// Grid: x = KV split, y = KV head * row chunk, z = batch row.
+template <typename T, int HEAD_DIM, int ROWS>
+cudaError_t launch_decode_split(const DecodeParams& p, cudaStream_t stream) {
+    const dim3 grid(p.num_splits, p.num_kv_heads * p.row_chunks, p.batch);
+    decode_split_kernel<T, HEAD_DIM, ROWS>
+        <<<grid, kThreads, decode_smem_bytes<ROWS>(), stream>>>(p);
+    return cudaGetLastError();
+}
+
+}  // namespace decode_detail
+}  // namespace cuda
+}  // namespace pattn
+
+// One .cu file per (dtype, head_dim) instantiates the row-pack sizes.
+#define PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, ROWS)                                   \
+    template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
+        int, int*);                                                                        \
+    template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
+        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);
+
+#define PATTN_DECODE_INSTANTIATE(T, HEAD_DIM)     \
+    PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 1) \
+    PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 4) \
+    PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 8)
+
+// For the dispatching translation unit: the instantiations live elsewhere.
+#define PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, ROWS)                                              \
+    extern template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
+        int, int*);                                                                              \
+    extern template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
+        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);
+
+#define PATTN_DECODE_EXTERN(T, HEAD_DIM)     \
+    PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 1) \
+    PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 4) \
+    PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 8)

@@ -1,0 +1,446 @@
+#!/usr/bin/env bash
+# build.sh — set up, build, test, run and package PaddedAttention.
+#
+#   ./build.sh setup      install what is missing (CUDA toolkit, clang-14, python3...) where possible
+#   ./build.sh build      native library (CMake, Release) + .NET solution (Release)
+#   ./build.sh test       build, then every suite; last line: "N passed, N failed, N skipped"
+#   ./build.sh demo [..]  build, then run samples/EmbeddingBatch (arguments are passed on)
+#   ./build.sh bindings   regenerate src/Managed/Interop/NativeMethods.g.cs from the C header
+#   ./build.sh pack       NuGet package with runtimes/linux-x64/native into artifacts/
+#   ./build.sh help
+#
+# Environment: PADDEDATTN_CUDA=AUTO|ON|OFF (default AUTO: CUDA when a toolkit is
+# found), CMAKE_CUDA_ARCHITECTURES / CUDAARCHS (default: the local GPU, else 80;90),
+# PADDEDATTN_BUILD_DIR (default ./build), PADDEDATTN_JOBS (default nproc).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BUILD_DIR="${PADDEDATTN_BUILD_DIR:-$ROOT/build}"
+NATIVE_BUILD="$BUILD_DIR/native"
+RESULTS_DIR="$BUILD_DIR/test-results"
+CONFIGURATION=Release
+JOBS="${PADDEDATTN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
+SOLUTION="$ROOT/PaddedAttention.slnx"
+MANAGED_PROJECT="$ROOT/src/Managed/PaddedAttention.csproj"
+BINDINGS_PROJECT="$ROOT/bindings/PaddedAttention.Bindings"
+DEMO_PROJECT="$ROOT/samples/EmbeddingBatch"
+GENERATED_BINDINGS="src/Managed/Interop/NativeMethods.g.cs"
+HEADER="native/include/paddedattn.h"
+
+export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export MSBUILDDISABLENODEREUSE=1 DOTNET_CLI_UI_LANGUAGE=en
+
+say()  { printf '==> %s\n' "$*"; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
+have() { command -v "$1" >/dev/null 2>&1; }
+
+usage() {
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+# ------------------------------------------------------------------ setup --
+
+dotnet_sdk_10_present() {
+    have dotnet && dotnet --list-sdks 2>/dev/null | grep -q '^10\.'
+}
+
+nvcc_major() {
+    nvcc --version 2>/dev/null | sed -n 's/.*release \([0-9]*\)\..*/\1/p' | head -n 1
+}
+
+# Debian keeps nvidia-cuda-toolkit in non-free (and some of its pieces in
+# contrib); Ubuntu in multiverse. Enable those components when no apt source has them.
+enable_cuda_components() {
+    local id="$1" codename="$2"
+    local sources=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources)
+    if [ "$id" = debian ]; then
+        if grep -hsE '^[[:space:]]*(deb[[:space:]]|Components:)' "${sources[@]}" \
+                | grep -v 'security' | grep -q 'contrib.*non-free\|non-free.*contrib'; then
+            return 0
+        fi
+        local uris="http://deb.debian.org/debian" suites="$codename $codename-updates"
+        local signed_by="/usr/share/keyrings/debian-archive-keyring.gpg"
+        if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+            # Same mirror and suites as the main archive stanza (the first one).
+            uris="$(awk '/^URIs:/{sub(/^URIs:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
+            suites="$(awk '/^Suites:/{sub(/^Suites:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
+            local keyring
+            keyring="$(awk '/^Signed-By:/{sub(/^Signed-By:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
+            [ -n "$keyring" ] && signed_by="$keyring"
+        fi
+        say "enabling Debian's contrib and non-free components (/etc/apt/sources.list.d/paddedattn-contrib-non-free.sources)"
+        cat > /etc/apt/sources.list.d/paddedattn-contrib-non-free.sources <<EOF
+Types: deb
+URIs: ${uris:-http://deb.debian.org/debian}
+Suites: ${suites:-$codename}
+Components: contrib non-free
+Signed-By: $signed_by
+EOF
+    elif [ "$id" = ubuntu ]; then
+        if grep -hsE '^[[:space:]]*(deb[[:space:]]|Components:)' "${sources[@]}" | grep -q multiverse; then
+            return 0
+        fi
+        say "enabling Ubuntu's multiverse component"
+        if have add-apt-repository; then
+            add-apt-repository -y multiverse >/dev/null
+        else
+            echo "deb http://archive.ubuntu.com/ubuntu $codename multiverse" \
+                > /etc/apt/sources.list.d/paddedattn-multiverse.list
+        fi
+    fi
+}
+
+apt_updated=0
+apt_install() {
+    if [ "$apt_updated" = 0 ]; then
+        say "apt-get update"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        apt_updated=1
+    fi
+    say "apt-get install $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" </dev/null
+}
+
+cmd_setup() {
+    local id="" codename="" can_install=0 status=0
+    if [ -r /etc/os-release ]; then
+        # shellcheck disable=SC1091
+        id="$(. /etc/os-release && echo "${ID:-}")"
+        codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
+    fi
+    if [ "$(id -u)" = 0 ] && have apt-get && { [ "$id" = debian ] || [ "$id" = ubuntu ]; }; then
+        can_install=1
+    fi
+
+    # Tools every build needs (package names are Debian's and Ubuntu's).
+    local missing=()
+    have cmake   || missing+=(cmake)
+    have ninja   || missing+=(ninja-build)
+    have cc      || missing+=(gcc)
+    have c++     || missing+=(g++)
+    have python3 || missing+=(python3)
+    have unzip   || missing+=(unzip)
+    # clang-14 dumps the header's AST for the bindings generator and is the
+    # host compiler that CUDA 11.8's nvcc accepts on a system with g++ 12.
+    have clang-14 || missing+=(clang-14)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        if [ "$can_install" = 1 ]; then
+            apt_install "${missing[@]}"
+        else
+            warn "missing: ${missing[*]} (not installed: needs root on Debian/Ubuntu)"
+            status=1
+        fi
+    fi
+
+    # The CUDA toolkit, so that the CUDA backend is compiled even without a GPU.
+    if [ "${PADDEDATTN_CUDA:-AUTO}" = OFF ]; then
+        say "PADDEDATTN_CUDA=OFF: CPU-only build"
+    elif have nvcc || [ -x /usr/local/cuda/bin/nvcc ]; then
+        :
+    elif [ "$can_install" = 1 ]; then
+        enable_cuda_components "$id" "$codename"
+        apt_updated=0   # the new component needs a fresh index
+        if apt_install nvidia-cuda-toolkit; then
+            say "CUDA toolkit installed: $(nvcc --version | sed -n 's/.*\(release [0-9.]*\).*/\1/p')"
+        else
+            warn "could not install nvidia-cuda-toolkit: the build will be CPU-only"
+        fi
+    else
+        say "no CUDA toolkit and no way to install one here (needs root on Debian/Ubuntu): the build will be CPU-only"
+    fi
+    if have nvcc && [ "$(nvcc_major)" != "" ] && [ "$(nvcc_major)" -lt 12 ] && ! have clang-14 && ! have g++-11; then
+        warn "nvcc $(nvcc_major).x needs g++ <= 11 or clang-14 as host compiler; neither is present"
+    fi
+
+    if ! dotnet_sdk_10_present; then
+        warn "the .NET 10 SDK is required (dotnet on PATH) and is not installed; install it, then run ./build.sh build"
+        status=1
+    fi
+
+    if [ "$status" = 0 ]; then
+        local cuda="CPU-only"
+        have nvcc && cuda="CUDA $(nvcc --version | sed -n 's/.*release \([0-9.]*\).*/\1/p')"
+        say "setup: ready (.NET $(dotnet --version), cmake $(cmake --version | sed -n '1s/[^0-9]*//p'), $cuda)"
+    fi
+    return "$status"
+}
+
+# ------------------------------------------------------------------ build --
+
+NATIVE_LIB=""
+
+# find_native_lib DIR: the built library (the unversioned name the loaders use).
+find_native_lib() {
+    local dir="$1" candidate
+    for candidate in "$dir/libpaddedattn.so" "$dir/libpaddedattn.dylib" "$dir/paddedattn.dll" \
+                     "$dir/$CONFIGURATION/paddedattn.dll"; do
+        if [ -e "$candidate" ]; then
+            echo "$candidate"
+            return 0
+        fi
+    done
+    find "$dir" -maxdepth 3 \( -name 'libpaddedattn.so' -o -name 'libpaddedattn.dylib' -o -name 'paddedattn.dll' \) \
+        2>/dev/null | head -n 1
+}
+
+# build_native DIR CUDA_MODE: configure and build native/ into DIR.
+build_native() {
+    local dir="$1" cuda_mode="$2"
+    local args=(-S "$ROOT/native" -B "$dir" -DCMAKE_BUILD_TYPE="$CONFIGURATION" -DPADDEDATTN_CUDA="$cuda_mode")
+    # A fresh build directory gets Ninja when there is one; an existing one keeps its generator.
+    if [ ! -f "$dir/CMakeCache.txt" ] && have ninja; then
+        args+=(-G Ninja)
+    fi
+    if [ -n "${CMAKE_CUDA_ARCHITECTURES:-}" ]; then
+        args+=(-DCMAKE_CUDA_ARCHITECTURES="$CMAKE_CUDA_ARCHITECTURES")
+    fi
+    # native/CMakeLists.txt picks a host compiler that an nvcc older than 12
+    # accepts (clang-14 or g++-11) unless one is given here.
+    if [ -n "${CMAKE_CUDA_HOST_COMPILER:-}" ]; then
+        args+=(-DCMAKE_CUDA_HOST_COMPILER="$CMAKE_CUDA_HOST_COMPILER")
+    fi
+    say "native: cmake configure ($dir, PADDEDATTN_CUDA=$cuda_mode)"
+    cmake "${args[@]}" || return 1
+    say "native: cmake build (-j $JOBS)"
+    cmake --build "$dir" --parallel "$JOBS" || return 1
+    NATIVE_LIB="$(find_native_lib "$dir")"
+    [ -n "$NATIVE_LIB" ] || { warn "native build finished without libpaddedattn in $dir"; return 1; }
+    export PADDEDATTN_NATIVE_LIB="$NATIVE_LIB"
+    say "native library: $NATIVE_LIB"
+}
+
+# The .NET projects of the solution; when one it names does not exist (yet),
+# every project that does exist is built instead.
+dotnet_projects() {
+    find "$ROOT/bindings" "$ROOT/src" "$ROOT/tests" "$ROOT/samples" "$ROOT/bench" \
+        -name '*.csproj' -not -path '*/obj/*' -not -path '*/bin/*' 2>/dev/null | sort
+}
+
+build_dotnet() {
+    dotnet_sdk_10_present || { warn "the .NET 10 SDK is not installed (run ./build.sh setup)"; return 1; }
+    local missing=0 path
+    while IFS= read -r path; do
+        [ -f "$ROOT/$path" ] || { warn "$(basename "$SOLUTION") lists $path, which does not exist"; missing=1; }
+    done < <(sed -n 's/.*<Project Path="\([^"]*\)".*/\1/p' "$SOLUTION")
+    if [ "$missing" = 0 ]; then
+        say "dotnet build $(basename "$SOLUTION") -c $CONFIGURATION"
+        dotnet build "$SOLUTION" -c "$CONFIGURATION" -nologo -v:minimal -clp:NoSummary || return 1
+    else
+        local project status=0
+        while IFS= read -r project; do
+            say "dotnet build ${project#"$ROOT"/} -c $CONFIGURATION"
+            dotnet build "$project" -c "$CONFIGURATION" -nologo -v:minimal -clp:NoSummary || status=1
+        done < <(dotnet_projects)
+        return "$status"
+    fi
+}
+
+cmd_build() {
+    build_native "$NATIVE_BUILD" "${PADDEDATTN_CUDA:-AUTO}" || die "the native build failed"
+    build_dotnet || die "the .NET build failed"
+    say "build: done"
+}
+
+# ------------------------------------------------------------------- test --
+
+# One entry per suite: "name|passed|failed|skipped|note".
+RESULTS=()
+record() { RESULTS+=("$1|$2|$3|$4|${5:-}"); }
+
+run_ctest() {
+    local log="$RESULTS_DIR/ctest.log" rc=0
+    say "ctest"
+    (cd "$1" && ctest --output-on-failure --timeout 900) 2>&1 | tee "$log" || rc=$?
+    # One line per test: " 3/12 Test  #3: test_x ....   Passed    0.01 sec"
+    local passed failed skipped
+    passed="$(grep -cE '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: .* Passed ' "$log" || true)"
+    skipped="$(grep -E '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: ' "$log" | grep -c 'Skipped' || true)"
+    failed="$(grep -E '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: ' "$log" | grep -vE ' Passed |Skipped' | grep -c . || true)"
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+        failed=1   # ctest itself failed (no per-test line says why)
+    fi
+    record "ctest" "$passed" "$failed" "$skipped"
+}
+
+# Microsoft.Testing.Platform prints "total: N / failed: N / succeeded: N / skipped: N".
+run_mstest() {
+    local project="$1" name log rc=0
+    name="$(basename "$project" .csproj)"
+    log="$RESULTS_DIR/$name.log"
+    say "MSTest: $name"
+    timeout 2400 dotnet run --project "$project" -c "$CONFIGURATION" --no-build -- \
+        --no-progress --no-ansi 2>&1 | tee "$log" || rc=$?
+    local passed failed skipped total
+    total="$(sed -nE 's/^ *total: *([0-9]+).*/\1/p' "$log" | tail -n 1)"
+    passed="$(sed -nE 's/^ *succeeded: *([0-9]+).*/\1/p' "$log" | tail -n 1)"
+    failed="$(sed -nE 's/^ *failed: *([0-9]+).*/\1/p' "$log" | tail -n 1)"
+    skipped="$(sed -nE 's/^ *skipped: *([0-9]+).*/\1/p' "$log" | tail -n 1)"
+    passed="${passed:-0}" failed="${failed:-0}" skipped="${skipped:-0}"
+    if [ -z "$total" ]; then
+        record "$name" 0 1 0 "no test summary (exit code $rc)"
+    elif [ "$total" = 0 ]; then
+        record "$name" 0 1 0 "ran no test"
+    elif [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+        record "$name" "$passed" 1 "$skipped" "exit code $rc"
+    else
+        record "$name" "$passed" "$failed" "$skipped"
+    fi
+}
+
+# A check that counts as one test: run_single NAME COMMAND...
+run_single() {
+    local name="$1" rc=0
+    shift
+    say "$name"
+    "$@" || rc=$?
+    if [ "$rc" = 0 ]; then record "$name" 1 0 0; else record "$name" 0 1 0 "exit code $rc"; fi
+}
+
+check_bindings() {
+    [ -d "$BINDINGS_PROJECT" ] || { warn "no generator in ${BINDINGS_PROJECT#"$ROOT"/}"; return 1; }
+    local fresh
+    fresh="$(mktemp -d)/NativeMethods.g.cs"
+    (cd "$ROOT" && dotnet run --project "${BINDINGS_PROJECT#"$ROOT"/}" -c "$CONFIGURATION" -- \
+        --header "$HEADER" --output "$fresh" --clang clang-14) || return 1
+    if cmp -s "$fresh" "$ROOT/$GENERATED_BINDINGS"; then
+        echo "$GENERATED_BINDINGS is up to date"
+    else
+        echo "$GENERATED_BINDINGS differs from what the generator writes now (run ./build.sh bindings and commit):"
+        diff -u "$ROOT/$GENERATED_BINDINGS" "$fresh" | head -n 60 || true
+        return 1
+    fi
+}
+
+build_c_sample() {
+    local out="$BUILD_DIR/samples/c" lib_dir
+    lib_dir="$(dirname "$NATIVE_LIB")"
+    mkdir -p "$out"
+    cc -std=c11 -O2 -Wall -Wextra -Werror -I"$ROOT/native/include" "$ROOT/samples/c/embedding_batch.c" \
+        -L"$lib_dir" -lpaddedattn -lm -Wl,-rpath,"$lib_dir" -o "$out/embedding_batch"
+}
+
+run_c_sample() {
+    build_c_sample && timeout 600 "$BUILD_DIR/samples/c/embedding_batch"
+}
+
+run_python_sample() {
+    have python3 || { echo "python3 is not installed"; return 1; }
+    timeout 600 python3 "$ROOT/samples/python/run_sample.py"
+}
+
+print_summary() {
+    local entry name passed failed skipped note total_passed=0 total_failed=0 total_skipped=0
+    echo
+    echo "Test summary"
+    for entry in "${RESULTS[@]}"; do
+        IFS='|' read -r name passed failed skipped note <<< "$entry"
+        printf '  %-28s passed %4d   failed %4d   skipped %4d   %s\n' "$name" "$passed" "$failed" "$skipped" "$note"
+        total_passed=$((total_passed + passed))
+        total_failed=$((total_failed + failed))
+        total_skipped=$((total_skipped + skipped))
+    done
+    echo "$total_passed passed, $total_failed failed, $total_skipped skipped"
+    [ "$total_failed" = 0 ]
+}
+
+cmd_test() {
+    mkdir -p "$RESULTS_DIR"
+    local native_ok=1 dotnet_ok=1 native_dir="$NATIVE_BUILD"
+
+    if ! build_native "$NATIVE_BUILD" "${PADDEDATTN_CUDA:-AUTO}"; then
+        record "native build" 0 1 0 "PADDEDATTN_CUDA=${PADDEDATTN_CUDA:-AUTO}"
+        native_ok=0
+        # When the CUDA part is what broke, the CPU backend can still be tested.
+        if [ "${PADDEDATTN_CUDA:-AUTO}" != OFF ]; then
+            warn "retrying the native build without CUDA so that the other suites can run"
+            native_dir="$BUILD_DIR/native-cpu"
+            if build_native "$native_dir" OFF; then native_ok=1; fi
+        fi
+    fi
+    if ! build_dotnet; then
+        record ".NET build" 0 1 0
+        dotnet_ok=0
+    fi
+
+    if [ "$dotnet_ok" = 1 ]; then
+        run_single "bindings up to date" check_bindings
+    else
+        record "bindings up to date" 0 1 0 ".NET build failed"
+    fi
+
+    if [ "$native_ok" = 1 ]; then
+        run_ctest "$native_dir"
+        if [ "$dotnet_ok" = 1 ]; then
+            local project found=0
+            for project in "$ROOT"/tests/*/*.csproj; do
+                [ -f "$project" ] || continue
+                grep -qE '<(IsTestProject|EnableMSTestRunner)>true<' "$project" || continue
+                found=1
+                run_mstest "$project"
+            done
+            [ "$found" = 1 ] || record "MSTest" 0 1 0 "no test project under tests/"
+        fi
+        run_single "C sample" run_c_sample
+        run_single "Python sample" run_python_sample
+    fi
+
+    print_summary
+}
+
+# ------------------------------------------------------------------- demo --
+
+cmd_demo() {
+    cmd_build
+    [ -d "$DEMO_PROJECT" ] || die "${DEMO_PROJECT#"$ROOT"/} does not exist"
+    say "samples/EmbeddingBatch $*"
+    dotnet run -c "$CONFIGURATION" --no-build --project "$DEMO_PROJECT" -- "$@"
+}
+
+# --------------------------------------------------------------- bindings --
+
+cmd_bindings() {
+    dotnet_sdk_10_present || die "the .NET 10 SDK is not installed (run ./build.sh setup)"
+    have clang-14 || die "clang-14 is needed to read the header (run ./build.sh setup)"
+    cd "$ROOT"
+    dotnet run --project "${BINDINGS_PROJECT#"$ROOT"/}" -c "$CONFIGURATION" -- \
+        --header "$HEADER" --output "$GENERATED_BINDINGS" --clang clang-14
+    say "wrote $GENERATED_BINDINGS"
+}
+
+# ------------------------------------------------------------------- pack --
+
+cmd_pack() {
+    build_native "$NATIVE_BUILD" "${PADDEDATTN_CUDA:-AUTO}" || die "the native build failed"
+    dotnet_sdk_10_present || die "the .NET 10 SDK is not installed (run ./build.sh setup)"
+    local artifacts="$ROOT/artifacts" lib_name package
+    lib_name="$(basename "$NATIVE_LIB")"
+    mkdir -p "$artifacts"
+    rm -f "$artifacts"/PaddedAttention.*.nupkg
+    say "dotnet pack ${MANAGED_PROJECT#"$ROOT"/} (native library: $NATIVE_LIB)"
+    dotnet pack "$MANAGED_PROJECT" -c "$CONFIGURATION" -nologo -v:minimal -o "$artifacts" \
+        -p:PaddedAttentionNativeLib="$NATIVE_LIB"
+    package="$(find "$artifacts" -maxdepth 1 -name 'PaddedAttention.*.nupkg' -not -name '*.symbols.nupkg' | head -n 1)"
+    [ -n "$package" ] || die "dotnet pack wrote no PaddedAttention package into artifacts/"
+    if unzip -l "$package" | grep -q "runtimes/linux-x64/native/$lib_name\$"; then
+        say "$package contains runtimes/linux-x64/native/$lib_name"
+    else
+        unzip -l "$package"
+        die "$package lacks runtimes/linux-x64/native/$lib_name"
+    fi
+}
+
+# ------------------------------------------------------------------- main --
+
+command="${1:-help}"
+[ "$#" -gt 0 ] && shift
+case "$command" in
+    setup)    cmd_setup ;;
+    build)    cmd_build ;;
+    test)     cmd_test ;;
+    demo)     cmd_demo "$@" ;;
+    bindings) cmd_bindings ;;
+    pack)     cmd_pack ;;
+    help|-h|--help) usage ;;
+    *) usage >&2; die "unknown command '$command'" ;;
+esac

@@ -1,0 +1,4 @@
+// Prefill kernels for bf16, head_dim 64 (causal and bidirectional).
+#include "prefill_launch.cuh"
+
+PATTN_INSTANTIATE_PREFILL(64, __nv_bfloat16)

@@ -1,0 +1,479 @@
+// The tensor-core masked prefill kernel (FlashAttention-2 style, sm_80+):
+// mma.sync m16n8k16 with f32 accumulation, ldmatrix from a swizzled shared
+// memory layout, cp.async loads with zero fill for rows outside the real key
+// range, online softmax in registers with exp2.
+//
+// Block = one query tile of BLOCK_M packed rows (query position x GQA head of
+// one KV head) against the KV tiles that tile can see. Each warp owns
+// WARP_ROWS consecutive rows. KV tiles are visited from the last visible one
+// down to the first, so the tiles that need a per-element mask come first and
+// the rest run without mask checks.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include "mask_rules.h"
+#include "prefill_params.h"
+
+namespace pattn {
+namespace cuda {
+namespace prefill_detail {
+
+template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_>
+struct Traits {
+    static constexpr int HEAD_DIM = HEAD_DIM_;
+    static constexpr int BLOCK_M = BLOCK_M_;
+    static constexpr int BLOCK_N = BLOCK_N_;
+    static constexpr int NUM_WARPS = NUM_WARPS_;
+    static constexpr int THREADS = NUM_WARPS * 32;
+    static constexpr int WARP_ROWS = BLOCK_M / NUM_WARPS;
+    static constexpr int M_TILES = WARP_ROWS / 16;       // m16 tiles per warp
+    static constexpr int N_TILES = BLOCK_N / 8;          // n8 tiles of scores per row block
+    static constexpr int D_TILES = HEAD_DIM / 8;         // n8 tiles of the output
+    static constexpr int CHUNKS = HEAD_DIM / 8;          // 16-byte chunks per row
+    static constexpr int Q_ELEMS = BLOCK_M * HEAD_DIM;
+    static constexpr int KV_ELEMS = BLOCK_N * HEAD_DIM;
+    // Tiles, then the per-block state (8 ints), the two K/V base pointers and
+    // one visible-key count per row; plus slack to align the tiles to 1 KB
+    // (the XOR addressing of the ldmatrix steps relies on it).
+    static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_ELEMS) * 2;
+    static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + 8 * 4 + 2 * 8 + BLOCK_M * 4;
+    static_assert(WARP_ROWS % 16 == 0, "a warp owns whole m16 tiles");
+    static_assert(HEAD_DIM % 64 == 0, "the swizzle needs >= 8 chunks per row");
+    static_assert(BLOCK_N % 16 == 0, "keys come in k16 steps");
+};
+
+// Tile shapes per head_dim (prefill_block_m/n in prefill_params.h agree).
+// 32 rows per warp for d64/d128 halve the shared-memory traffic per mma
+// compared with 16 (each K/V fragment feeds two m16 tiles).
+template <int HEAD_DIM> struct TraitsFor;
+template <> struct TraitsFor<64> { using type = Traits<64, 128, 64, 4>; };
+template <> struct TraitsFor<128> { using type = Traits<128, 128, 64, 4>; };
+template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
+
+// ---------------------------------------------------------------------------
+// PTX wrappers
+
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+
+// 16-byte async copy; src_bytes = 0 fills the destination with zeros and
+// reads nothing (used for rows outside the real key / query range).
+__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
+    int src_bytes = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(addr));
+}
+
+template <typename T> struct Mma;
+template <> struct Mma<__half> {
+    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+        __half2 h = __floats2half2_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&h);
+    }
+};
+template <> struct Mma<__nv_bfloat16> {
+    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+    }
+    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
+        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
+        return *reinterpret_cast<uint32_t*>(&h);
+    }
+};
+
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+// Element offset of 16-byte chunk `chunk` of row `row` in a [rows][HEAD_DIM]
+// tile. XOR-ing the chunk with row % 8 puts the 8 rows an ldmatrix reads (and
+// the 8 chunks a cp.async phase writes) in 8 different bank groups.
+template <int HEAD_DIM>
+__device__ __forceinline__ int swizzle(int row, int chunk) {
+    return row * HEAD_DIM + ((chunk ^ (row & 7)) << 3);
+}
+
+// Where packed row p of a tile lives and which keys it sees.
+struct RowInfo {
+    int32_t position;  // row of q / o / lse
+    int32_t head;      // query head
+    int32_t visible;   // keys [0, visible) of the real range; 0 for padding rows
+    bool in_range;     // p < q_len * group_size (else the row does not exist)
+    bool real;         // a real query (i < qv)
+};
+
+__device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32_t kv_head, const RowExtent& ext,
+                                            int32_t q_len, bool left_padded, bool causal) {
+    RowInfo r;
+    int32_t i = p / group_size;
+    r.head = kv_head * group_size + (p - i * group_size);
+    r.in_range = i < q_len;
+    r.real = i < ext.qv;
+    if (r.real) {
+        r.position = ext.q_first + i;
+        r.visible = visible_key_count(i, ext.qv, ext.kv, causal);
+    } else {
+        // Padding rows, numbered after the real ones: right padding puts them
+        // at [qv, q_len), left padding at [0, q_len - qv).
+        int32_t j = i - ext.qv;
+        r.position = left_padded ? j : ext.qv + j;
+        r.visible = 0;
+    }
+    return r;
+}
+
+// Async copy of `rows_valid` rows (the rest zero-filled) of a [BLOCK_N][HEAD_DIM]
+// tile. Each thread walks its rows with one pointer and one step, so nothing
+// per row stays live across the KV loop.
+template <class Tr, typename T>
+__device__ __forceinline__ void load_kv_tile(uint32_t smem_base, const T* src, int64_t stride_s, int rows_valid,
+                                             int tid) {
+    constexpr int ROWS_PER_PASS = Tr::THREADS / Tr::CHUNKS;
+    const int row0 = tid / Tr::CHUNKS;
+    const int chunk = tid % Tr::CHUNKS;
+    const T* g = src + row0 * stride_s + chunk * 8;
+    const int64_t step = ROWS_PER_PASS * stride_s;
+#pragma unroll
+    for (int pass = 0; pass < Tr::BLOCK_N / ROWS_PER_PASS; ++pass) {
+        const int row = row0 + pass * ROWS_PER_PASS;
+        const bool valid = row < rows_valid;
+        cp_async_16(smem_base + swizzle<Tr::HEAD_DIM>(row, chunk) * 2, valid ? g : src, valid);
+        g += step;
+    }
+}
+
+template <class Tr, typename T, bool CAUSAL>
+__global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillParams params) {
+    constexpr int HEAD_DIM = Tr::HEAD_DIM;
+    constexpr int BLOCK_M = Tr::BLOCK_M;
+    constexpr int BLOCK_N = Tr::BLOCK_N;
+    constexpr int M_TILES = Tr::M_TILES;
+    constexpr int N_TILES = Tr::N_TILES;
+    constexpr int D_TILES = Tr::D_TILES;
+    constexpr int CHUNKS = Tr::CHUNKS;
+
+    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    unsigned char* smem_aligned = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
+    T* q_smem = reinterpret_cast<T*>(smem_aligned);
+    T* k_smem = q_smem + Tr::Q_ELEMS;
+    T* v_smem = k_smem + Tr::KV_ELEMS;
+
+    const int tid = threadIdx.x;
+    const int warp = tid / 32;
+    const int lane = tid % 32;
+
+    // ---- which work, which lengths
+    int32_t batch, kv_head, q_tile, qv, kv;
+    if (params.work != nullptr) {
+        const PrefillWorkItem item = params.work[blockIdx.x];
+        batch = item.batch;
+        kv_head = item.kv_head;
+        q_tile = item.q_tile;
+        qv = item.q_valid;
+        kv = item.kv_valid;
+    } else {
+        // Lengths in device memory: the full grid runs, heaviest tiles (the
+        // last ones, under a causal mask) first; blocks whose tile holds no
+        // real query only write the padding rows.
+        int32_t x = blockIdx.x;
+        int32_t bh = x / params.num_q_tiles;
+        q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
+        batch = bh / params.num_kv_heads;
+        kv_head = bh - batch * params.num_kv_heads;
+        qv = params.q_lens_device ? clamp_len(params.q_lens_device[batch], params.q_len) : params.q_len;
+        kv = params.kv_lens_device ? clamp_len(params.kv_lens_device[batch], params.kv_len) : params.kv_len;
+    }
+    const int32_t group = params.group_size;
+    const RowExtent ext = row_extent(params.q_len, params.kv_len, qv, kv, params.left_padded);
+
+    const int32_t total_rows = params.q_len * group;
+    const int32_t real_rows = qv * group;
+    const int32_t p0 = q_tile * BLOCK_M;
+    const int32_t p_end = min(p0 + BLOCK_M, total_rows);
+
+    int32_t keys_all = 0, keys_any = 0;
+    if (p0 < real_rows) {
+        int32_t i_begin = p0 / group;
+        int32_t i_end = (min(p_end, real_rows) - 1) / group + 1;
+        TileKeyRange range = tile_key_range(i_begin, i_end, qv, kv, CAUSAL);
+        keys_any = range.keys_any;
+        // Padding rows in the tile see nothing, so every KV tile needs the mask.
+        keys_all = p_end > real_rows ? 0 : range.keys_all;
+    }
+    const int num_kv_tiles = (keys_any + BLOCK_N - 1) / BLOCK_N;
+
+    // Values needed only on masked tiles or after the KV loop live in shared
+    // memory rather than in registers, which the accumulators need.
+    int32_t* block_state = reinterpret_cast<int32_t*>(smem_aligned + Tr::TILE_BYTES);
+    const T** kv_bases = reinterpret_cast<const T**>(smem_aligned + Tr::TILE_BYTES + 8 * 4);
+    int32_t* row_visible = reinterpret_cast<int32_t*>(smem_aligned + Tr::TILE_BYTES + 8 * 4 + 2 * 8);
+    enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE };
+    const T* k_base = static_cast<const T*>(params.k) + batch * params.k_stride_b +
+                      (int64_t)ext.k_first * params.k_stride_s + kv_head * params.k_stride_h;
+    const T* v_base = static_cast<const T*>(params.v) + batch * params.v_stride_b +
+                      (int64_t)ext.k_first * params.v_stride_s + kv_head * params.v_stride_h;
+    if (tid == 0) {
+        block_state[S_BATCH] = batch;
+        block_state[S_KV_HEAD] = kv_head;
+        block_state[S_QV] = qv;
+        block_state[S_KV] = kv;
+        block_state[S_KEYS_ALL] = keys_all;
+        block_state[S_KEYS_ANY] = keys_any;
+        block_state[S_Q_TILE] = q_tile;
+        kv_bases[0] = k_base;
+        kv_bases[1] = v_base;
+    }
+    for (int row = tid; row < BLOCK_M; row += Tr::THREADS)
+        row_visible[row] = row_info(p0 + row, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL).visible;
+
+    // ---- prologue: Q tile and the last visible K tile
+    if (num_kv_tiles > 0) {
+        const T* q_base = static_cast<const T*>(params.q) + batch * params.q_stride_b;
+#pragma unroll 4
+        for (int c = tid; c < BLOCK_M * CHUNKS; c += Tr::THREADS) {
+            int row = c / CHUNKS;
+            int chunk = c % CHUNKS;
+            RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL);
+            bool valid = ri.real && (p0 + row) < p_end;
+            const T* g = q_base + (valid ? ri.position * params.q_stride_s + ri.head * params.q_stride_h : 0) + chunk * 8;
+            cp_async_16(smem_addr(q_smem + swizzle<HEAD_DIM>(row, chunk)), g, valid);
+        }
+        int kt = num_kv_tiles - 1;
+        load_kv_tile<Tr>(smem_addr(k_smem), k_base + (int64_t)kt * BLOCK_N * params.k_stride_s, params.k_stride_s,
+                         min(BLOCK_N, keys_any - kt * BLOCK_N), tid);
+        cp_async_commit();
+    }
+    __syncthreads();  // block_state, kv_bases, row_visible
+
+    const int warp_row0 = warp * Tr::WARP_ROWS;
+    float acc_o[M_TILES][D_TILES][4];
+    float row_max[M_TILES][2];  // running max of scale_log2 * score (-inf: none yet)
+    float row_sum[M_TILES][2];  // this thread's share of the running exp2 sum
+#pragma unroll
+    for (int mt = 0; mt < M_TILES; ++mt) {
+#pragma unroll
+        for (int dt = 0; dt < D_TILES; ++dt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc_o[mt][dt][e] = 0.f;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            row_max[mt][h] = -INFINITY;
+            row_sum[mt][h] = 0.f;
+        }
+    }
+
+    // ldmatrix lane addresses. Every ldmatrix row this lane addresses has
+    // row % 8 == lane % 8, so the swizzle term is chunk ^ (lane % 8).
+    // With chunk = 2 * step + c (c in {0, 1}), (chunk ^ x) = 2 * step ^ (c ^ x);
+    // rows are >= 128-byte aligned, so the address of k16 step `step` is the
+    // step-0 address XOR (step << 5): one instruction, no extra registers.
+    const int lane_xor = lane & 7;
+    const uint32_t q_lane = smem_addr(q_smem) + (warp_row0 + (lane % 16)) * HEAD_DIM * 2 +
+                            (((lane / 16) ^ lane_xor) << 4);
+    const uint32_t k_lane = smem_addr(k_smem) + ((lane % 8) + (lane / 16) * 8) * HEAD_DIM * 2 +
+                            ((((lane / 8) % 2) ^ lane_xor) << 4);
+    const uint32_t v_lane = smem_addr(v_smem) + ((lane % 8) + ((lane / 8) % 2) * 8) * HEAD_DIM * 2 +
+                            (((lane / 16) ^ lane_xor) << 4);
+    const float scale_log2 = params.scale_log2;
+
+    for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
+        const int key0 = kt * BLOCK_N;  // first real key of this tile
+        cp_async_wait_all();
+        __syncthreads();  // K tile visible; every warp is done with the V buffer
+        load_kv_tile<Tr>(smem_addr(v_smem), kv_bases[1] + (int64_t)key0 * params.v_stride_s, params.v_stride_s,
+                         min(BLOCK_N, block_state[S_KEYS_ANY] - key0), tid);
+        cp_async_commit();
+
+        // ---- S = Q K^T
+        float acc_s[M_TILES][N_TILES][4];
+#pragma unroll
+        for (int mt = 0; mt < M_TILES; ++mt)
+#pragma unroll
+            for (int nt = 0; nt < N_TILES; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc_s[mt][nt][e] = 0.f;
+
+#pragma unroll
+        for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
+            uint32_t a[M_TILES][4];
+#pragma unroll
+            for (int mt = 0; mt < M_TILES; ++mt)
+                ldmatrix_x4(a[mt], (q_lane ^ (kk << 5)) + mt * 16 * HEAD_DIM * 2);
+#pragma unroll
+            for (int np = 0; np < N_TILES / 2; ++np) {
+                uint32_t b[4];
+                ldmatrix_x4(b, (k_lane ^ (kk << 5)) + np * 16 * HEAD_DIM * 2);
+#pragma unroll
+                for (int mt = 0; mt < M_TILES; ++mt) {
+                    Mma<T>::run(acc_s[mt][2 * np], a[mt], b[0], b[1]);
+                    Mma<T>::run(acc_s[mt][2 * np + 1], a[mt], b[2], b[3]);
+                }
+            }
+        }
+
+        // ---- mask (only tiles reaching past the keys every row sees)
+        if (key0 + BLOCK_N > block_state[S_KEYS_ALL]) {
+#pragma unroll
+            for (int mt = 0; mt < M_TILES; ++mt)
+#pragma unroll
+                for (int nt = 0; nt < N_TILES; ++nt)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        int key = key0 + nt * 8 + (lane % 4) * 2 + (e & 1);
+                        if (key >= row_visible[warp_row0 + mt * 16 + lane / 4 + (e >> 1) * 8])
+                            acc_s[mt][nt][e] = -INFINITY;
+                    }
+        }
+
+        // ---- online softmax
+#pragma unroll
+        for (int mt = 0; mt < M_TILES; ++mt)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float mx = -INFINITY;
+#pragma unroll
+                for (int nt = 0; nt < N_TILES; ++nt)
+                    mx = fmaxf(mx, fmaxf(acc_s[mt][nt][2 * h], acc_s[mt][nt][2 * h + 1]));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+                const float new_max = fmaxf(row_max[mt][h], mx * scale_log2);
+                // A row with no visible key so far keeps max -inf; exp2 against
+                // 0 then gives p = 0 and a correction of 0 instead of NaN.
+                const float ref = new_max == -INFINITY ? 0.f : new_max;
+                const float correction = fast_exp2(row_max[mt][h] - ref);
+                row_max[mt][h] = new_max;
+                float sum = 0.f;
+#pragma unroll
+                for (int nt = 0; nt < N_TILES; ++nt) {
+                    float p0v = fast_exp2(fmaf(acc_s[mt][nt][2 * h], scale_log2, -ref));
+                    float p1v = fast_exp2(fmaf(acc_s[mt][nt][2 * h + 1], scale_log2, -ref));
+                    acc_s[mt][nt][2 * h] = p0v;
+                    acc_s[mt][nt][2 * h + 1] = p1v;
+                    sum += p0v + p1v;
+                }
+                row_sum[mt][h] = row_sum[mt][h] * correction + sum;
+#pragma unroll
+                for (int dt = 0; dt < D_TILES; ++dt) {
+                    acc_o[mt][dt][2 * h] *= correction;
+                    acc_o[mt][dt][2 * h + 1] *= correction;
+                }
+            }
+
+        cp_async_wait_all();
+        __syncthreads();  // V tile visible; every warp is done with the K buffer
+        if (kt > 0) {
+            load_kv_tile<Tr>(smem_addr(k_smem), kv_bases[0] + (int64_t)(key0 - BLOCK_N) * params.k_stride_s, params.k_stride_s,
+                             BLOCK_N, tid);
+            cp_async_commit();
+        }
+
+        // ---- O += P V; the score accumulators of two adjacent n8 tiles are
+        // exactly the A fragment of one k16 step.
+#pragma unroll
+        for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
+            uint32_t a[M_TILES][4];
+#pragma unroll
+            for (int mt = 0; mt < M_TILES; ++mt) {
+                a[mt][0] = Mma<T>::pack(acc_s[mt][2 * ks][0], acc_s[mt][2 * ks][1]);
+                a[mt][1] = Mma<T>::pack(acc_s[mt][2 * ks][2], acc_s[mt][2 * ks][3]);
+                a[mt][2] = Mma<T>::pack(acc_s[mt][2 * ks + 1][0], acc_s[mt][2 * ks + 1][1]);
+                a[mt][3] = Mma<T>::pack(acc_s[mt][2 * ks + 1][2], acc_s[mt][2 * ks + 1][3]);
+            }
+#pragma unroll
+            for (int dp = 0; dp < D_TILES / 2; ++dp) {
+                uint32_t b[4];
+                ldmatrix_x4_trans(b, (v_lane ^ (dp << 5)) + ks * 16 * HEAD_DIM * 2);
+#pragma unroll
+                for (int mt = 0; mt < M_TILES; ++mt) {
+                    Mma<T>::run(acc_o[mt][2 * dp], a[mt], b[0], b[1]);
+                    Mma<T>::run(acc_o[mt][2 * dp + 1], a[mt], b[2], b[3]);
+                }
+            }
+        }
+    }
+
+    // ---- epilogue: normalize, stage this warp's rows in its own part of the
+    // Q buffer (no other warp reads them), then 16-byte coalesced stores.
+    {
+        // Reload what the epilogue needs from shared memory (see block_state).
+        const int32_t batch = block_state[S_BATCH];
+        const int32_t kv_head = block_state[S_KV_HEAD];
+        const RowExtent ext = row_extent(params.q_len, params.kv_len, block_state[S_QV], block_state[S_KV],
+                                         params.left_padded);
+        const int32_t group = params.group_size;
+        const int32_t p0 = block_state[S_Q_TILE] * BLOCK_M;
+        const int32_t p_end = min(p0 + BLOCK_M, params.q_len * group);
+        T* o_stage = q_smem;
+#pragma unroll
+        for (int mt = 0; mt < M_TILES; ++mt)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float sum = row_sum[mt][h];
+                sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+                sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+                const float inv = sum > 0.f ? 1.f / sum : 0.f;
+                const int row = warp_row0 + mt * 16 + lane / 4 + h * 8;
+#pragma unroll
+                for (int dt = 0; dt < D_TILES; ++dt) {
+                    uint32_t packed = Mma<T>::pack(acc_o[mt][dt][2 * h] * inv, acc_o[mt][dt][2 * h + 1] * inv);
+                    *reinterpret_cast<uint32_t*>(o_stage + swizzle<HEAD_DIM>(row, dt) + (lane % 4) * 2) = packed;
+                }
+                if (params.lse != nullptr && (lane % 4) == 0) {
+                    const int32_t p = p0 + row;
+                    if (p < p_end) {
+                        RowInfo ri = row_info(p, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL);
+                        // row_max is in log2 units of the scaled score.
+                        float lse = sum > 0.f ? row_max[mt][h] * 0.69314718055994530942f + logf(sum) : -INFINITY;
+                        params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
+                                   (int64_t)ri.head * params.lse_stride_h] = lse;
+                    }
+                }
+            }
+        __syncwarp();
+
+        T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
+#pragma unroll 4
+        for (int c = lane; c < Tr::WARP_ROWS * CHUNKS; c += 32) {
+            const int row = warp_row0 + c / CHUNKS;
+            const int chunk = c % CHUNKS;
+            const int32_t p = p0 + row;
+            if (p < p_end) {
+                RowInfo ri = row_info(p, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL);
+                *reinterpret_cast<uint4*>(o_base + (int64_t)ri.position * params.o_stride_s +
+                                          (int64_t)ri.head * params.o_stride_h + chunk * 8) =
+                    *reinterpret_cast<const uint4*>(o_stage + swizzle<HEAD_DIM>(row, chunk));
+            }
+        }
+    }
+}
+
+}  // namespace prefill_detail
+}  // namespace cuda
+}  // namespace pattn

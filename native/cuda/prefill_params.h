@@ -1,0 +1,70 @@
+// Internal: what the tensor-core prefill kernels receive, and the entry point
+// each instantiation group (prefill_<dtype>_hdim<d>.cu) defines.
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "paddedattn.h"
+
+namespace pattn {
+namespace cuda {
+
+// One block of work: query tile `q_tile` of batch row `batch` and KV head
+// `kv_head`. The tile covers packed rows [q_tile * BLOCK_M, +BLOCK_M) where a
+// packed row p stands for query i = p / group_size of query head
+// kv_head * group_size + p % group_size (GQA heads packed into one tile).
+// Packed rows past qv * group_size are padding rows (written as o = 0,
+// lse = -inf). Host-built work lists carry the row's lengths so the kernel
+// never reads host memory; 32 bytes so an entry is two 16-byte loads.
+struct PrefillWorkItem {
+    int32_t batch;
+    int32_t kv_head;
+    int32_t q_tile;
+    int32_t q_valid;
+    int32_t kv_valid;
+    int32_t reserved[3];
+};
+
+struct PrefillParams {
+    const void* q;
+    const void* k;
+    const void* v;
+    void* o;
+    float* lse;  // null: not written
+
+    int64_t q_stride_b, q_stride_s, q_stride_h;
+    int64_t k_stride_b, k_stride_s, k_stride_h;
+    int64_t v_stride_b, v_stride_s, v_stride_h;
+    int64_t o_stride_b, o_stride_s, o_stride_h;
+    int64_t lse_stride_b, lse_stride_s, lse_stride_h;
+
+    // Work-list mode (work != null): block x runs work[x].
+    // Grid mode (work == null): block x runs tile (x % num_q_tiles) of
+    // (batch, kv_head) = divmod(x / num_q_tiles, num_kv_heads), reading the
+    // lengths from device memory (null = full) and clamping them.
+    const PrefillWorkItem* work;
+    const int32_t* q_lens_device;
+    const int32_t* kv_lens_device;
+
+    int32_t batch, q_len, kv_len;
+    int32_t num_kv_heads, group_size;
+    int32_t num_q_tiles;   // tiles per (batch, kv_head) over q_len * group_size rows
+    float scale_log2;      // softmax scale * log2(e): scores go through exp2
+    bool left_padded;
+};
+
+// Query rows and keys per block, per head_dim (the kernel traits in
+// prefill_kernel.cuh use the same numbers; the host needs BLOCK_M to build
+// work lists and BLOCK_N to rank tiles by cost).
+constexpr int prefill_block_m(int head_dim) { return head_dim == 256 ? 64 : 128; }
+constexpr int prefill_block_n(int /*head_dim*/) { return 64; }
+
+// Defined once per (head_dim, element type, causal) in the instantiation
+// files; launches the kernel on `stream` and checks the launch.
+template <int HEAD_DIM, typename T, bool CAUSAL>
+pattn_status launch_prefill(const PrefillParams& params, int num_blocks, cudaStream_t stream);
+
+}  // namespace cuda
+}  // namespace pattn

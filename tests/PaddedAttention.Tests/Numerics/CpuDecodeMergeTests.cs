@@ -1,0 +1,41 @@
+using PaddedAttention.Tests.Support;
+
+namespace PaddedAttention.Tests.Numerics;
+
+/// <summary>Decode against a padded KV cache and MergeStates on the CPU backend, against the float64 reference.</summary>
+[TestClass]
+public sealed class CpuDecodeMergeTests
+{
+    public static IEnumerable<object[]> Rows => PrefillMatrix.Rows(cuda: false);
+
+    public static string RowName(System.Reflection.MethodInfo method, object[] row) => $"{method.Name}({row[0]}, d{row[1]}, {row[2]})";
+
+    [TestMethod]
+    [DynamicData(nameof(Rows), DynamicDataDisplayName = nameof(RowName))]
+    public void Decode(string dtype, int headDim, string heads)
+        => DecodeScenario.RunRow(Device.Cpu, dtype, headDim, heads);
+
+    [TestMethod]
+    [DataRow(64, false)]
+    [DataRow(128, true)]
+    [DataRow(256, false)]
+    public void MergeOfSplitKeys_EqualsAttentionOverAllKeys(int headDim, bool inPlace)
+    {
+        var device = Device.Cpu;
+        MergeChecks.UnionIdentity<float>(device, headDim, inPlace);
+        MergeChecks.UnionIdentity<Half>(device, headDim, inPlace);
+        MergeChecks.UnionIdentity<BFloat16>(device, headDim, inPlace);
+    }
+
+    [TestMethod]
+    [DataRow(64)]
+    [DataRow(128)]
+    [DataRow(256)]
+    public void MergeOfSyntheticStates_MatchesFormula_WithInfiniteLse(int headDim)
+    {
+        var device = Device.Cpu;
+        MergeChecks.SyntheticStates<float>(device, headDim);
+        MergeChecks.SyntheticStates<Half>(device, headDim);
+        MergeChecks.SyntheticStates<BFloat16>(device, headDim);
+    }
+}

@@ -1,0 +1,40 @@
+using PaddedAttention.Tests.Support;
+
+namespace PaddedAttention.Tests.Numerics;
+
+/// <summary>Decode against a padded KV cache and MergeStates on CUDA device 0 (inconclusive without one), against the float64 reference.</summary>
+[TestClass]
+[TestCategory("GPU")]
+public sealed class CudaDecodeMergeTests
+{
+    public static IEnumerable<object[]> Rows => PrefillMatrix.Rows(cuda: true);
+
+    public static string RowName(System.Reflection.MethodInfo method, object[] row) => $"{method.Name}({row[0]}, d{row[1]}, {row[2]})";
+
+    [TestMethod]
+    [DynamicData(nameof(Rows), DynamicDataDisplayName = nameof(RowName))]
+    public void Decode(string dtype, int headDim, string heads)
+        => DecodeScenario.RunRow(TestDevices.RequireCuda(), dtype, headDim, heads);
+
+    [TestMethod]
+    [DataRow(64, false)]
+    [DataRow(128, true)]
+    [DataRow(256, false)]
+    public void MergeOfSplitKeys_EqualsAttentionOverAllKeys(int headDim, bool inPlace)
+    {
+        var device = TestDevices.RequireCuda();
+        MergeChecks.UnionIdentity<Half>(device, headDim, inPlace);
+        MergeChecks.UnionIdentity<BFloat16>(device, headDim, inPlace);
+    }
+
+    [TestMethod]
+    [DataRow(64)]
+    [DataRow(128)]
+    [DataRow(256)]
+    public void MergeOfSyntheticStates_MatchesFormula_WithInfiniteLse(int headDim)
+    {
+        var device = TestDevices.RequireCuda();
+        MergeChecks.SyntheticStates<Half>(device, headDim);
+        MergeChecks.SyntheticStates<BFloat16>(device, headDim);
+    }
+}

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Decode benchmark: pattn_decode against a left-padded KV cache vs PyTorch.
+
+Cases: batch 1/16/64 x cache 1k/8k/32k, kv lengths uniform in
+[cache/2, cache], q_len 1, head_dim 128, 32 query heads / 8 KV heads, bf16,
+left padding, lengths in device memory.
+
+For each case, on the same GPU and in the same process:
+  - paddedattn   pattn_decode (split-KV chosen by the library)
+  - sdpa_flash   torch SDPA, FlashAttention backend, dense over the whole cache
+  - sdpa_cudnn   torch SDPA, cuDNN backend, boolean padding mask
+  - flex         FlexAttention with a BlockMask of the padding
+Every contestant is timed the same way: CUDA graphs of back-to-back calls,
+CUDA events around graph replays (so Python launch overhead is not measured;
+eager timing is used where capture fails, and the table says so).
+
+Achieved bandwidth counts the bytes the work needs: the real K and V rows,
+q and o. It is compared with a device-to-device copy of a large tensor
+(read + write bytes / time). Prints a table and JSON; the JSON is also
+written to $OUT/bench_decode.json (or --json PATH).
+
+Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
+       [--quick] [--no-flex] [--json PATH]
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "samples", "python"))
+
+import paddedattn  # noqa: E402  (samples/python/paddedattn.py)
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
+
+NUM_QO_HEADS = 32
+NUM_KV_HEADS = 8
+HEAD_DIM = 128
+DTYPE = torch.bfloat16
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lib", default=None, help="path of libpaddedattn.so (else PADDEDATTN_NATIVE_LIB or the build)")
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--no-flex", action="store_true", help="skip FlexAttention (it compiles per shape)")
+    ap.add_argument("--flex-budget-s", type=float, default=150.0,
+                    help="stop adding FlexAttention compilations after this many seconds")
+    ap.add_argument("--json", default=None, help="where to write the JSON (default $OUT/bench_decode.json)")
+    return ap.parse_args()
+
+
+def time_graph(fn, calls_per_graph, replays):
+    """Median microseconds per call of fn, from CUDA-graph replays (eager on failure)."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):  # warm up: compilation, caches, allocator
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    torch.cuda.synchronize()
+    mode = "graph"
+    graph = None
+    try:
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            for _ in range(calls_per_graph):
+                fn()
+        graph.replay()
+        torch.cuda.synchronize()
+    except Exception:  # some backends cannot be captured: time them eagerly
+        graph = None
+        mode = "eager"
+        torch.cuda.synchronize()
+
+    def once():
+        if graph is not None:
+            graph.replay()
+        else:
+            for _ in range(calls_per_graph):
+                fn()
+
+    once()
+    times = []
+    for _ in range(replays):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        once()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1000.0 / calls_per_graph)
+    times.sort()
+    return times[len(times) // 2], mode
+
+
+def copy_bandwidth_gbs():
+    """Device-to-device copy of a 2 GiB tensor: (read + write bytes) / time."""
+    n = 2 << 30
+    src = torch.empty(n, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    src.random_(0, 255)
+    us, _ = time_graph(lambda: dst.copy_(src), 5, 10)
+    del src, dst
+    torch.cuda.empty_cache()
+    return 2.0 * n / (us * 1e-6) / 1e9
+
+
+def run_case(batch, cache_len, args, flex_state, copy_gbs):
+    gen = torch.Generator(device="cuda")
+    gen.manual_seed(batch * 100003 + cache_len)
+    q = torch.randn(batch, 1, NUM_QO_HEADS, HEAD_DIM, device="cuda", dtype=DTYPE, generator=gen)
+    k = torch.randn(batch, cache_len, NUM_KV_HEADS, HEAD_DIM, device="cuda", dtype=DTYPE, generator=gen)
+    v = torch.randn(batch, cache_len, NUM_KV_HEADS, HEAD_DIM, device="cuda", dtype=DTYPE, generator=gen)
+    lens = torch.randint(cache_len // 2, cache_len + 1, (batch,), device="cuda", dtype=torch.int32, generator=gen)
+    o = torch.empty_like(q)
+    real_keys = int(lens.sum().item())
+
+    # Bytes the work needs: real K and V rows, q and o.
+    elem = 2
+    needed = real_keys * NUM_KV_HEADS * HEAD_DIM * elem * 2 + 2 * q.numel() * elem
+
+    rows = []
+    result = {"batch": batch, "cache_len": cache_len, "real_keys": real_keys, "bytes_needed": needed}
+
+    def ours():
+        paddedattn.decode(q, k, v, o, padding_side=paddedattn.PaddingSide.LEFT, kv_valid_lens=lens,
+                          stream=torch.cuda.current_stream())
+
+    calls = 20 if not args.quick else 5
+    replays = 15 if not args.quick else 5
+    us, mode = time_graph(ours, calls, replays)
+    gbs = needed / (us * 1e-6) / 1e9
+    result["paddedattn"] = {"us": us, "timing": mode, "gbs": gbs, "copy_fraction": gbs / copy_gbs}
+
+    # Peers see [batch, heads, seq, dim] views of the same cache (no copy).
+    qt = q.transpose(1, 2)
+    kt = k.transpose(1, 2)
+    vt = v.transpose(1, 2)
+    positions = torch.arange(cache_len, device="cuda")
+    keep = positions[None, :] >= (cache_len - lens[:, None])  # left padding: real keys at the end
+    bool_mask = keep[:, None, None, :]  # [batch, 1, 1, cache_len]
+
+    # Correctness of ours on real rows: masked SDPA (math) on up to 2 rows.
+    nb = min(batch, 2)
+    ours()
+    with sdpa_kernel([SDPBackend.MATH]):
+        ref = F.scaled_dot_product_attention(qt[:nb].float(), kt[:nb].float(), vt[:nb].float(),
+                                             attn_mask=bool_mask[:nb], enable_gqa=True)
+    result["max_abs_err_vs_math"] = float((o[:nb].transpose(1, 2).float() - ref).abs().max().item())
+
+    def peer(name, fn):
+        try:
+            fn()
+            torch.cuda.synchronize()
+            t, m = time_graph(fn, calls, replays)
+            result[name] = {"us": t, "timing": m, "speedup_of_paddedattn": t / us}
+        except Exception as e:  # report, keep going
+            torch.cuda.synchronize()
+            result[name] = {"error": "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:160])}
+
+    expanded = {}
+
+    def kv_expanded():
+        # Fallback for a backend without GQA support: K/V repeated per query head.
+        if not expanded:
+            group = NUM_QO_HEADS // NUM_KV_HEADS
+            expanded["k"] = kt.repeat_interleave(group, dim=1)
+            expanded["v"] = vt.repeat_interleave(group, dim=1)
+        return expanded["k"], expanded["v"]
+
+    def sdpa(backend, mask):
+        def gqa():
+            with sdpa_kernel([backend]):
+                return F.scaled_dot_product_attention(qt, kt, vt, attn_mask=mask, enable_gqa=True)
+
+        def expand():
+            ke, ve = kv_expanded()
+            with sdpa_kernel([backend]):
+                return F.scaled_dot_product_attention(qt, ke, ve, attn_mask=mask)
+
+        try:
+            gqa()
+            torch.cuda.synchronize()
+            return gqa, "gqa"
+        except Exception:
+            torch.cuda.synchronize()
+            return expand, "kv heads expanded"
+
+    fn, how = sdpa(SDPBackend.FLASH_ATTENTION, None)
+    peer("sdpa_flash", fn)
+    result["sdpa_flash"]["gqa"] = how
+    fn, how = sdpa(SDPBackend.CUDNN_ATTENTION, bool_mask)
+    peer("sdpa_cudnn", fn)
+    result["sdpa_cudnn"]["gqa"] = how
+    expanded.clear()
+
+    if not args.no_flex and flex_state["ok"]:
+        if time.time() - flex_state["start"] > args.flex_budget_s:
+            result["flex"] = {"error": "skipped: compilation time budget spent"}
+        else:
+            try:
+                from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+                if flex_state["fn"] is None:
+                    flex_state["fn"] = torch.compile(flex_attention)
+                starts = (cache_len - lens).to(torch.int32)
+
+                def mask_mod(b, h, q_idx, kv_idx):
+                    return kv_idx >= starts[b]
+
+                block_mask = create_block_mask(mask_mod, batch, None, 1, cache_len, device="cuda")
+                flex = flex_state["fn"]
+                peer("flex", lambda: flex(qt, kt, vt, block_mask=block_mask, enable_gqa=True))
+            except Exception as e:
+                result["flex"] = {"error": "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:160])}
+    elif args.no_flex:
+        result["flex"] = {"error": "skipped (--no-flex)"}
+
+    peers = [n for n in ("sdpa_flash", "sdpa_cudnn", "flex") if "us" in result.get(n, {})]
+    result["faster_than_every_peer"] = all(result[n]["us"] > us for n in peers) if peers else None
+    del q, k, v, o, keep, bool_mask
+    torch.cuda.empty_cache()
+    return result
+
+
+def main():
+    args = parse_args()
+    paddedattn.load_library(args.lib)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    props = torch.cuda.get_device_properties(0)
+    copy_gbs = copy_bandwidth_gbs()
+    report = {
+        "device": props.name,
+        "torch": torch.__version__,
+        "library": paddedattn.version_string(),
+        "shape": {"q_len": 1, "num_qo_heads": NUM_QO_HEADS, "num_kv_heads": NUM_KV_HEADS,
+                  "head_dim": HEAD_DIM, "dtype": "bf16", "padding": "left",
+                  "kv_lens": "uniform in [cache/2, cache], device memory"},
+        "copy_bandwidth_gbs": copy_gbs,
+        "cases": [],
+    }
+    flex_state = {"ok": True, "fn": None, "start": time.time()}
+    for batch in (1, 16, 64):
+        for cache_len in (1024, 8192, 32768):
+            report["cases"].append(run_case(batch, cache_len, args, flex_state, copy_gbs))
+
+    def cell(r, name):
+        x = r.get(name, {})
+        if "us" in x:
+            return "%9.1f" % x["us"]
+        return "%9s" % "n/a"
+
+    print("device: %s, torch %s, copy bandwidth %.0f GB/s" % (props.name, torch.__version__, copy_gbs))
+    print("%5s %6s | %9s %7s %6s | %9s %9s %9s | %s" % ("batch", "cache", "ours us", "GB/s", "%copy",
+                                                       "flash us", "cudnn us", "flex us", "fastest?"))
+    for r in report["cases"]:
+        ours = r["paddedattn"]
+        print("%5d %6d | %9.1f %7.0f %5.0f%% | %s %s %s | %s   (err %.2e)" % (
+            r["batch"], r["cache_len"], ours["us"], ours["gbs"], 100 * ours["copy_fraction"],
+            cell(r, "sdpa_flash"), cell(r, "sdpa_cudnn"), cell(r, "flex"),
+            {True: "yes", False: "NO", None: "-"}[r["faster_than_every_peer"]], r["max_abs_err_vs_math"]))
+    for r in report["cases"]:
+        for name in ("sdpa_flash", "sdpa_cudnn", "flex"):
+            if "error" in r.get(name, {}):
+                print("  batch %d cache %d %s: %s" % (r["batch"], r["cache_len"], name, r[name]["error"]))
+    b16 = [r for r in report["cases"] if r["batch"] == 16 and r["cache_len"] == 8192][0]
+    report["target_b16_8k_copy_fraction"] = b16["paddedattn"]["copy_fraction"]
+    text = json.dumps(report, indent=1)
+    print(text)
+    path = args.json or (os.path.join(os.environ["OUT"], "bench_decode.json") if os.environ.get("OUT") else None)
+    if path:
+        with open(path, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()

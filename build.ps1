@@ -162,7 +162,7 @@ function Invoke-MSTest([string] $Project) {
     $name = [IO.Path]::GetFileNameWithoutExtension($Project)
     $log = Join-Path $ResultsDir "$name.log"
     Say "MSTest: $name"
-    & dotnet run --project $Project -c $Configuration --no-build -- --no-progress --no-ansi 2>&1 |
+    & dotnet run --project $Project -c $Configuration --no-build -- --progress off --ansi off --output detailed 2>&1 |
         Tee-Object -FilePath $log | Out-Host
     $rc = $LASTEXITCODE
     $lines = @(Get-Content $log)

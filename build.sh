@@ -270,7 +270,7 @@ run_mstest() {
     log="$RESULTS_DIR/$name.log"
     say "MSTest: $name"
     timeout 2400 dotnet run --project "$project" -c "$CONFIGURATION" --no-build -- \
-        --no-progress --no-ansi 2>&1 | tee "$log" || rc=$?
+        --progress off --ansi off --output detailed 2>&1 | tee "$log" || rc=$?
     local passed failed skipped total
     total="$(sed -nE 's/^ *total: *([0-9]+).*/\1/p' "$log" | tail -n 1)"
     passed="$(sed -nE 's/^ *succeeded: *([0-9]+).*/\1/p' "$log" | tail -n 1)"

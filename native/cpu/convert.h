@@ -1,0 +1,70 @@
+// Internal (CPU backend): f16/bf16 <-> f32 conversions with round to nearest
+// even, written with integer operations so that they work on every host.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace pattn {
+namespace cpu {
+
+inline uint32_t float_bits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+inline float bits_float(uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+inline float bf16_to_float(uint16_t h) { return bits_float(static_cast<uint32_t>(h) << 16); }
+
+inline uint16_t float_to_bf16(float f) {
+    uint32_t u = float_bits(f);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);  // quiet NaN
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+
+inline float half_to_float(uint16_t h) {
+    const uint32_t sign = (static_cast<uint32_t>(h) & 0x8000u) << 16;
+    const uint32_t exponent = (h >> 10) & 0x1Fu;
+    const uint32_t mantissa = h & 0x3FFu;
+    if (exponent == 0x1F) return bits_float(sign | 0x7F800000u | (mantissa << 13));
+    if (exponent == 0) {
+        // Zero or subnormal: mantissa * 2^-24, exact in f32.
+        const float v = static_cast<float>(mantissa) * (1.0f / 16777216.0f);
+        return sign ? -v : v;
+    }
+    return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+}
+
+inline uint16_t float_to_half(float f) {
+    const uint32_t u = float_bits(f);
+    const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+    const uint32_t a = u & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u);   // NaN
+    if (a >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // rounds to >= 65520: Inf
+    if (a < 0x38800000u) {
+        // Below the smallest normal (2^-14): round a / 2^-24 to an integer,
+        // ties to even; 0x400 becomes the smallest normal by itself.
+        const uint32_t shift = 126u - (a >> 23);  // >= 14 for normals below 2^-14
+        if (shift > 24) return sign;              // below half of the smallest subnormal
+        const uint32_t mant = (a & 0x7FFFFFu) | 0x800000u;
+        uint32_t h = mant >> shift;
+        const uint32_t rest = mant & ((1u << shift) - 1u);
+        const uint32_t half = 1u << (shift - 1);
+        if (rest > half || (rest == half && (h & 1u))) h++;
+        return static_cast<uint16_t>(sign | h);
+    }
+    uint32_t h = ((a >> 23) - 112u) << 10 | ((a >> 13) & 0x3FFu);
+    const uint32_t rest = a & 0x1FFFu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;  // a carry bumps the exponent
+    return static_cast<uint16_t>(sign | h);
+}
+
+}  // namespace cpu
+}  // namespace pattn

@@ -431,6 +431,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillPa
         const int32_t p0 = block_state[S_Q_TILE] * BLOCK_M;
         const int32_t p_end = min(p0 + BLOCK_M, params.q_len * group);
         T* o_stage = q_smem;
+        __syncwarp();  // every lane's ldmatrix reads of these rows are done
 #pragma unroll
         for (int mt = 0; mt < M_TILES; ++mt)
 #pragma unroll

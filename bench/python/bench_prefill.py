@@ -1,0 +1,433 @@
+#!/usr/bin/env python3
+"""Masked sequence prefill: PaddedAttention against the PyTorch peers.
+
+For each case (padded batch, valid lengths uniform random in a range) this
+times, with CUDA events after warm-up (median of --runs calls):
+  ours        pattn_sequence_prefill, lengths in host memory (work list)
+  ours-dlen   the same with lengths in device memory (full grid, early exit)
+  flex        torch.compile'd flex_attention with a BlockMask (padding + causal)
+  cudnn       SDPA, cuDNN backend, boolean mask
+  efficient   SDPA, memory-efficient backend, boolean mask
+  flash-dense SDPA flash on the dense padded batch, no mask (its TFLOP/s count
+              dense work and are reported separately)
+TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
+key) pairs), so causal counts about half and padding nothing. A peer that
+refuses a case prints n/a with the reason.
+
+Checks: ours against SDPA-efficient on the real rows (per-row relative
+error, bf16 tolerance), lse against a float32 reference where it fits in
+memory, padding rows exactly o = 0 / lse = -inf, and that NaN written into
+every padding row of q, k and v changes no real row.
+
+  PADDEDATTN_NATIVE_LIB=build/libpaddedattn.so python3 bench/python/bench_prefill.py [--json out.json]
+"""
+import argparse
+import ctypes
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "samples", "python"))
+import paddedattn as pa  # noqa: E402
+
+CASES = [
+    # name, batch, seq, q heads, kv heads, head_dim, mode, length range
+    dict(name="b64 s512 causal left", b=64, s=512, hq=32, hkv=8, d=128, mode="causal_left", lens=(64, 512)),
+    dict(name="b16 s2048 causal left", b=16, s=2048, hq=32, hkv=8, d=128, mode="causal_left", lens=(256, 2048)),
+    dict(name="b4 s8192 causal left", b=4, s=8192, hq=32, hkv=8, d=128, mode="causal_left", lens=(4096, 8192)),
+    dict(name="b64 s512 padded right d64 16/16", b=64, s=512, hq=16, hkv=16, d=64, mode="padded_right", lens=(64, 512)),
+    dict(name="b16 s2048 padded right 32/32", b=16, s=2048, hq=32, hkv=32, d=128, mode="padded_right", lens=(256, 2048)),
+    dict(name="b8 s4096 causal full", b=8, s=4096, hq=32, hkv=8, d=128, mode="causal_full", lens=None),
+    # Extra cases: head_dim 256 and a right-padded causal batch.
+    dict(name="b16 s2048 causal right d256", b=16, s=2048, hq=16, hkv=4, d=256, mode="causal_right", lens=(256, 2048)),
+    dict(name="b32 s1024 padded left d64 GQA", b=32, s=1024, hq=32, hkv=8, d=64, mode="padded_left", lens=(64, 1024)),
+]
+
+MODES = {
+    # mask mode, left padded, causal
+    "causal_left": (pa.MaskMode.CAUSAL_PADDED_LEFT, True, True),
+    "causal_right": (pa.MaskMode.CAUSAL_PADDED_RIGHT, False, True),
+    "padded_right": (pa.MaskMode.PADDED, False, False),
+    "padded_left": (pa.MaskMode.PADDED_LEFT, True, False),
+    "causal_full": (pa.MaskMode.CAUSAL_PADDED_RIGHT, False, True),
+}
+
+
+def visible_pairs(lens, causal):
+    total = 0
+    for n in lens:
+        total += n * (n + 1) // 2 if causal else n * n
+    return total
+
+
+def time_cuda(fn, warmup, runs):
+    """Median milliseconds of `runs` calls, each between two CUDA events."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+class OursCall:
+    """Builds pattn_prefill_params once so the timed call is one ctypes call."""
+
+    def __init__(self, q, k, v, o, lse, mask_mode, lens, lens_on_device):
+        self.keep = []
+        p = pa.PrefillParams()
+        p.struct_size = ctypes.sizeof(pa.PrefillParams)
+        p.mask_mode = int(mask_mode)
+        p.q, p.k, p.v, p.o = (pa.tensor_from_torch(x) for x in (q, k, v, o))
+        p.lse = pa.tensor_from_torch(lse)
+        if lens is None:
+            p.q_valid_lens = pa.absent_tensor()
+        elif lens_on_device:
+            t = torch.tensor(lens, dtype=torch.int32, device=q.device)
+            self.keep.append(t)
+            p.q_valid_lens = pa.tensor_from_torch(t)
+        else:
+            host = (ctypes.c_int32 * len(lens))(*lens)
+            self.keep.append(host)
+            p.q_valid_lens = pa.tensor_from_pointer(ctypes.addressof(host), [len(lens)], pa.DType.I32,
+                                                    pa.DeviceType.CPU)
+        p.kv_valid_lens = pa.absent_tensor()
+        p.softmax_scale = 0.0
+        p.reserved = 0
+        self.params = p
+        self.fn = pa.lib().pattn_sequence_prefill
+
+    def __call__(self):
+        stream = torch.cuda.current_stream().cuda_stream
+        status = self.fn(ctypes.byref(self.params), ctypes.c_void_p(stream))
+        if status != 0:
+            raise pa.PattnError(status, pa.last_error_message())
+
+
+def real_ranges(lens, s, left):
+    return [(s - n, s) if left else (0, n) for n in lens]
+
+
+def bool_mask(lens, s, left, causal, device):
+    """[B, 1, S, S] True where query row r may attend key column c."""
+    idx = torch.arange(s, device=device)
+    n = torch.tensor(lens, device=device).view(-1, 1)
+    first = (s - n) if left else torch.zeros_like(n)
+    real = (idx.view(1, -1) >= first) & (idx.view(1, -1) < first + n)  # [B, S]
+    m = real[:, :, None] & real[:, None, :]
+    if causal:
+        # Same length for q and kv here, so bottom-right == the plain diagonal.
+        m = m & (idx.view(1, -1, 1) >= idx.view(1, 1, -1))
+    return m[:, None]
+
+
+def make_flex(lens, s, left, causal, b, device):
+    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+
+    n = torch.tensor(lens, device=device, dtype=torch.int32)
+    first = (s - n) if left else torch.zeros_like(n)
+
+    def mask_mod(bi, h, qi, ki):
+        f = first[bi]
+        ok = (qi >= f) & (qi < f + n[bi]) & (ki >= f) & (ki < f + n[bi])
+        if causal:
+            ok = ok & (ki <= qi)
+        return ok
+
+    block_mask = create_block_mask(mask_mod, b, None, s, s, device=device)
+    compiled = torch.compile(flex_attention, dynamic=False)
+    return compiled, block_mask
+
+
+def row_rel_err(o, ref, rows_mask):
+    """Per-row relative error over [B, S, H, D] restricted to rows_mask [B, S]."""
+    diff = (o.float() - ref.float()).norm(dim=-1)
+    den = ref.float().norm(dim=-1).clamp_min(1e-30)
+    rel = (diff / den)[rows_mask]
+    return rel.max().item() if rel.numel() else 0.0
+
+
+def reference_lse(q, k, lens, s, left, causal, scale, hq, hkv):
+    """float32 lse per (b, row, head) for real rows; -inf elsewhere."""
+    out = torch.full(q.shape[:3], float("-inf"), device=q.device)
+    g = hq // hkv
+    for bi, n in enumerate(lens):
+        if n == 0:
+            continue
+        f = s - n if left else 0
+        future = torch.ones(n, n, device=q.device, dtype=torch.bool).triu(1) if causal else None
+        for h0 in range(0, hq, 8):  # 8 heads at a time keeps the score matrix small
+            qb = q[bi, f:f + n, h0:h0 + 8].float().transpose(0, 1)  # [h, n, D]
+            kb = k[bi, f:f + n].float().transpose(0, 1).repeat_interleave(g, dim=0)[h0:h0 + 8]
+            sc = torch.matmul(qb, kb.transpose(1, 2)) * scale
+            if causal:
+                sc.masked_fill_(future, float("-inf"))
+            out[bi, f:f + n, h0:h0 + 8] = torch.logsumexp(sc, dim=-1).transpose(0, 1)
+    return out
+
+
+def run_case(case, args, gen):
+    dev = torch.device("cuda")
+    b, s, hq, hkv, d = case["b"], case["s"], case["hq"], case["hkv"], case["d"]
+    mask_mode, left, causal = MODES[case["mode"]]
+    dtype = torch.bfloat16
+    if case["lens"] is None:
+        lens = [s] * b
+        lens_arg = None
+    else:
+        lo, hi = case["lens"]
+        lens = torch.randint(lo, hi + 1, (b,), generator=gen).tolist()
+        lens_arg = lens
+    q = torch.randn(b, s, hq, d, device=dev, dtype=dtype)
+    k = torch.randn(b, s, hkv, d, device=dev, dtype=dtype)
+    v = torch.randn(b, s, hkv, d, device=dev, dtype=dtype)
+    o = torch.full((b, s, hq, d), float("nan"), device=dev, dtype=dtype)
+    lse = torch.full((b, s, hq), float("nan"), device=dev, dtype=torch.float32)
+    scale = 1.0 / math.sqrt(d)
+
+    pairs = visible_pairs(lens, causal)
+    flops = 4.0 * d * hq * pairs
+    dense_pairs = b * (s * (s + 1) // 2 if causal else s * s)
+    dense_flops = 4.0 * d * hq * dense_pairs
+    ranges = real_ranges(lens, s, left)
+    rows_real = torch.zeros(b, s, dtype=torch.bool, device=dev)
+    for bi, (lo_r, hi_r) in enumerate(ranges):
+        rows_real[bi, lo_r:hi_r] = True
+
+    result = dict(case=case["name"], batch=b, seq=s, num_qo_heads=hq, num_kv_heads=hkv, head_dim=d,
+                  mode=case["mode"], lens_range=case["lens"], real_tflop=flops / 1e12,
+                  dense_tflop=dense_flops / 1e12, peers={}, checks={})
+
+    # ---- ours
+    ours = OursCall(q, k, v, o, lse, mask_mode, lens_arg, lens_on_device=False)
+    ms = time_cuda(ours, args.warmup, args.runs)
+    result["peers"]["ours"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if lens_arg is not None:
+        o_dev = torch.empty_like(o)
+        ours_dev = OursCall(q, k, v, o_dev, lse.clone(), mask_mode, lens_arg, lens_on_device=True)
+        ms = time_cuda(ours_dev, args.warmup, args.runs)
+        result["peers"]["ours-dlen"] = dict(ms=ms, tflops=flops / ms / 1e9)
+
+    # fresh poisoned outputs for the checks
+    o.fill_(float("nan"))
+    lse.fill_(float("nan"))
+    ours()
+    torch.cuda.synchronize()
+    o_ours = o.clone()
+    lse_ours = lse.clone()
+    pad = ~rows_real
+    checks = result["checks"]
+    checks["padding_rows_zero"] = bool((o_ours[pad] == 0).all().item()) if pad.any() else True
+    checks["padding_lse_neg_inf"] = bool(torch.isneginf(lse_ours[pad]).all().item()) if pad.any() else True
+    checks["real_rows_finite"] = bool(torch.isfinite(o_ours[rows_real]).all().item())
+
+    # NaN in every padding row of q, k and v must not change a real row.
+    if pad.any():
+        qn, kn, vn = q.clone(), k.clone(), v.clone()
+        qn[pad] = float("nan")
+        kn[pad] = float("inf")
+        vn[pad] = float("nan")
+        o2 = torch.full_like(o, float("nan"))
+        lse2 = torch.full_like(lse, float("nan"))
+        OursCall(qn, kn, vn, o2, lse2, mask_mode, lens_arg, lens_on_device=False)()
+        torch.cuda.synchronize()
+        checks["nan_padding_no_leak"] = bool(torch.equal(o2[rows_real], o_ours[rows_real]) and
+                                             (o2[pad] == 0).all().item())
+        del qn, kn, vn, o2, lse2
+    if lens_arg is not None:
+        o_dev.fill_(float("nan"))
+        ours_dev()
+        torch.cuda.synchronize()
+        checks["device_lens_equal"] = bool(torch.equal(o_dev, o_ours))
+        del o_dev
+
+    if True:
+        ref_lse = reference_lse(q, k, lens, s, left, causal, scale, hq, hkv)
+        err = (lse_ours[rows_real] - ref_lse[rows_real]).abs().max().item()
+        checks["lse_max_abs_err"] = err
+        checks["lse_ok"] = err < 1e-2
+        del ref_lse
+
+    # ---- peers (BHSD layout)
+    qt = q.transpose(1, 2).contiguous()
+    kt = k.transpose(1, 2).contiguous()
+    vt = v.transpose(1, 2).contiguous()
+    g = hq // hkv
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    import torch.nn.functional as F
+
+    mask = None
+    try:
+        mask = bool_mask(lens, s, left, causal, dev)
+    except RuntimeError as e:  # out of memory for a dense mask
+        mask = None
+        mask_error = str(e).splitlines()[0]
+
+    def sdpa_peer(name, backend):
+        if mask is None:
+            result["peers"][name] = dict(na="dense boolean mask: " + mask_error)
+            return None
+        kk, vv = kt, vt
+        kwargs = {}
+        try:
+            with sdpa_kernel([backend]):
+                try:
+                    F.scaled_dot_product_attention(qt[:1], kk[:1], vv[:1], attn_mask=mask[:1], enable_gqa=True)
+                    kwargs = dict(enable_gqa=True)
+                except RuntimeError:
+                    kk = kt.repeat_interleave(g, dim=1)
+                    vv = vt.repeat_interleave(g, dim=1)
+
+                def fn():
+                    return F.scaled_dot_product_attention(qt, kk, vv, attn_mask=mask, **kwargs)
+
+                ms = time_cuda(fn, args.warmup, args.runs)
+                out = fn()
+            result["peers"][name] = dict(ms=ms, tflops=flops / ms / 1e9,
+                                         note="enable_gqa" if kwargs else "K/V expanded to q heads")
+            return out
+        except Exception as e:  # noqa: BLE001 - a refusing peer is reported, not fatal
+            result["peers"][name] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
+            return None
+
+    out_eff = sdpa_peer("efficient", SDPBackend.EFFICIENT_ATTENTION)
+    sdpa_peer("cudnn", SDPBackend.CUDNN_ATTENTION)
+
+    if out_eff is not None:
+        ref = out_eff.transpose(1, 2)
+        err = row_rel_err(o_ours, ref, rows_real)
+        checks["max_row_rel_err_vs_efficient"] = err
+        checks["matches_efficient"] = err < 1.6e-2
+        del ref, out_eff
+
+    try:
+        flex, block_mask = make_flex(lens, s, left, causal, b, dev)
+
+        def fn():
+            return flex(qt, kt, vt, block_mask=block_mask, enable_gqa=(g > 1))
+
+        ms = time_cuda(fn, max(args.warmup, 3), args.runs)
+        result["peers"]["flex"] = dict(ms=ms, tflops=flops / ms / 1e9)
+        out_flex = fn().transpose(1, 2)
+        checks["max_row_rel_err_vs_flex"] = row_rel_err(o_ours, out_flex, rows_real)
+        del out_flex
+    except Exception as e:  # noqa: BLE001
+        result["peers"]["flex"] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
+
+    try:
+        kk, vv = kt, vt
+        kwargs = {}
+        with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+            try:
+                F.scaled_dot_product_attention(qt[:1], kk[:1], vv[:1], is_causal=causal, enable_gqa=True)
+                kwargs = dict(enable_gqa=True)
+            except RuntimeError:
+                kk = kt.repeat_interleave(g, dim=1)
+                vv = vt.repeat_interleave(g, dim=1)
+
+            def fn():
+                return F.scaled_dot_product_attention(qt, kk, vv, is_causal=causal, **kwargs)
+
+            ms = time_cuda(fn, args.warmup, args.runs)
+        result["peers"]["flash-dense"] = dict(ms=ms, tflops=flops / ms / 1e9, dense_tflops=dense_flops / ms / 1e9)
+    except Exception as e:  # noqa: BLE001
+        result["peers"]["flash-dense"] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
+
+    del mask, qt, kt, vt, q, k, v, o, lse
+    torch.cuda.empty_cache()
+    return result
+
+
+def fmt_peer(r, name):
+    p = r["peers"].get(name)
+    if p is None:
+        return "-"
+    if "na" in p:
+        return "n/a"
+    return "%.1f" % p["tflops"]
+
+
+def print_table(results):
+    cols = ["ours", "ours-dlen", "flex", "cudnn", "efficient"]
+    print()
+    print("TFLOP/s on real work (bf16); ms of ours; ours / peer")
+    header = "| case | " + " | ".join(cols) + " | flash dense (dense TFLOP/s) | ours ms | x flex | x cudnn | x efficient | checks |"
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for r in results:
+        ours = r["peers"]["ours"]
+        ratios = []
+        for peer in ("flex", "cudnn", "efficient"):
+            p = r["peers"].get(peer, {})
+            ratios.append("%.2f" % (ours["tflops"] / p["tflops"]) if "tflops" in p else "n/a")
+        fd = r["peers"].get("flash-dense", {})
+        fd_s = "%.1f (%.1f)" % (fd["tflops"], fd["dense_tflops"]) if "tflops" in fd else "n/a"
+        c = r["checks"]
+        ok = all(v for k2, v in c.items() if isinstance(v, bool))
+        print("| %s | %s | %s | %.3f | %s | %s |" % (
+            r["case"], " | ".join(fmt_peer(r, n) for n in cols), fd_s, ours["ms"], " | ".join(ratios),
+            "ok" if ok else "FAIL " + json.dumps(c)))
+    for r in results:
+        for name, p in r["peers"].items():
+            if "na" in p:
+                print("  %s / %s: n/a: %s" % (r["case"], name, p["na"]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lib", help="path of libpaddedattn.so (default: $PADDEDATTN_NATIVE_LIB, then the usual places)")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=5)
+    ap.add_argument("--cases", help="comma-separated case indices (default: all)")
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--json", help="also write the JSON here")
+    args = ap.parse_args()
+
+    pa.load_library(args.lib)
+    torch.manual_seed(args.seed)
+    gen = torch.Generator().manual_seed(args.seed)
+    cases = CASES if not args.cases else [CASES[int(i)] for i in args.cases.split(",")]
+    results = []
+    for case in cases:
+        t0 = time.time()
+        r = run_case(case, args, gen)
+        r["wall_s"] = time.time() - t0
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    print_table(results)
+    blob = dict(gpu=torch.cuda.get_device_name(0), torch=torch.__version__,
+                library=pa.version_string(), date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                results=results)
+    text = json.dumps(blob, indent=1)
+    print("\nJSON")
+    print(text)
+    out_paths = []
+    if args.json:
+        out_paths.append(args.json)
+    if os.environ.get("OUT"):
+        out_paths.append(os.path.join(os.environ["OUT"], "bench_prefill.json"))
+    for path in out_paths:
+        with open(path, "w") as f:
+            f.write(text)
+    failed = [r["case"] for r in results if not all(v for v in r["checks"].values() if isinstance(v, bool))]
+    if failed:
+        print("CHECKS FAILED: " + ", ".join(failed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,5 @@
 using System;
+using System.Runtime.CompilerServices;
 using PaddedAttention.Internal;
 using PaddedAttention.Interop;
 
@@ -238,6 +239,8 @@ public static class Attention
     /// <exception cref="ObjectDisposedException">A tensor, the length buffer or the stream was disposed.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
     /// <exception cref="PaddedAttentionException">The native library failed.</exception>
+    // A plain `null` for the lengths means "no lengths" (the whole cache): pick this overload.
+    [OverloadResolutionPriority(1)]
     public static void Decode<T>(DeviceTensor<T> q, DeviceTensor<T> kCache, DeviceTensor<T> vCache, DeviceTensor<T> output,
         DeviceBuffer<int>? kvValidLens, PaddingSide paddingSide, DeviceTensor<float>? lse = null, DecodeOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
@@ -608,10 +611,7 @@ public static class Attention
 
     private static void ThrowIfDisposed(CudaStream? stream)
     {
-        if (stream is not null)
-        {
-            ObjectDisposedException.ThrowIf(stream.IsDisposed, stream);
-        }
+        stream?.ThrowIfDisposed();
     }
 
     private static void CheckScale(float? scale, string name)

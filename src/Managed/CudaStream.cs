@@ -69,12 +69,20 @@ public sealed class CudaStream : IDisposable
 
     internal bool IsDisposed => _handle.IsClosed;
 
+    internal void ThrowIfDisposed()
+    {
+        if (_handle.IsClosed)
+        {
+            throw new ObjectDisposedException(nameof(CudaStream), "The stream was disposed.");
+        }
+    }
+
     /// <summary>Waits until all work queued on the stream has finished.</summary>
     /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
     /// <exception cref="PaddedAttentionException">The CUDA runtime reported an error (including one of earlier asynchronous work).</exception>
     public unsafe void Synchronize()
     {
-        ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+        ThrowIfDisposed();
         PaddedAttentionLibrary.EnsureLoaded();
         var lease = new HandleLease();
         try

@@ -113,7 +113,7 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>The address of the first element.</summary>
     /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
-    public IntPtr Pointer => _handle.GetPointer(GetType().Name);
+    public IntPtr Pointer => _handle.GetPointer(DisplayName);
 
     /// <summary>The element type of <typeparamref name="T"/>.</summary>
     public ElementType ElementType => ElementTypeOf<T>.Value;
@@ -122,7 +122,15 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 
     internal bool IsDisposed => _handle.IsClosed;
 
-    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+    private static string DisplayName => $"DeviceBuffer<{typeof(T).Name}>";
+
+    internal void ThrowIfDisposed()
+    {
+        if (_handle.IsClosed)
+        {
+            throw new ObjectDisposedException(DisplayName, "The buffer was disposed.");
+        }
+    }
 
     /// <summary>
     /// Copies <paramref name="source"/> into the buffer starting at element

@@ -164,7 +164,10 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
 
     internal void ThrowIfDisposed()
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_disposed)
+        {
+            throw new ObjectDisposedException($"DeviceTensor<{typeof(T).Name}>", "The tensor was disposed.");
+        }
         _buffer.ThrowIfDisposed();
     }
 

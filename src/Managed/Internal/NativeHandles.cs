@@ -29,7 +29,10 @@ internal abstract class NativePointerHandle : SafeHandle
     /// <summary>The pointer; ObjectDisposedException once closed.</summary>
     public IntPtr GetPointer(string objectName)
     {
-        ObjectDisposedException.ThrowIf(IsClosed, objectName);
+        if (IsClosed)
+        {
+            throw new ObjectDisposedException(objectName);
+        }
         return handle;
     }
 

@@ -39,8 +39,10 @@ if ($Command -eq 'help') {
     exit 0
 }
 
-# Outside Windows, build.sh is the implementation.
-if (-not $IsWindows) {
+# Outside Windows, build.sh is the implementation. (Windows PowerShell 5.1
+# has no $IsWindows and runs only on Windows.)
+$OnWindows = ($PSVersionTable.PSVersion.Major -lt 6) -or $IsWindows
+if (-not $OnWindows) {
     & bash (Join-Path $Root 'build.sh') $Command @Arguments
     exit $LASTEXITCODE
 }

@@ -33,52 +33,70 @@ typedef struct decode_case {
 
 /* Float64 reference of decode (SPEC §3-4 for q_len real queries, causal,
  * bottom-right): query i sees real key j iff j <= i + kv - q_len. Cache
- * index of real key j: j (right padding) or cache_len - kv + j (left). */
+ * index of real key j: j (right padding) or cache_len - kv + j (left). The
+ * inputs are widened to double once (padding rows are never read). */
 static void reference_decode(const decode_case* c, const pattn_tensor* q, const pattn_tensor* k,
                              const pattn_tensor* v, double* ref_o, double* ref_lse) {
     const int32_t group = c->num_qo_heads / c->num_kv_heads;
-    const double scale = c->scale != 0.0f ? (double)c->scale : 1.0 / sqrt((double)c->head_dim);
+    const int32_t dim = c->head_dim;
+    const double scale = c->scale != 0.0f ? (double)c->scale : 1.0 / sqrt((double)dim);
     double* w = (double*)malloc(sizeof(double) * (size_t)(c->cache_len + 1));
-    int32_t b, i, h, j, d;
+    double* qrow = (double*)malloc(sizeof(double) * (size_t)dim);
+    double* keys = (double*)malloc(sizeof(double) * ((size_t)c->cache_len * dim + 1));
+    double* vals = (double*)malloc(sizeof(double) * ((size_t)c->cache_len * dim + 1));
+    int32_t b, i, h, hk, j, d;
     for (b = 0; b < c->batch; ++b) {
         int32_t kv = c->kv_lens ? c->kv_lens[b] : c->cache_len;
         int32_t first;
         if (kv < 0) kv = 0;
         if (kv > c->cache_len) kv = c->cache_len;
         first = c->left_padded ? c->cache_len - kv : 0;
-        for (i = 0; i < c->q_len; ++i) {
-            const int32_t seen = i + kv - c->q_len + 1; /* keys [0, seen) */
-            const int32_t n = seen < 0 ? 0 : (seen > kv ? kv : seen);
-            for (h = 0; h < c->num_qo_heads; ++h) {
-                const size_t row = ((size_t)b * c->q_len + i) * c->num_qo_heads + h;
-                double* out = ref_o + row * c->head_dim;
-                double m = -INFINITY, sum = 0.0;
-                for (d = 0; d < c->head_dim; ++d) out[d] = 0.0;
-                ref_lse[row] = -INFINITY;
-                if (n == 0) continue;
-                for (j = 0; j < n; ++j) {
-                    double dot = 0.0;
-                    for (d = 0; d < c->head_dim; ++d)
-                        dot += tu_load(q->data, c->dtype, (size_t)tu_tensor_offset(q, b, i, h, d)) *
-                               tu_load(k->data, c->dtype,
-                                       (size_t)tu_tensor_offset(k, b, first + j, h / group, d));
-                    w[j] = scale * dot;
-                    if (w[j] > m) m = w[j];
+        for (hk = 0; hk < c->num_kv_heads; ++hk) {
+            for (j = 0; j < kv; ++j)
+                for (d = 0; d < dim; ++d) {
+                    keys[(size_t)j * dim + d] =
+                        tu_load(k->data, c->dtype, (size_t)tu_tensor_offset(k, b, first + j, hk, d));
+                    vals[(size_t)j * dim + d] =
+                        tu_load(v->data, c->dtype, (size_t)tu_tensor_offset(v, b, first + j, hk, d));
                 }
-                for (j = 0; j < n; ++j) {
-                    w[j] = exp(w[j] - m);
-                    sum += w[j];
+            for (i = 0; i < c->q_len; ++i) {
+                const int32_t seen = i + kv - c->q_len + 1; /* keys [0, seen) */
+                const int32_t n = seen < 0 ? 0 : (seen > kv ? kv : seen);
+                for (h = hk * group; h < (hk + 1) * group; ++h) {
+                    const size_t row = ((size_t)b * c->q_len + i) * c->num_qo_heads + h;
+                    double* out = ref_o + row * dim;
+                    double m = -INFINITY, sum = 0.0;
+                    for (d = 0; d < dim; ++d) {
+                        out[d] = 0.0;
+                        qrow[d] = tu_load(q->data, c->dtype, (size_t)tu_tensor_offset(q, b, i, h, d));
+                    }
+                    ref_lse[row] = -INFINITY;
+                    if (n == 0) continue;
+                    for (j = 0; j < n; ++j) {
+                        const double* kr = keys + (size_t)j * dim;
+                        double dot = 0.0;
+                        for (d = 0; d < dim; ++d) dot += qrow[d] * kr[d];
+                        w[j] = scale * dot;
+                        if (w[j] > m) m = w[j];
+                    }
+                    for (j = 0; j < n; ++j) {
+                        w[j] = exp(w[j] - m);
+                        sum += w[j];
+                    }
+                    for (j = 0; j < n; ++j) {
+                        const double* vr = vals + (size_t)j * dim;
+                        const double p = w[j] / sum;
+                        for (d = 0; d < dim; ++d) out[d] += p * vr[d];
+                    }
+                    ref_lse[row] = m + log(sum);
                 }
-                for (j = 0; j < n; ++j)
-                    for (d = 0; d < c->head_dim; ++d)
-                        out[d] += w[j] / sum *
-                                  tu_load(v->data, c->dtype,
-                                          (size_t)tu_tensor_offset(v, b, first + j, h / group, d));
-                ref_lse[row] = m + log(sum);
             }
         }
     }
     free(w);
+    free(qrow);
+    free(keys);
+    free(vals);
 }
 
 static char g_label[256];

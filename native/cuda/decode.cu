@@ -99,7 +99,7 @@ int multiprocessor_count(int device, cudaError_t* error) {
 // in whole waves: the smallest count whose wave efficiency is within 15% of
 // the best one, with every split holding at least kMinKeysPerSplit keys.
 int choose_num_splits(int64_t base_blocks, int max_kv, int slots) {
-    constexpr int kMinKeysPerSplit = 256;
+    constexpr int kMinKeysPerSplit = 128;
     constexpr int kMaxSplits = 128;
     if (max_kv <= 0 || base_blocks <= 0) return 1;
     const int max_splits = std::min<int>(kMaxSplits, (max_kv + kMinKeysPerSplit - 1) / kMinKeysPerSplit);

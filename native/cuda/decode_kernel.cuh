@@ -160,8 +160,9 @@ decode_split_kernel(const DecodeParams p) {
     for (int r = 0; r < ROWS; ++r) {
         const int row = row_begin + r;
         const int i = row / p.group;
-        visible[r] = row < p.rows_per_kv_head ? visible_key_count(i, p.q_len, kv, true) : 0;
-        vis_min = min(vis_min, visible[r]);
+        const bool real_row = row < p.rows_per_kv_head;  // the last chunk may be partial
+        visible[r] = real_row ? visible_key_count(i, p.q_len, kv, true) : 0;
+        if (real_row) vis_min = min(vis_min, visible[r]);
         vis_max = max(vis_max, visible[r]);
     }
 

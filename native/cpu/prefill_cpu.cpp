@@ -30,27 +30,35 @@ constexpr int kQueryTile = 16;
 constexpr int kKeyTile = 64;
 
 // Element access by storage type.
+// Scores of f32 inputs are accumulated in double: the f32 contract (lse
+// within 1e-5) does not survive rounding in long f32 dot products when the
+// scores are large.
 struct F32 {
     using storage = float;
+    using score = double;
     static float load(float x) { return x; }
     static float store(float x) { return x; }
 };
 struct F16 {
     using storage = uint16_t;
+    using score = float;
     static float load(uint16_t x) { return half_to_float(x); }
     static uint16_t store(float x) { return float_to_half(x); }
 };
 struct BF16 {
     using storage = uint16_t;
+    using score = float;
     static float load(uint16_t x) { return bf16_to_float(x); }
     static uint16_t store(float x) { return float_to_bf16(x); }
 };
 
-// Per-thread scratch, sized once per call.
+// Per-thread scratch, sized once per call. S is the score accumulator type.
+template <typename S>
 struct Workspace {
-    std::vector<float> q;    // [kQueryTile][head_dim], pre-scaled
-    std::vector<float> kt;   // [head_dim][kKeyTile], keys transposed
+    std::vector<S> q;        // [kQueryTile][head_dim]
+    std::vector<S> kt;       // [head_dim][kKeyTile], keys transposed
     std::vector<float> v;    // [kKeyTile][head_dim]
+    std::vector<S> dots;     // [kQueryTile][kKeyTile] q.k
     std::vector<float> s;    // [kQueryTile][kKeyTile] scores, then probabilities
     std::vector<float> acc;  // [kQueryTile][head_dim]
     std::vector<float> m;    // [kQueryTile] running max
@@ -60,6 +68,7 @@ struct Workspace {
         : q(static_cast<size_t>(kQueryTile) * head_dim),
           kt(static_cast<size_t>(head_dim) * kKeyTile),
           v(static_cast<size_t>(kKeyTile) * head_dim),
+          dots(static_cast<size_t>(kQueryTile) * kKeyTile),
           s(static_cast<size_t>(kQueryTile) * kKeyTile),
           acc(static_cast<size_t>(kQueryTile) * head_dim),
           m(kQueryTile),
@@ -70,6 +79,8 @@ template <typename E>
 class PrefillRunner {
 public:
     using T = typename E::storage;
+    using S = typename E::score;
+    using Scratch = Workspace<S>;
 
     explicit PrefillRunner(const AttentionArgs& a)
         : a_(a), tiles_per_row_((a.q_len + kQueryTile - 1) / kQueryTile) {}
@@ -78,7 +89,7 @@ public:
         return static_cast<int64_t>(a_.batch) * a_.num_qo_heads * tiles_per_row_;
     }
 
-    void run_item(int64_t item, Workspace& ws) const {
+    void run_item(int64_t item, Scratch& ws) const {
         const int32_t tile = static_cast<int32_t>(item % tiles_per_row_);
         const int32_t head = static_cast<int32_t>((item / tiles_per_row_) % a_.num_qo_heads);
         const int32_t b = static_cast<int32_t>(item / (static_cast<int64_t>(tiles_per_row_) * a_.num_qo_heads));
@@ -127,15 +138,16 @@ private:
 
     // Real query rows [real_lo, real_hi) of (b, head), all inside one tile.
     void attend(int32_t b, int32_t head, int32_t kv_head, const RowExtent& ext, int32_t real_lo,
-                int32_t real_hi, Workspace& ws) const {
+                int32_t real_hi, Scratch& ws) const {
         const int32_t dim = a_.head_dim;
         const int32_t rows = real_hi - real_lo;
         const int32_t i_begin = real_lo - ext.q_first;  // index among the real queries
         const TileKeyRange keys = tile_key_range(i_begin, i_begin + rows, ext.qv, ext.kv, a_.causal);
         const float neg_inf = -std::numeric_limits<float>::infinity();
 
-        float* q = ws.q.data();
-        float* kt = ws.kt.data();
+        S* q = ws.q.data();
+        S* kt = ws.kt.data();
+        S* dots = ws.dots.data();
         float* v = ws.v.data();
         float* s = ws.s.data();
         float* acc = ws.acc.data();
@@ -144,8 +156,8 @@ private:
 
         for (int32_t r = 0; r < rows; ++r) {
             const T* src = q_row(b, real_lo + r, head);
-            float* dst = q + static_cast<size_t>(r) * dim;
-            for (int32_t d = 0; d < dim; ++d) dst[d] = E::load(src[d]) * a_.scale;
+            S* dst = q + static_cast<size_t>(r) * dim;
+            for (int32_t d = 0; d < dim; ++d) dst[d] = static_cast<S>(E::load(src[d]));
             float* ar = acc + static_cast<size_t>(r) * dim;
             for (int32_t d = 0; d < dim; ++d) ar[d] = 0.0f;
             m[r] = neg_inf;
@@ -162,21 +174,24 @@ private:
                 const T* vs = v_row(b, row, kv_head);
                 float* vd = v + static_cast<size_t>(c) * dim;
                 for (int32_t d = 0; d < dim; ++d) {
-                    kt[static_cast<size_t>(d) * kKeyTile + c] = E::load(ks[d]);
+                    kt[static_cast<size_t>(d) * kKeyTile + c] = static_cast<S>(E::load(ks[d]));
                     vd[d] = E::load(vs[d]);
                 }
             }
 
-            // Scores: s[r][c] = sum_d q[r][d] * k[c][d], vectorized over c.
+            // Scores: s[r][c] = scale * sum_d q[r][d] * k[c][d], vectorized over c.
+            const S scale = static_cast<S>(a_.scale);
             for (int32_t r = 0; r < rows; ++r) {
-                float* sr = s + static_cast<size_t>(r) * kKeyTile;
-                for (int32_t c = 0; c < kKeyTile; ++c) sr[c] = 0.0f;
-                const float* qr = q + static_cast<size_t>(r) * dim;
+                S* dr = dots + static_cast<size_t>(r) * kKeyTile;
+                for (int32_t c = 0; c < kKeyTile; ++c) dr[c] = S(0);
+                const S* qr = q + static_cast<size_t>(r) * dim;
                 for (int32_t d = 0; d < dim; ++d) {
-                    const float qd = qr[d];
-                    const float* kd = kt + static_cast<size_t>(d) * kKeyTile;
-                    for (int32_t c = 0; c < kKeyTile; ++c) sr[c] += qd * kd[c];
+                    const S qd = qr[d];
+                    const S* kd = kt + static_cast<size_t>(d) * kKeyTile;
+                    for (int32_t c = 0; c < kKeyTile; ++c) dr[c] += qd * kd[c];
                 }
+                float* sr = s + static_cast<size_t>(r) * kKeyTile;
+                for (int32_t c = 0; c < kKeyTile; ++c) sr[c] = static_cast<float>(dr[c] * scale);
             }
 
             // Keys at or past keys_all are visible to only some rows.
@@ -221,7 +236,9 @@ private:
             const float* ar = acc + static_cast<size_t>(r) * dim;
             T* o = o_row(b, real_lo + r, head);
             for (int32_t d = 0; d < dim; ++d) o[d] = E::store(ar[d] * inv);
-            if (a_.lse) *lse_at(b, real_lo + r, head) = m[r] + std::log(l[r]);
+            if (a_.lse)
+                *lse_at(b, real_lo + r, head) =
+                    static_cast<float>(static_cast<double>(m[r]) + std::log(static_cast<double>(l[r])));
         }
     }
 
@@ -240,13 +257,13 @@ pattn_status run_prefill(const AttentionArgs& args) {
 
     // Scratch is allocated here, so that an allocation failure surfaces as
     // std::bad_alloc in the calling thread (the API turns it into a status).
-    std::vector<Workspace> workspaces;
+    std::vector<typename PrefillRunner<E>::Scratch> workspaces;
     workspaces.reserve(workers);
     for (int w = 0; w < workers; ++w) workspaces.emplace_back(args.head_dim);
 
     std::atomic<int64_t> next{0};
     auto work = [&](int worker) {
-        Workspace& ws = workspaces[worker];
+        auto& ws = workspaces[worker];
         for (int64_t item = next.fetch_add(1); item < items; item = next.fetch_add(1))
             runner.run_item(item, ws);
     };

@@ -58,6 +58,16 @@
  *   tu_have_gpu()                        1 when pattn_device_count() > 0
  *   tu_upload(host, bytes, device_id)    device copy of a host buffer (or NULL)
  *   tu_download(host, device, bytes)     copy back; returns the status
+ *
+ * A complete prefill case (used by test_prefill_cpu.c and test_prefill_gpu.c)
+ *   tu_prefill_case c = {0}; set mode/use_lens/separate_kv/dtype/sizes/...;
+ *   tu_run_prefill_case(&c, label) builds random inputs in the chosen layout
+ *   (contiguous, a packed-QKV view, or strided outputs with gaps), picks
+ *   valid lengths (row 0 full, row 1 empty, row 2 one token, the rest random
+ *   or odd), writes NaN/Inf into the padding of q/k/v, poisons o and lse,
+ *   runs pattn_sequence_prefill on host or CUDA memory, and checks every row
+ *   against the float64 reference (and that gaps between strided output rows
+ *   stay untouched). Returns the number of failures it added.
  */
 #ifndef PADDEDATTN_TEST_UTIL_H
 #define PADDEDATTN_TEST_UTIL_H
@@ -410,6 +420,7 @@ static TU_UNUSED void tu_reference_attention(const tu_ref_problem* p, double* re
     const double scale = p->scale != 0.0 ? p->scale : 1.0 / sqrt((double)p->head_dim);
     double* scores = (double*)malloc(sizeof(double) * (size_t)(p->kv_len > 0 ? p->kv_len : 1));
     char* visible = (char*)malloc((size_t)(p->kv_len > 0 ? p->kv_len : 1));
+    double* qrow = (double*)malloc(sizeof(double) * (size_t)(p->head_dim > 0 ? p->head_dim : 1));
     int32_t b, h, r, c, d;
     for (b = 0; b < p->batch; ++b) {
         /* Real query and key counts of this row. */
@@ -436,6 +447,8 @@ static TU_UNUSED void tu_reference_attention(const tu_ref_problem* p, double* re
                 for (d = 0; d < p->head_dim; ++d) out[d] = 0.0;
                 *lse = -INFINITY;
                 if (i < 0) continue;
+                for (d = 0; d < p->head_dim; ++d)
+                    qrow[d] = tu_load(p->q.data, p->dtype, (size_t)tu_tensor_offset(&p->q, b, r, h, d));
                 for (c = 0; c < p->kv_len; ++c) {
                     int32_t j = -1;
                     visible[c] = 0;
@@ -451,7 +464,7 @@ static TU_UNUSED void tu_reference_attention(const tu_ref_problem* p, double* re
                     {
                         double dot = 0.0;
                         for (d = 0; d < p->head_dim; ++d)
-                            dot += tu_load(p->q.data, p->dtype, (size_t)tu_tensor_offset(&p->q, b, r, h, d)) *
+                            dot += qrow[d] *
                                    tu_load(p->k.data, p->dtype, (size_t)tu_tensor_offset(&p->k, b, c, hk, d));
                         scores[c] = scale * dot;
                         if (scores[c] > m) m = scores[c];
@@ -476,6 +489,7 @@ static TU_UNUSED void tu_reference_attention(const tu_ref_problem* p, double* re
     }
     free(scores);
     free(visible);
+    free(qrow);
 }
 
 static TU_UNUSED double tu_rel_tolerance(pattn_dtype dtype) {
@@ -575,6 +589,268 @@ static TU_UNUSED void* tu_upload(const void* host, size_t bytes, int32_t device_
 static TU_UNUSED pattn_status tu_download(void* host, const void* device, size_t bytes) {
     if (bytes == 0) return PATTN_STATUS_SUCCESS;
     return pattn_memcpy(host, device, bytes);
+}
+
+
+/* ------------------------------------------------------------------------ */
+/* A complete prefill case                                                  */
+/* ------------------------------------------------------------------------ */
+
+enum {
+    TU_LAYOUT_CONTIGUOUS = 0,
+    TU_LAYOUT_PACKED_QKV = 1,   /* q, k, v are head ranges of one [b, s, hq + 2 hkv, d] buffer */
+    TU_LAYOUT_STRIDED_OUT = 2   /* o rows padded by 8 elements, lse stored as [b, h, s] */
+};
+
+typedef struct tu_prefill_case {
+    pattn_mask_mode mode;
+    int use_lens;          /* pass q_valid_lens */
+    int separate_kv;       /* pass kv_valid_lens too (always when q_len != kv_len and use_lens) */
+    int kv_lens_only;      /* pass kv_valid_lens without q_valid_lens */
+    pattn_dtype dtype;
+    int32_t batch, q_len, kv_len, num_qo_heads, num_kv_heads, head_dim;
+    int layout;
+    int with_lse;
+    int pad_poison;        /* 0: random padding, 1: NaN, 2: +Inf, 3: -Inf */
+    float scale;           /* 0: default */
+    int on_cuda;           /* run on CUDA device 0 */
+    int lens_on_device;    /* CUDA: lengths in device memory */
+    int out_of_range_lens; /* CUDA device lengths: some lengths outside [0, len] (clamped) */
+    void* stream;
+    uint64_t seed;
+} tu_prefill_case;
+
+static TU_UNUSED void tu_pick_lengths(tu_rng* rng, int32_t* lens, int32_t batch, int32_t len) {
+    static const int32_t odd[] = {1, 7, 63, 65, 127, 333};
+    int32_t b;
+    for (b = 0; b < batch; ++b) {
+        int32_t v;
+        if (b == 0) v = len;
+        else if (b == 1) v = 0;
+        else if (b == 2) v = len > 0 ? 1 : 0;
+        else if (tu_rng_int(rng, 0, 1)) v = tu_rng_int(rng, 0, len);
+        else {
+            v = odd[tu_rng_int(rng, 0, 5)];
+            if (v > len) v = len;
+        }
+        lens[b] = v;
+    }
+}
+
+static TU_UNUSED int tu_run_prefill_case(const tu_prefill_case* c, const char* label) {
+    const int failures_before = tu_failures;
+    const size_t es = tu_dtype_size(c->dtype);
+    const int32_t B = c->batch, SQ = c->q_len, SK = c->kv_len, HQ = c->num_qo_heads,
+                  HK = c->num_kv_heads, D = c->head_dim;
+    const pattn_device_type dev = c->on_cuda ? PATTN_DEVICE_CUDA : PATTN_DEVICE_CPU;
+    tu_rng rng = tu_rng_make(c->seed);
+    int causal, left;
+    pattn_tensor q, k, v, o, lse, host_q, host_k, host_v, host_o, host_lse;
+    void *qbuf = NULL, *kbuf = NULL, *vbuf = NULL, *obuf = NULL;
+    float* lsebuf = NULL;
+    size_t qbytes = 0, kbytes = 0, vbytes = 0, obytes = 0, lsebytes = 0;
+    int32_t* q_lens = (int32_t*)malloc(sizeof(int32_t) * (size_t)(B > 0 ? B : 1));
+    int32_t* kv_lens = (int32_t*)malloc(sizeof(int32_t) * (size_t)(B > 0 ? B : 1));
+    int32_t* q_lens_passed = (int32_t*)malloc(sizeof(int32_t) * (size_t)(B > 0 ? B : 1));
+    int32_t* kv_lens_passed = (int32_t*)malloc(sizeof(int32_t) * (size_t)(B > 0 ? B : 1));
+    const int pass_q_lens = c->use_lens && !c->kv_lens_only;
+    const int pass_kv_lens = c->kv_lens_only || (c->use_lens && (c->separate_kv || SQ != SK));
+    void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL, *dlse = NULL, *dql = NULL, *dkl = NULL;
+    double *ref_o, *ref_lse;
+    pattn_prefill_params params;
+    int32_t b;
+
+    tu_mask_mode_flags(c->mode, &causal, &left);
+
+    /* Host buffers in the chosen layout. */
+    if (c->layout == TU_LAYOUT_PACKED_QKV) {
+        const int64_t H = HQ + 2 * HK;
+        const size_t count = (size_t)B * SQ * H * D;
+        qbytes = count * es;
+        qbuf = malloc(qbytes > 0 ? qbytes : 1);
+        tu_fill_uniform(qbuf, c->dtype, count, &rng, -1.0f, 1.0f);
+        q = tu_tensor_4d(qbuf, c->dtype, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D);
+        q.strides[0] = (int64_t)SQ * H * D; q.strides[1] = H * D; q.strides[2] = D;
+        k = q; k.shape[2] = HK; k.data = (char*)qbuf + (size_t)HQ * D * es;
+        v = k; v.data = (char*)qbuf + (size_t)(HQ + HK) * D * es;
+        /* q gets a wider range so that the softmax is not flat. */
+        for (b = 0; b < B; ++b) {
+            int32_t s, h, d;
+            for (s = 0; s < SQ; ++s)
+                for (h = 0; h < HQ; ++h)
+                    for (d = 0; d < D; ++d)
+                        tu_store(qbuf, c->dtype, (size_t)tu_tensor_offset(&q, b, s, h, d),
+                                 tu_rng_uniform(&rng, -3.0f, 3.0f));
+        }
+    } else {
+        qbytes = (size_t)B * SQ * HQ * D * es;
+        kbytes = vbytes = (size_t)B * SK * HK * D * es;
+        qbuf = malloc(qbytes > 0 ? qbytes : 1);
+        kbuf = malloc(kbytes > 0 ? kbytes : 1);
+        vbuf = malloc(vbytes > 0 ? vbytes : 1);
+        tu_fill_uniform(qbuf, c->dtype, (size_t)B * SQ * HQ * D, &rng, -3.0f, 3.0f);
+        tu_fill_uniform(kbuf, c->dtype, (size_t)B * SK * HK * D, &rng, -1.0f, 1.0f);
+        tu_fill_uniform(vbuf, c->dtype, (size_t)B * SK * HK * D, &rng, -1.0f, 1.0f);
+        q = tu_tensor_4d(qbuf, c->dtype, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D);
+        k = tu_tensor_4d(kbuf, c->dtype, PATTN_DEVICE_CPU, 0, B, SK, HK, D);
+        v = tu_tensor_4d(vbuf, c->dtype, PATTN_DEVICE_CPU, 0, B, SK, HK, D);
+    }
+    if (c->layout == TU_LAYOUT_STRIDED_OUT) {
+        const int64_t DP = D + 8;
+        const size_t count = (size_t)B * SQ * HQ * DP;
+        obytes = count * es;
+        obuf = malloc(obytes > 0 ? obytes : 1);
+        tu_fill_nan(obuf, c->dtype, count);
+        o = tu_tensor_4d(obuf, c->dtype, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D);
+        o.strides[0] = (int64_t)SQ * HQ * DP; o.strides[1] = HQ * DP; o.strides[2] = DP;
+        lsebytes = (size_t)B * HQ * SQ * sizeof(float);
+        lsebuf = (float*)malloc(lsebytes > 0 ? lsebytes : 1);
+        tu_fill_nan(lsebuf, PATTN_DTYPE_F32, (size_t)B * HQ * SQ);
+        lse = tu_tensor_3d(lsebuf, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, B, SQ, HQ);
+        lse.strides[0] = (int64_t)HQ * SQ; lse.strides[1] = 1; lse.strides[2] = SQ;
+    } else {
+        obytes = (size_t)B * SQ * HQ * D * es;
+        obuf = malloc(obytes > 0 ? obytes : 1);
+        tu_fill_nan(obuf, c->dtype, (size_t)B * SQ * HQ * D);
+        o = tu_tensor_4d(obuf, c->dtype, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D);
+        lsebytes = (size_t)B * SQ * HQ * sizeof(float);
+        lsebuf = (float*)malloc(lsebytes > 0 ? lsebytes : 1);
+        tu_fill_nan(lsebuf, PATTN_DTYPE_F32, (size_t)B * SQ * HQ);
+        lse = tu_tensor_3d(lsebuf, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, B, SQ, HQ);
+    }
+
+    /* Valid lengths; the reference and the padding poison use the effective
+       (clamped) values. */
+    tu_pick_lengths(&rng, q_lens, B, SQ);
+    if (pass_kv_lens) tu_pick_lengths(&rng, kv_lens, B, SK);
+    for (b = 0; b < B; ++b) {
+        if (!pass_q_lens) q_lens[b] = SQ;
+        if (!pass_kv_lens) kv_lens[b] = c->use_lens ? q_lens[b] : SK;
+        q_lens_passed[b] = q_lens[b];
+        kv_lens_passed[b] = kv_lens[b];
+    }
+    if (c->out_of_range_lens) {
+        /* Device lengths outside the range are clamped by the library. */
+        for (b = 0; b < B; ++b) {
+            if (b % 3 == 1) { q_lens_passed[b] = -5; kv_lens_passed[b] = -1000; }
+            if (b % 3 == 2) { q_lens_passed[b] = SQ + 3; kv_lens_passed[b] = SK + 1000; }
+        }
+        for (b = 0; b < B; ++b) {
+            q_lens[b] = pass_q_lens ? tu_clamp_i32(q_lens_passed[b], SQ) : SQ;
+            kv_lens[b] = pass_kv_lens ? tu_clamp_i32(kv_lens_passed[b], SK) : q_lens[b];
+        }
+    }
+    if (c->pad_poison) {
+        const double value = c->pad_poison == 1 ? NAN : (c->pad_poison == 2 ? INFINITY : -INFINITY);
+        if (c->use_lens || c->kv_lens_only) {
+            tu_poison_padding(&q, q_lens, left, value);
+            tu_poison_padding(&k, kv_lens, left, value);
+            tu_poison_padding(&v, kv_lens, left, value);
+        }
+    }
+
+    host_q = q; host_k = k; host_v = v; host_o = o; host_lse = lse;
+
+    memset(&params, 0, sizeof params);
+    params.struct_size = sizeof params;
+    params.mask_mode = c->mode;
+    params.softmax_scale = c->scale;
+    if (c->on_cuda) {
+        dq = tu_upload(qbuf, qbytes, 0);
+        if (c->layout != TU_LAYOUT_PACKED_QKV) {
+            dk = tu_upload(kbuf, kbytes, 0);
+            dv = tu_upload(vbuf, vbytes, 0);
+        }
+        dout = tu_upload(obuf, obytes, 0);
+        dlse = tu_upload(lsebuf, lsebytes, 0);
+        CHECK_MSG(dq && dout && dlse && (c->layout == TU_LAYOUT_PACKED_QKV || (dk && dv)),
+                  "[%s] device allocation failed: %s", label, pattn_last_error_message());
+        if (!(dq && dout && dlse && (c->layout == TU_LAYOUT_PACKED_QKV || (dk && dv)))) goto cleanup;
+        q.data = dq;
+        if (c->layout == TU_LAYOUT_PACKED_QKV) {
+            k.data = (char*)dq + ((char*)k.data - (char*)qbuf);
+            v.data = (char*)dq + ((char*)v.data - (char*)qbuf);
+        } else {
+            k.data = dk;
+            v.data = dv;
+        }
+        o.data = dout;
+        lse.data = dlse;
+        q.device_type = k.device_type = v.device_type = o.device_type = lse.device_type = dev;
+    }
+    params.q = q; params.k = k; params.v = v; params.o = o;
+    if (c->with_lse) params.lse = lse;
+    if (pass_q_lens || pass_kv_lens) {
+        pattn_device_type ld = (c->on_cuda && c->lens_on_device) ? PATTN_DEVICE_CUDA : PATTN_DEVICE_CPU;
+        const int32_t* ql = q_lens_passed;
+        const int32_t* kl = kv_lens_passed;
+        if (ld == PATTN_DEVICE_CUDA) {
+            dql = tu_upload(q_lens_passed, sizeof(int32_t) * (size_t)B, 0);
+            dkl = tu_upload(kv_lens_passed, sizeof(int32_t) * (size_t)B, 0);
+            ql = (const int32_t*)dql;
+            kl = (const int32_t*)dkl;
+        }
+        if (pass_q_lens) params.q_valid_lens = tu_tensor_1d((void*)ql, PATTN_DTYPE_I32, ld, 0, B);
+        if (pass_kv_lens) params.kv_valid_lens = tu_tensor_1d((void*)kl, PATTN_DTYPE_I32, ld, 0, B);
+    }
+
+    {
+        pattn_status st = pattn_sequence_prefill(&params, c->stream);
+        CHECK_MSG(st == PATTN_STATUS_SUCCESS, "[%s] pattn_sequence_prefill returned %s: %s", label,
+                  pattn_status_string(st), pattn_last_error_message());
+        if (st != PATTN_STATUS_SUCCESS) goto cleanup;
+    }
+    if (c->on_cuda) {
+        CHECK_OK(pattn_stream_synchronize(c->stream));
+        CHECK_OK(tu_download(obuf, dout, obytes));
+        CHECK_OK(tu_download(lsebuf, dlse, lsebytes));
+    }
+
+    ref_o = (double*)malloc(sizeof(double) * ((size_t)B * SQ * HQ * D + 1));
+    ref_lse = (double*)malloc(sizeof(double) * ((size_t)B * SQ * HQ + 1));
+    {
+        tu_ref_problem p;
+        memset(&p, 0, sizeof p);
+        p.dtype = c->dtype;
+        p.batch = B; p.q_len = SQ; p.kv_len = SK;
+        p.num_qo_heads = HQ; p.num_kv_heads = HK; p.head_dim = D;
+        p.q = host_q; p.k = host_k; p.v = host_v;
+        p.q_lens = q_lens; p.kv_lens = kv_lens;
+        p.causal = causal; p.left_padded = left;
+        p.scale = c->scale;
+        tu_reference_attention(&p, ref_o, ref_lse);
+        tu_check_attention(label, &p, &host_o, c->with_lse ? &host_lse : NULL, ref_o, ref_lse);
+    }
+    if (c->layout == TU_LAYOUT_STRIDED_OUT) {
+        /* The gap after each strided output row is never written. */
+        size_t i, count = (size_t)B * SQ * HQ, bad = 0;
+        for (i = 0; i < count; ++i) {
+            int e;
+            for (e = 0; e < 8; ++e) {
+                double x = tu_load(obuf, c->dtype, i * (size_t)(D + 8) + (size_t)D + (size_t)e);
+                if (!isnan(x)) bad++;
+            }
+        }
+        CHECK_MSG(bad == 0, "[%s] %zu elements between strided output rows were written", label, bad);
+    }
+    if (!c->with_lse) {
+        size_t i, lbad = 0;
+        for (i = 0; i < (size_t)B * SQ * HQ; ++i)
+            if (!isnan(lsebuf[i])) lbad++;
+        CHECK_MSG(lbad == 0, "[%s] lse was written although it was not requested", label);
+    }
+    free(ref_o);
+    free(ref_lse);
+
+cleanup:
+    if (c->on_cuda) {
+        pattn_device_free(dq); pattn_device_free(dk); pattn_device_free(dv);
+        pattn_device_free(dout); pattn_device_free(dlse);
+        pattn_device_free(dql); pattn_device_free(dkl);
+    }
+    free(qbuf); free(kbuf); free(vbuf); free(obuf); free(lsebuf);
+    free(q_lens); free(kv_lens); free(q_lens_passed); free(kv_lens_passed);
+    return tu_failures - failures_before;
 }
 
 #endif /* PADDEDATTN_TEST_UTIL_H */

@@ -1,0 +1,159 @@
+/* Device, memory and stream functions on a machine with a GPU: allocation,
+ * pinned memory, copies both ways, memset, streams, pointer placement,
+ * properties, and the placement checks of prefill against real pointers.
+ * Exits 77 (skipped) without a GPU. */
+#include "test_util.h"
+
+static void test_properties(int32_t count) {
+    pattn_device_properties props;
+    memset(&props, 0, sizeof props);
+    props.struct_size = sizeof props;
+    CHECK_OK(pattn_device_get_properties(0, &props));
+    CHECK(props.device_id == 0);
+    CHECK(props.name[0] != '\0' && memchr(props.name, '\0', sizeof props.name) != NULL);
+    CHECK(props.compute_capability_major >= 5);
+    CHECK(props.multiprocessor_count > 0);
+    CHECK(props.max_shared_memory_per_block_optin >= 48 * 1024);
+    CHECK(props.total_global_memory > ((uint64_t)1 << 30));
+    CHECK(props.l2_cache_size > 0);
+    printf("device 0: %s, sm_%d%d, %d SMs, %.1f GiB\n", props.name, props.compute_capability_major,
+           props.compute_capability_minor, props.multiprocessor_count,
+           (double)props.total_global_memory / (1024.0 * 1024.0 * 1024.0));
+
+    props.struct_size = 12;
+    CHECK_STATUS(pattn_device_get_properties(0, &props), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("struct_size = 12");
+    props.struct_size = sizeof props;
+    CHECK_STATUS(pattn_device_get_properties(count, &props), PATTN_STATUS_NO_DEVICE);
+    CHECK_ERROR_MENTIONS("device_id");
+    CHECK_STATUS(pattn_device_get_properties(0, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("properties");
+    CHECK_OK(pattn_device_synchronize(0));
+    CHECK_STATUS(pattn_device_synchronize(-1), PATTN_STATUS_NO_DEVICE);
+}
+
+static void test_memory(int32_t count) {
+    enum { N = 1 << 20 };
+    unsigned char* host = (unsigned char*)malloc(N);
+    unsigned char* back = (unsigned char*)malloc(N);
+    void *dev = NULL, *dev2 = NULL, *pinned = NULL, *stream = NULL, *zero = (void*)1;
+    pattn_device_type type;
+    int32_t id = -1;
+    size_t i, bad = 0;
+    tu_rng rng = tu_rng_make(3);
+    for (i = 0; i < N; ++i) host[i] = (unsigned char)tu_rng_u64(&rng);
+
+    CHECK_OK(pattn_device_malloc(0, 0, &zero));
+    CHECK(zero == NULL);
+    CHECK_OK(pattn_device_free(NULL));
+    CHECK_OK(pattn_host_free_pinned(NULL));
+    CHECK_STATUS(pattn_device_malloc(0, 16, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(pattn_device_malloc(count, 16, &dev), PATTN_STATUS_NO_DEVICE);
+    CHECK_STATUS(pattn_device_malloc(0, (uint64_t)1 << 60, &dev), PATTN_STATUS_OUT_OF_MEMORY);
+    CHECK_ERROR_MENTIONS("cudaMalloc");
+    CHECK(dev == NULL);
+
+    CHECK_OK(pattn_device_malloc(0, N, &dev));
+    CHECK_OK(pattn_device_malloc(0, N, &dev2));
+    CHECK(dev != NULL && dev2 != NULL && ((uintptr_t)dev % 256) == 0);
+
+    /* Round trip host -> device -> device -> host. */
+    CHECK_OK(pattn_memcpy(dev, host, N));
+    CHECK_OK(pattn_memcpy(dev2, dev, N));
+    memset(back, 0, N);
+    CHECK_OK(pattn_memcpy(back, dev2, N));
+    CHECK(memcmp(host, back, N) == 0);
+    CHECK_STATUS(pattn_memcpy(NULL, host, 16), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("dst");
+    CHECK_OK(pattn_memcpy(NULL, NULL, 0));
+
+    /* Memset on a stream: only the low byte of the value counts. */
+    CHECK_OK(pattn_stream_create(0, &stream));
+    CHECK(stream != NULL);
+    CHECK_OK(pattn_memset_async(dev, 0x1AB, N / 2, stream));
+    CHECK_OK(pattn_stream_synchronize(stream));
+    CHECK_OK(pattn_memcpy(back, dev, N));
+    for (i = 0; i < N; ++i)
+        if (back[i] != (i < N / 2 ? 0xAB : host[i])) bad++;
+    CHECK_MSG(bad == 0, "%zu bytes wrong after memset", bad);
+
+    /* Async copies through pinned memory. */
+    CHECK_OK(pattn_host_malloc_pinned(N, &pinned));
+    CHECK(pinned != NULL);
+    memcpy(pinned, host, N);
+    CHECK_OK(pattn_memcpy_async(dev, pinned, N, stream));
+    memset(back, 0, N);
+    CHECK_OK(pattn_memcpy_async(pinned, dev2, N, stream));
+    CHECK_OK(pattn_stream_synchronize(stream));
+    CHECK(memcmp(pinned, host, N) == 0);
+    CHECK_OK(pattn_memcpy_async(back, dev, N, NULL));
+    CHECK_OK(pattn_stream_synchronize(NULL));
+    CHECK(memcmp(back, host, N) == 0);
+
+    /* Where pointers live. */
+    CHECK_OK(pattn_pointer_get_device(dev, &type, &id));
+    CHECK(type == PATTN_DEVICE_CUDA && id == 0);
+    CHECK_OK(pattn_pointer_get_device((char*)dev + 100, &type, &id));
+    CHECK(type == PATTN_DEVICE_CUDA && id == 0);
+    CHECK_OK(pattn_pointer_get_device(host, &type, &id));
+    CHECK(type == PATTN_DEVICE_CPU);
+    CHECK_OK(pattn_pointer_get_device(pinned, &type, &id));
+    CHECK(type == PATTN_DEVICE_CPU);
+    CHECK_OK(pattn_pointer_get_device(NULL, &type, &id));
+    CHECK(type == PATTN_DEVICE_CPU);
+    CHECK_STATUS(pattn_pointer_get_device(dev, NULL, &id), PATTN_STATUS_INVALID_ARGUMENT);
+    /* Looking at a host pointer leaves no error behind for the next call. */
+    CHECK_OK(pattn_device_synchronize(0));
+
+    /* Prefill checks descriptors against the real memory. */
+    {
+        pattn_prefill_params p;
+        memset(&p, 0, sizeof p);
+        p.struct_size = sizeof p;
+        p.mask_mode = PATTN_MASK_PADDED;
+        p.q = tu_tensor_4d(dev, PATTN_DTYPE_F16, PATTN_DEVICE_CUDA, 0, 1, 8, 2, 64);
+        p.k = p.q; p.v = p.q;
+        p.o = tu_tensor_4d(dev2, PATTN_DTYPE_F16, PATTN_DEVICE_CUDA, 0, 1, 8, 2, 64);
+        /* A host descriptor over device memory. */
+        p.q.device_type = p.k.device_type = p.v.device_type = p.o.device_type = PATTN_DEVICE_CPU;
+        CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_DEVICE_MISMATCH);
+        CHECK_ERROR_MENTIONS("q.device_type is CPU");
+        /* A device descriptor over pinned host memory. */
+        p.q.device_type = p.k.device_type = p.v.device_type = p.o.device_type = PATTN_DEVICE_CUDA;
+        p.o.data = pinned;
+        CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_DEVICE_MISMATCH);
+        CHECK_ERROR_MENTIONS("o.device_type is CUDA");
+        /* Device lengths must be on the device of q. */
+        p.o.data = dev2;
+        p.q_valid_lens = tu_tensor_1d(host, PATTN_DTYPE_I32, PATTN_DEVICE_CUDA, 0, 1);
+        CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_DEVICE_MISMATCH);
+        CHECK_ERROR_MENTIONS("q_valid_lens");
+        /* A device id that does not exist. */
+        memset(&p.q_valid_lens, 0, sizeof p.q_valid_lens);
+        p.q.device_id = p.k.device_id = p.v.device_id = p.o.device_id = count;
+        CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_NO_DEVICE);
+        CHECK_ERROR_MENTIONS("device_id");
+    }
+
+    CHECK_OK(pattn_stream_destroy(stream));
+    CHECK_OK(pattn_stream_destroy(NULL));
+    CHECK_OK(pattn_host_free_pinned(pinned));
+    CHECK_OK(pattn_device_free(dev));
+    CHECK_OK(pattn_device_free(dev2));
+    CHECK_STATUS(pattn_stream_create(0, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(pattn_stream_create(count, &stream), PATTN_STATUS_NO_DEVICE);
+    free(host);
+    free(back);
+}
+
+int main(void) {
+    int32_t count = 0;
+    CHECK_OK(pattn_device_count(&count));
+    if (count == 0) {
+        printf("test_device_api: no CUDA device, skipped\n");
+        return TEST_SKIP;
+    }
+    test_properties(count);
+    test_memory(count);
+    return tu_finish("test_device_api");
+}

@@ -16,7 +16,8 @@ eager timing is used where capture fails, and the table says so).
 
 Achieved bandwidth counts the bytes the work needs: the real K and V rows,
 q and o. It is compared with a device-to-device copy of a large tensor
-(read + write bytes / time). Prints a table and JSON; the JSON is also
+(read + write bytes / time), as the target is stated, and with a read-only
+stream (a sum over a large tensor), which is what decode does. Prints a table and JSON; the JSON is also
 written to $OUT/bench_decode.json (or --json PATH).
 
 Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
@@ -111,6 +112,17 @@ def copy_bandwidth_gbs():
     return 2.0 * n / (us * 1e-6) / 1e9
 
 
+def read_bandwidth_gbs():
+    """Read-only streaming reference: sum of a 2 GiB bf16 tensor, bytes read / time."""
+    n = 1 << 30
+    x = torch.empty(n, dtype=torch.bfloat16, device="cuda").uniform_(-1, 1)
+    out = torch.empty((), dtype=torch.float32, device="cuda")
+    us, _ = time_graph(lambda: torch.sum(x, dtype=torch.float32, out=out), 5, 10)
+    del x
+    torch.cuda.empty_cache()
+    return 2.0 * n / (us * 1e-6) / 1e9
+
+
 def run_case(batch, cache_len, args, flex_state, copy_gbs):
     gen = torch.Generator(device="cuda")
     gen.manual_seed(batch * 100003 + cache_len)
@@ -137,6 +149,7 @@ def run_case(batch, cache_len, args, flex_state, copy_gbs):
     us, mode = time_graph(ours, calls, replays)
     gbs = needed / (us * 1e-6) / 1e9
     result["paddedattn"] = {"us": us, "timing": mode, "gbs": gbs, "copy_fraction": gbs / copy_gbs}
+    result["paddedattn"]["read_fraction"] = gbs / args.read_gbs
 
     # Peers see [batch, heads, seq, dim] views of the same cache (no copy).
     qt = q.transpose(1, 2)
@@ -234,6 +247,7 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     props = torch.cuda.get_device_properties(0)
     copy_gbs = copy_bandwidth_gbs()
+    read_gbs = read_bandwidth_gbs()
     report = {
         "device": props.name,
         "torch": torch.__version__,
@@ -242,8 +256,10 @@ def main():
                   "head_dim": HEAD_DIM, "dtype": "bf16", "padding": "left",
                   "kv_lens": "uniform in [cache/2, cache], device memory"},
         "copy_bandwidth_gbs": copy_gbs,
+        "read_bandwidth_gbs": read_gbs,
         "cases": [],
     }
+    args.read_gbs = read_gbs
     flex_state = {"ok": True, "fn": None, "start": time.time()}
     for batch in (1, 16, 64):
         for cache_len in (1024, 8192, 32768):
@@ -255,7 +271,8 @@ def main():
             return "%9.1f" % x["us"]
         return "%9s" % "n/a"
 
-    print("device: %s, torch %s, copy bandwidth %.0f GB/s" % (props.name, torch.__version__, copy_gbs))
+    print("device: %s, torch %s, copy bandwidth %.0f GB/s (read + write), read-only bandwidth %.0f GB/s (sum)"
+          % (props.name, torch.__version__, copy_gbs, read_gbs))
     print("%5s %6s | %9s %7s %6s | %9s %9s %9s | %s" % ("batch", "cache", "ours us", "GB/s", "%copy",
                                                        "flash us", "cudnn us", "flex us", "fastest?"))
     for r in report["cases"]:

@@ -39,42 +39,92 @@ struct CombineParams {
     int64_t lse_stride_b, lse_stride_s, lse_stride_h;
 };
 
-constexpr int kCombineWarps = 4;
+constexpr int kCombineThreads = 128;
+// Upper bound on KV splits (forced counts above it are clamped; the result
+// is the same, only the grid is smaller).
+constexpr int kMaxSplits = 1024;
 
-// One warp per output row: weights 2^(lse_s - max) over the splits.
-template <typename T>
-__global__ void __launch_bounds__(kCombineWarps * 32) decode_combine_kernel(const CombineParams c) {
+__device__ __forceinline__ float block_reduce(float x, bool is_max, float* scratch) {
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) {
+        const float y = __shfl_xor_sync(0xffffffffu, x, off);
+        x = is_max ? fmaxf(x, y) : x + y;
+    }
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = x;
+    __syncthreads();
+    float r = scratch[0];
+#pragma unroll
+    for (int w = 1; w < kCombineThreads / 32; ++w) r = is_max ? fmaxf(r, scratch[w]) : r + scratch[w];
+    __syncthreads();  // scratch is reused by the next reduction
+    return r;
+}
+
+// One block per output row (b, i, h). The split weights 2^(lse_s - max) go
+// to shared memory; then groups of threads sum disjoint sets of splits with
+// independent 16-byte loads (many in flight), and the groups are added up.
+// Empty splits hold o = 0 and lse = -inf, so they need no branch.
+template <typename T, int HEAD_DIM>
+__global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const CombineParams c) {
+    constexpr int LANES = HEAD_DIM / 4;               // float4 columns of a row
+    constexpr int GROUPS = kCombineThreads / LANES;   // threads summing one column
+    static_assert(GROUPS >= 2, "head_dim up to 256");
+    extern __shared__ float weights[];                // [splits]
+    __shared__ float scratch[kCombineThreads / 32];
+    __shared__ float4 partial[GROUPS - 1][LANES];
     const float kNegInf = -__int_as_float(0x7f800000);
-    const int lane = threadIdx.x % 32;
-    const int64_t row = static_cast<int64_t>(blockIdx.x) * kCombineWarps + threadIdx.x / 32;
-    if (row >= c.rows) return;
+    const int tid = threadIdx.x;
+    const int64_t row = blockIdx.x;
 
     float m = kNegInf;
-    for (int s = lane; s < c.splits; s += 32) m = fmaxf(m, c.part_lse[s * c.rows + row]);
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, off));
+    for (int s = tid; s < c.splits; s += kCombineThreads) {
+        const float x = c.part_lse[s * c.rows + row];
+        weights[s] = x;
+        m = fmaxf(m, x);
+    }
+    m = block_reduce(m, true, scratch);
     const bool seen = m != kNegInf;
     float sum = 0.f;
-    if (seen)
-        for (int s = lane; s < c.splits; s += 32) sum += exp2f(c.part_lse[s * c.rows + row] - m);
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    for (int s = tid; s < c.splits; s += kCombineThreads) {
+        const float w = seen ? exp2f(weights[s] - m) : 0.f;
+        weights[s] = w;
+        sum += w;
+    }
+    sum = block_reduce(sum, false, scratch);  // its barrier also publishes the weights
 
+    const int lane = tid % LANES;
+    const int group = tid / LANES;
+    const float4* po = reinterpret_cast<const float4*>(c.part_o) + row * LANES + lane;
+    const int64_t split_stride = c.rows * LANES;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int s = group; s < c.splits; s += GROUPS) {
+        const float w = weights[s];
+        const float4 x = po[s * split_stride];
+        acc.x = fmaf(w, x.x, acc.x);
+        acc.y = fmaf(w, x.y, acc.y);
+        acc.z = fmaf(w, x.z, acc.z);
+        acc.w = fmaf(w, x.w, acc.w);
+    }
+    if (group > 0) partial[group - 1][lane] = acc;
+    __syncthreads();
+    if (group != 0) return;
+#pragma unroll
+    for (int g = 1; g < GROUPS; ++g) {
+        const float4 x = partial[g - 1][lane];
+        acc.x += x.x;
+        acc.y += x.y;
+        acc.z += x.z;
+        acc.w += x.w;
+    }
+    const float inv = seen ? 1.f / sum : 0.f;
     const int h = static_cast<int>(row % c.num_qo_heads);
     const int i = static_cast<int>((row / c.num_qo_heads) % c.q_len);
     const int64_t b = row / (static_cast<int64_t>(c.num_qo_heads) * c.q_len);
-    T* op = static_cast<T*>(c.o) + b * c.o_stride_b + i * c.o_stride_s + h * c.o_stride_h;
-    const float inv_sum = seen ? 1.f / sum : 0.f;
-    for (int e = lane; e < c.head_dim; e += 32) {
-        float acc = 0.f;
-        if (seen) {
-            for (int s = 0; s < c.splits; ++s) {
-                const float w = exp2f(c.part_lse[s * c.rows + row] - m);
-                if (w > 0.f) acc = fmaf(w, c.part_o[(s * c.rows + row) * c.head_dim + e], acc);
-            }
-        }
-        op[e] = Vec8<T>::from_float(acc * inv_sum);
-    }
+    T* op = static_cast<T*>(c.o) + b * c.o_stride_b + i * c.o_stride_s + h * c.o_stride_h + lane * 4;
+    op[0] = Vec8<T>::from_float(acc.x * inv);
+    op[1] = Vec8<T>::from_float(acc.y * inv);
+    op[2] = Vec8<T>::from_float(acc.z * inv);
+    op[3] = Vec8<T>::from_float(acc.w * inv);
     if (lane == 0 && c.lse)
         c.lse[b * c.lse_stride_b + i * c.lse_stride_s + h * c.lse_stride_h] =
             seen ? (m + log2f(sum)) * 0.69314718055994531f : kNegInf;
@@ -95,25 +145,22 @@ int multiprocessor_count(int device, cudaError_t* error) {
     return n;
 }
 
-// Splits so that batch * kv_heads * row_chunks * splits blocks fill the GPU
-// in whole waves: the smallest count whose wave efficiency is within 15% of
-// the best one, with every split holding at least kMinKeysPerSplit keys.
+// Splits per row. Rows have different lengths, so blocks do unequal work:
+// over-decomposing into about kWaves waves of blocks lets the hardware
+// scheduler balance them. Every split keeps at least kMinKeysPerSplit keys
+// (its fixed cost: query loads, the block merge, the partial write) unless
+// the GPU would otherwise be mostly idle, then kMinKeysWhenIdle.
 int choose_num_splits(int64_t base_blocks, int max_kv, int slots) {
-    constexpr int kMinKeysPerSplit = 128;
-    constexpr int kMaxSplits = 128;
+    constexpr int kWaves = 4;
+    constexpr int kMinKeysPerSplit = 256;
+    constexpr int kMinKeysWhenIdle = 128;
+    constexpr int kMaxAutoSplits = 128;
     if (max_kv <= 0 || base_blocks <= 0) return 1;
-    const int max_splits = std::min<int>(kMaxSplits, (max_kv + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
-    if (max_splits <= 1) return 1;
-    auto efficiency = [&](int s) {
-        const double blocks = static_cast<double>(base_blocks) * s;
-        const double waves = std::ceil(blocks / slots);
-        return blocks / (waves * slots);
-    };
-    double best = 0.0;
-    for (int s = 1; s <= max_splits; ++s) best = std::max(best, efficiency(s));
-    for (int s = 1; s <= max_splits; ++s)
-        if (efficiency(s) >= 0.85 * best) return s;
-    return 1;
+    const int64_t for_waves = (static_cast<int64_t>(kWaves) * slots + base_blocks - 1) / base_blocks;
+    int64_t splits = std::min<int64_t>(for_waves, (max_kv + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
+    if (base_blocks * splits < slots)
+        splits = std::min<int64_t>(for_waves, (max_kv + kMinKeysWhenIdle - 1) / kMinKeysWhenIdle);
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(splits, kMaxAutoSplits)));
 }
 
 template <typename T, int HEAD_DIM, int ROWS>
@@ -140,7 +187,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
     } else {
         // More splits than tiles only adds empty blocks; the result is the same.
         const int max_useful = std::max(1, (max_kv + Shape::kTileKeys - 1) / Shape::kTileKeys);
-        splits = std::min(a.num_splits, max_useful);
+        splits = std::min(std::min(a.num_splits, max_useful), kMaxSplits);
         int per_sm = 1;  // also opts the kernel into its shared memory size
         PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
     }
@@ -186,8 +233,8 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
         c.lse_stride_b = a.lse_stride_b;
         c.lse_stride_s = a.lse_stride_s;
         c.lse_stride_h = a.lse_stride_h;
-        const int64_t blocks = (rows + kCombineWarps - 1) / kCombineWarps;
-        decode_combine_kernel<T><<<static_cast<unsigned>(blocks), kCombineWarps * 32, 0, stream>>>(c);
+        decode_combine_kernel<T, HEAD_DIM>
+            <<<static_cast<unsigned>(rows), kCombineThreads, splits * sizeof(float), stream>>>(c);
         e = cudaGetLastError();
     }
     if (workspace) {
@@ -231,6 +278,10 @@ pattn_status decode(const AttentionArgs& a, void* stream_ptr) {
         return set_error(PATTN_STATUS_UNSUPPORTED,
                          "decode: dtype = %d is not supported on CUDA (f16 or bf16)",
                          static_cast<int>(a.dtype));
+    if (static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads > 0x7fffffffLL)
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: batch * q_len * num_qo_heads = %lld exceeds 2^31 - 1 on CUDA",
+                         static_cast<long long>(a.batch) * a.q_len * a.num_qo_heads);
     if (a.batch > 65535)
         return set_error(PATTN_STATUS_UNSUPPORTED, "decode: batch = %d exceeds 65535 on CUDA", a.batch);
     if (a.num_kv_heads <= 0 || a.num_qo_heads % a.num_kv_heads != 0)

@@ -65,9 +65,9 @@ public static class MergeChecks
         // Two roundings to T (the partial results, then the merge) instead of one.
         double err = AttentionReference.MaxRowRelativeError(merged, expected.O, headDim, out long worstRow);
         Assert.IsTrue(err <= 2 * rowTol, $"merge vs reference [{type}, d{headDim}, inPlace={inPlace}]: row {worstRow} error {err:G4}");
-        double lseErr = AttentionReference.MaxLseError(mergedLse, expected.Lse, out long worstLse);
-        Assert.IsTrue(lseErr <= AttentionReference.LseTolerance(type),
-            $"merge lse vs reference [{type}, d{headDim}]: index {worstLse} error {lseErr:G4}");
+        double lseErr = AttentionReference.MaxLseErrorRatio(mergedLse, expected.Lse, type, out long worstLse);
+        Assert.IsTrue(lseErr <= 1,
+            $"merge lse vs reference [{type}, d{headDim}]: index {worstLse} error/bound {lseErr:G4}");
 
         double[] full = ToDoubles<T>(oFull.Buffer!.ToArray());
         double errFull = AttentionReference.MaxRowRelativeError(merged, full, headDim, out worstRow);
@@ -135,7 +135,7 @@ public static class MergeChecks
         {
             double e = expectedLse[r], a = lseActual[r];
             if (double.IsNegativeInfinity(e)) { Assert.IsTrue(double.IsNegativeInfinity(a), $"lse[{r}] = {a}, expected -inf"); continue; }
-            double tol = Math.Max(AttentionReference.LseTolerance(type), Math.Abs(e) * 2e-7);
+            double tol = AttentionReference.LseTolerance(type, e);
             Assert.IsTrue(Math.Abs(a - e) <= tol, $"synthetic merge lse[{r}] = {a}, expected {e} (pair {pairs[r / heads]})");
         }
     }

@@ -195,10 +195,24 @@ build_native() {
     if [ -n "${CMAKE_CUDA_ARCHITECTURES:-}" ]; then
         args+=(-DCMAKE_CUDA_ARCHITECTURES="$CMAKE_CUDA_ARCHITECTURES")
     fi
-    # native/CMakeLists.txt picks a host compiler that an nvcc older than 12
-    # accepts (clang-14 or g++-11) unless one is given here.
+    # nvcc older than 12 rejects g++ 12 and newer as host compiler. CMake 3.25's
+    # check_language(CUDA) does not pass CMAKE_CUDA_HOST_COMPILER on to its probe
+    # project, so the choice is made through the environment (CUDAHOSTCXX),
+    # which the probe inherits.
     if [ -n "${CMAKE_CUDA_HOST_COMPILER:-}" ]; then
         args+=(-DCMAKE_CUDA_HOST_COMPILER="$CMAKE_CUDA_HOST_COMPILER")
+        export CUDAHOSTCXX="${CUDAHOSTCXX:-$CMAKE_CUDA_HOST_COMPILER}"
+    elif [ -z "${CUDAHOSTCXX:-}" ] && [ "$cuda_mode" != OFF ] && have nvcc \
+            && [ -n "$(nvcc_major)" ] && [ "$(nvcc_major)" -lt 12 ]; then
+        local host_compiler
+        for host_compiler in g++-11 clang++-14 clang-14; do
+            if have "$host_compiler"; then
+                export CUDAHOSTCXX
+                CUDAHOSTCXX="$(command -v "$host_compiler")"
+                say "native: nvcc $(nvcc_major).x with host compiler $CUDAHOSTCXX"
+                break
+            fi
+        done
     fi
     say "native: cmake configure ($dir, PADDEDATTN_CUDA=$cuda_mode)"
     cmake "${args[@]}" || return 1

@@ -394,6 +394,7 @@ def main():
     ap.add_argument("--cases", help="comma-separated case indices (default: all)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--json", help="also write the JSON here")
+    ap.add_argument("--only-ours", action="store_true", help="run ours once per case and nothing else (for profilers)")
     args = ap.parse_args()
 
     pa.load_library(args.lib)
@@ -401,6 +402,20 @@ def main():
     gen = torch.Generator().manual_seed(args.seed)
     cases = CASES if not args.cases else [CASES[int(i)] for i in args.cases.split(",")]
     results = []
+    if args.only_ours:
+        for case in cases:
+            mask_mode, _, _ = MODES[case["mode"]]
+            b, s = case["b"], case["s"]
+            q = torch.randn(b, s, case["hq"], case["d"], device="cuda", dtype=torch.bfloat16)
+            k = torch.randn(b, s, case["hkv"], case["d"], device="cuda", dtype=torch.bfloat16)
+            v = torch.randn_like(k)
+            lens = None if case["lens"] is None else torch.randint(
+                case["lens"][0], case["lens"][1] + 1, (b,), generator=gen).tolist()
+            o = torch.empty_like(q)
+            lse = torch.empty(b, s, case["hq"], device="cuda")
+            OursCall(q, k, v, o, lse, mask_mode, lens, lens_on_device=False)()
+            torch.cuda.synchronize()
+        return 0
     for case in cases:
         t0 = time.time()
         r = run_case(case, args, gen)

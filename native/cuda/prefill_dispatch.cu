@@ -110,6 +110,33 @@ WorkListStaging& staging() {
     return *instance;
 }
 
+// Stream-ordered memory pool per device for the device copy of work lists.
+// The device's default pool returns its memory to the system at every
+// synchronization (release threshold 0), which made each call map fresh
+// memory; this pool keeps a few MB cached and leaves the default pool (which
+// the application may tune) alone.
+pattn_status work_list_pool(int device, cudaMemPool_t* pool) {
+    static std::mutex mutex;
+    static std::vector<cudaMemPool_t>* pools = new std::vector<cudaMemPool_t>();
+    std::lock_guard<std::mutex> lock(mutex);
+    if ((int)pools->size() <= device) pools->resize(device + 1, nullptr);
+    if ((*pools)[device] == nullptr) {
+        cudaMemPoolProps props;
+        std::memset(&props, 0, sizeof(props));
+        props.allocType = cudaMemAllocationTypePinned;
+        props.handleTypes = cudaMemHandleTypeNone;
+        props.location.type = cudaMemLocationTypeDevice;
+        props.location.id = device;
+        cudaMemPool_t created = nullptr;
+        PATTN_CUDA_TRY(cudaMemPoolCreate(&created, &props));
+        uint64_t keep_bytes = 64ull << 20;
+        PATTN_CUDA_TRY(cudaMemPoolSetAttribute(created, cudaMemPoolAttrReleaseThreshold, &keep_bytes));
+        (*pools)[device] = created;
+    }
+    *pool = (*pools)[device];
+    return PATTN_STATUS_SUCCESS;
+}
+
 // One entry per (batch, kv_head, query tile), heaviest tiles first (counting
 // sort by the number of KV tiles a tile visits), so the long causal tiles do
 // not start last. Tiles with no real query (padding only, or rows that see no
@@ -197,15 +224,17 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
     if (items.empty()) return PATTN_STATUS_SUCCESS;
     const size_t bytes = items.size() * sizeof(PrefillWorkItem);
 
-    pattn_status s = PATTN_STATUS_SUCCESS;
+    cudaMemPool_t pool = nullptr;
+    pattn_status s = work_list_pool(a.device_id, &pool);
+    if (s != PATTN_STATUS_SUCCESS) return s;
     WorkListStaging::Slot* slot = staging().acquire(a.device_id, bytes, &s);
     if (slot == nullptr) return s;
     std::memcpy(slot->host, items.data(), bytes);
     void* device_items = nullptr;
-    cudaError_t e = cudaMallocAsync(&device_items, bytes, stream);
+    cudaError_t e = cudaMallocFromPoolAsync(&device_items, bytes, pool, stream);
     if (e != cudaSuccess) {
         staging().release(slot);
-        return cuda_error(e, "cudaMallocAsync (prefill work list)");
+        return cuda_error(e, "cudaMallocFromPoolAsync (prefill work list)");
     }
     e = cudaMemcpyAsync(device_items, slot->host, bytes, cudaMemcpyHostToDevice, stream);
     if (e == cudaSuccess) e = cudaEventRecord(slot->copied, stream);

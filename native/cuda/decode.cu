@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <mutex>
 
 #include "attention_args.h"
 #include "backends.h"
@@ -145,6 +146,36 @@ int multiprocessor_count(int device, cudaError_t* error) {
     return n;
 }
 
+// The split workspace comes from a pool of the library's own, per device,
+// that keeps up to kPoolKeepBytes reserved across synchronizations (the
+// default pool returns everything to the driver at each one, so the next
+// call would map memory again). Null when pools are not supported: then the
+// device's current pool serves cudaMallocAsync.
+cudaMemPool_t workspace_pool(int device) {
+    constexpr uint64_t kPoolKeepBytes = 256ull << 20;
+    static std::mutex mutex;
+    static cudaMemPool_t pools[kMaxCachedDevices];
+    static bool tried[kMaxCachedDevices];
+    if (device < 0 || device >= kMaxCachedDevices) return nullptr;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!tried[device]) {
+        tried[device] = true;
+        cudaMemPoolProps props{};
+        props.allocType = cudaMemAllocationTypePinned;
+        props.location.type = cudaMemLocationTypeDevice;
+        props.location.id = device;
+        cudaMemPool_t pool = nullptr;
+        if (cudaMemPoolCreate(&pool, &props) == cudaSuccess) {
+            uint64_t keep = kPoolKeepBytes;
+            cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+            pools[device] = pool;
+        } else {
+            (void)cudaGetLastError();  // not fatal: fall back to the current pool
+        }
+    }
+    return pools[device];
+}
+
 // Splits per row. Rows have different lengths, so blocks do unequal work:
 // over-decomposing into about kWaves waves of blocks lets the hardware
 // scheduler balance them. Every split keeps at least kMinKeysPerSplit keys
@@ -200,7 +231,12 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
     const size_t lens_bytes = host_lens ? static_cast<size_t>(a.batch) * 4 : 0;
     const size_t total = part_o_bytes + ((part_lse_bytes + 15) / 16 * 16) + lens_bytes;
     unsigned char* workspace = nullptr;
-    if (total > 0) PATTN_CUDA_TRY(cudaMallocAsync(reinterpret_cast<void**>(&workspace), total, stream));
+    if (total > 0) {
+        cudaMemPool_t pool = workspace_pool(a.device_id);
+        void** out = reinterpret_cast<void**>(&workspace);
+        PATTN_CUDA_TRY(pool ? cudaMallocFromPoolAsync(out, total, pool, stream)
+                            : cudaMallocAsync(out, total, stream));
+    }
 
     cudaError_t e = cudaSuccess;
     if (splits > 1) {

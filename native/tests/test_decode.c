@@ -6,8 +6,9 @@
  * left and right padding, kv lengths 0/1/7/odd/full, cache lengths 1, 65,
  * 333, 1000 and 4100 (split-KV really splits), NaN/Inf in the cache padding,
  * lse, NaN-poisoned outputs, host and device lengths, forced num_splits
- * 1/2/7, strided caches (views into a packed KV buffer) and clamping of
- * out-of-range device lengths.
+ * 1/2/7, strided caches (views into a packed KV buffer), clamping of
+ * out-of-range device lengths, and (GPU) caches whose padding rows are not
+ * allocated at all, so that compute-sanitizer catches any read of them.
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ typedef struct decode_case {
     int packed_kv;          /* k and v are views into one [b, cache, 2, hkv, d] buffer */
     float scale;            /* 0: default */
     double padding_value;   /* written into every padding cache row */
+    int real_rows_only;     /* GPU: batch 1, right padding: only the real cache rows are allocated */
 } decode_case;
 
 /* Float64 reference of decode (SPEC §3-4 for q_len real queries, causal,
@@ -190,8 +192,12 @@ static void run_case(const decode_case* c, int on_gpu, uint64_t seed) {
 
     if (on_gpu) {
         void* q_dev = tu_upload(q_host, (size_t)q_count * es, 0);
-        void* k_dev = tu_upload(k_host, (size_t)cache_count * es, 0);
-        void* v_dev = v_host ? tu_upload(v_host, (size_t)cache_count * es, 0) : NULL;
+        /* With real_rows_only the padding rows lie past the end of the
+         * allocation: a read of them is an out-of-bounds access that
+         * compute-sanitizer reports. */
+        const size_t cache_bytes = c->real_rows_only ? (size_t)c->kv_lens[0] * kv_row * es : (size_t)cache_count * es;
+        void* k_dev = tu_upload(k_host, cache_bytes, 0);
+        void* v_dev = v_host ? tu_upload(v_host, cache_bytes, 0) : NULL;
         void* o_dev;
         void* lse_dev;
         void* lens_dev = NULL;
@@ -348,6 +354,31 @@ static void clamped_lengths(void) {
     run_case(&c, 1, 9001);
 }
 
+/* Right padding where the padding rows are not even allocated (GPU only). */
+static void unallocated_padding(void) {
+    static const int splits[3] = {0, 1, 7};
+    int n;
+    for (n = 0; n < 3; ++n) {
+        decode_case c;
+        int32_t lens[1] = {37};
+        memset(&c, 0, sizeof c);
+        c.dtype = PATTN_DTYPE_F16;
+        c.batch = 1;
+        c.q_len = n == 1 ? 16 : 3;
+        c.cache_len = 4100;
+        c.num_qo_heads = 8;
+        c.num_kv_heads = 2;
+        c.head_dim = 128;
+        c.kv_lens = lens;
+        c.num_splits = splits[n];
+        c.with_lse = 1;
+        c.padding_value = NAN;
+        c.real_rows_only = 1;
+        label_case(&c);
+        run_case(&c, 1, 9100 + (uint64_t)n);
+    }
+}
+
 /* An unsupported head_dim on the GPU is refused, naming the value. */
 static void unsupported_head_dim(void) {
     const int32_t b = 1, s = 4, h = 2, d = 96;
@@ -383,6 +414,7 @@ int main(void) {
     split_cases(on_gpu);
     if (on_gpu) {
         clamped_lengths();
+        unallocated_padding();
         unsupported_head_dim();
     }
     return tu_finish(on_gpu ? "test_decode_cuda" : "test_decode");

@@ -43,6 +43,12 @@ if(NOT CMAKE_CUDA_HOST_COMPILER AND NOT DEFINED ENV{CUDAHOSTCXX})
   endif()
 endif()
 
+# check_language() runs a separate CMake that (before 3.26) does not see
+# CMAKE_CUDA_HOST_COMPILER; the environment variable reaches it.
+if(CMAKE_CUDA_HOST_COMPILER AND NOT DEFINED ENV{CUDAHOSTCXX})
+  set(ENV{CUDAHOSTCXX} "${CMAKE_CUDA_HOST_COMPILER}")
+endif()
+
 include(CheckLanguage)
 check_language(CUDA)
 if(NOT CMAKE_CUDA_COMPILER)

@@ -5,6 +5,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "api_guard.h"
@@ -129,8 +130,7 @@ PATTN_API pattn_status pattn_device_get_properties(int32_t device_id,
         std::memset(properties, 0, sizeof *properties);
         properties->struct_size = struct_size;
         properties->device_id = device_id;
-        std::strncpy(properties->name, prop.name, PATTN_DEVICE_NAME_SIZE - 1);
-        properties->name[PATTN_DEVICE_NAME_SIZE - 1] = '\0';
+        std::snprintf(properties->name, sizeof properties->name, "%s", prop.name);
         properties->compute_capability_major = prop.major;
         properties->compute_capability_minor = prop.minor;
         properties->multiprocessor_count = prop.multiProcessorCount;

@@ -261,6 +261,9 @@ def run_case(case, args, gen):
         checks["lse_ok"] = err < 1e-2
         del ref_lse
 
+    if args.no_peers:
+        return result
+
     # ---- peers (BHSD layout)
     qt = q.transpose(1, 2).contiguous()
     kt = k.transpose(1, 2).contiguous()
@@ -394,6 +397,7 @@ def main():
     ap.add_argument("--cases", help="comma-separated case indices (default: all)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--json", help="also write the JSON here")
+    ap.add_argument("--no-peers", action="store_true", help="time and check ours only")
     ap.add_argument("--only-ours", action="store_true", help="run ours once per case and nothing else (for profilers)")
     args = ap.parse_args()
 
@@ -419,6 +423,7 @@ def main():
     for case in cases:
         t0 = time.time()
         r = run_case(case, args, gen)
+        torch.cuda.empty_cache()
         r["wall_s"] = time.time() - t0
         results.append(r)
         print(json.dumps(r), flush=True)

@@ -172,12 +172,14 @@ void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q
         running += count[c];
     }
     out->resize((size_t)running);
+    // Within one cost, the tiles of one (batch, kv_head) stay adjacent so
+    // blocks running together share K/V in L2.
     for (int32_t b = 0; b < a.batch; ++b) {
         const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
         const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
-        for (int32_t t = 0; t < num_q_tiles; ++t) {
-            const int cost = tile_cost[(size_t)b * num_q_tiles + t];
-            for (int32_t h = 0; h < a.num_kv_heads; ++h) {
+        for (int32_t h = 0; h < a.num_kv_heads; ++h) {
+            for (int32_t t = 0; t < num_q_tiles; ++t) {
+                const int cost = tile_cost[(size_t)b * num_q_tiles + t];
                 PrefillWorkItem& w = (*out)[(size_t)offset[cost]++];
                 w.batch = b;
                 w.kv_head = h;

@@ -45,6 +45,7 @@ struct Traits {
     static_assert(WARP_ROWS % 16 == 0, "a warp owns whole m16 tiles");
     static_assert(HEAD_DIM % 64 == 0, "the swizzle needs >= 8 chunks per row");
     static_assert(BLOCK_N % 16 == 0, "keys come in k16 steps");
+    static_assert(BLOCK_N % (THREADS / CHUNKS) == 0, "whole load passes per KV tile");
 };
 
 // Tile shapes per head_dim (prefill_block_m/n in prefill_params.h agree).
@@ -52,7 +53,7 @@ struct Traits {
 // compared with 16 (each K/V fragment feeds two m16 tiles).
 template <int HEAD_DIM> struct TraitsFor;
 template <> struct TraitsFor<64> { using type = Traits<64, 128, 64, 4>; };
-template <> struct TraitsFor<128> { using type = Traits<128, 128, 64, 4>; };
+template <> struct TraitsFor<128> { using type = Traits<128, 128, PATTN_PREFILL_D128_BLOCK_N, 4>; };
 template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
 
 // ---------------------------------------------------------------------------

@@ -55,11 +55,18 @@ struct PrefillParams {
     bool left_padded;
 };
 
+// Keys per KV tile at head_dim 128 (a tuning knob: 32, 48 or 64). It sets
+// the size of the score accumulators that live next to the 128-register
+// output accumulator of a 32-row warp; see docs/performance.md.
+#ifndef PATTN_PREFILL_D128_BLOCK_N
+#define PATTN_PREFILL_D128_BLOCK_N 64
+#endif
+
 // Query rows and keys per block, per head_dim (the kernel traits in
 // prefill_kernel.cuh use the same numbers; the host needs BLOCK_M to build
 // work lists and BLOCK_N to rank tiles by cost).
 constexpr int prefill_block_m(int head_dim) { return head_dim == 256 ? 64 : 128; }
-constexpr int prefill_block_n(int /*head_dim*/) { return 64; }
+constexpr int prefill_block_n(int head_dim) { return head_dim == 128 ? PATTN_PREFILL_D128_BLOCK_N : 64; }
 
 // Defined once per (head_dim, element type, causal) in the instantiation
 // files; launches the kernel on `stream` and checks the launch.

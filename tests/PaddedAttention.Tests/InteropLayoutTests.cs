@@ -140,14 +140,14 @@ public sealed class InteropLayoutTests
         }
         string clang = FindOnPath("clang-14", "clang") ?? Inconclusive<string>("no clang to dump the header's AST");
 
+        string generator = BuildGenerator(root);
         string scratch = Directory.CreateTempSubdirectory("pattn-bindings-").FullName;
         try
         {
             string fresh = Path.Combine(scratch, "NativeMethods.g.cs");
             var (exitCode, output) = RunProcess("dotnet",
-                new[] { "run", "--project", "bindings/PaddedAttention.Bindings", "-c", "Release", "--",
-                        "--header", "native/include/paddedattn.h", "--output", fresh, "--clang", clang },
-                root, TimeSpan.FromMinutes(4), cleanDotnetEnvironment: true);
+                new[] { generator, "--header", "native/include/paddedattn.h", "--output", fresh, "--clang", clang },
+                root, TimeSpan.FromMinutes(2));
             Assert.AreEqual(0, exitCode, "the generator failed:\n" + output);
             string expected = File.ReadAllText(committed);
             string actual = File.ReadAllText(fresh);
@@ -161,6 +161,110 @@ public sealed class InteropLayoutTests
         finally
         {
             Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    [TestMethod]
+    public void Generator_RefusesWhatItDoesNotUnderstand_NamingTheConstruct()
+    {
+        string root = RepositoryRoot() ?? Inconclusive<string>("the repository (native/include/paddedattn.h) was not found above the test directory");
+        string clang = FindOnPath("clang-14", "clang") ?? Inconclusive<string>("no clang to dump the header's AST");
+        string generator = BuildGenerator(root);
+        var cases = new (string Name, string Declarations, string ExpectedInMessage)[]
+        {
+            ("union", "typedef union u { int32_t a; float b; } u;", "union"),
+            ("bitfield", "typedef struct s { uint32_t a : 3; uint32_t b; } s;", "bit field s.a"),
+            ("bool", "typedef struct s { _Bool flag; } s;", "bool"),
+            ("function_pointer_field", "typedef struct s { void (*callback)(int32_t); } s;", "function pointer"),
+            ("function_pointer_parameter", "int32_t f(int32_t (*callback)(void));", "function pointer"),
+            ("variadic", "int32_t f(const char* format, ...);", "variadic function f"),
+            ("unknown_typedef", "typedef int32_t my_int; int32_t f(my_int a);", "typedef my_int"),
+            ("size_t", "#include <stddef.h>\nint32_t f(size_t bytes);", "size_t"),
+            ("anonymous_struct", "typedef struct s { struct { int32_t a; } inner; } s;", "anonymous"),
+            ("unknown_size_array", "typedef struct s { int32_t n; int32_t items[]; } s;", "array of unknown size"),
+            ("unprototyped", "int32_t f();", "unprototyped"),
+            ("opaque", "typedef struct handle handle; int32_t f(handle* h);", "struct handle"),
+        };
+        string scratch = Directory.CreateTempSubdirectory("pattn-refusals-").FullName;
+        try
+        {
+            foreach (var (name, declarations, expected) in cases)
+            {
+                string header = Path.Combine(scratch, name + ".h");
+                File.WriteAllText(header, "#include <stdint.h>\n" + declarations + "\n");
+                string output = Path.Combine(scratch, name + ".cs");
+                var (exitCode, text) = RunProcess("dotnet", new[] { generator, "--header", header, "--output", output, "--clang", clang },
+                    scratch, TimeSpan.FromMinutes(1));
+                Assert.AreEqual(2, exitCode, $"{name}: expected a refusal (exit code 2):\n{text}");
+                StringAssert.Contains(text, expected, $"{name}: the message must name the construct");
+                StringAssert.Contains(text, name + ".h:", $"{name}: the message must give the location");
+                Assert.IsFalse(File.Exists(output), $"{name}: nothing may be written on a refusal");
+            }
+
+            // The same machinery accepts a plain header and maps it exactly.
+            string good = Path.Combine(scratch, "good.h");
+            File.WriteAllText(good,
+                "#include <stdint.h>\n" +
+                "typedef enum good_kind { GOOD_KIND_FIRST = 3, GOOD_KIND_SECOND, GOOD_KIND_BIG = 0x80000000u } good_kind;\n" +
+                "typedef struct good_pair { good_kind kind; char name[5]; double weight; const void* data; uint16_t tag; } good_pair;\n" +
+                "good_kind good_fn(const good_pair* pair, int64_t** out, uint8_t small);\n");
+            string goodOutput = Path.Combine(scratch, "good.cs");
+            var (goodExit, goodText) = RunProcess("dotnet", new[] { generator, "--header", good, "--output", goodOutput, "--clang", clang },
+                scratch, TimeSpan.FromMinutes(1));
+            Assert.AreEqual(0, goodExit, goodText);
+            string generated = File.ReadAllText(goodOutput);
+            foreach (var expected in new[]
+            {
+                "internal enum GoodKind : uint", "First = 3,", "Second = 4,", "Big = 2147483648,",
+                "internal unsafe struct GoodPair", "public GoodKind kind;", "public fixed byte name[5];", "public double weight;",
+                "public void* data;", "public ushort tag;",
+                "internal static partial GoodKind good_fn(GoodPair* pair, long** @out, byte small);",
+                "/// <param name=\"out\">C type: <c>int64_t **</c></param>",
+            })
+            {
+                StringAssert.Contains(generated, expected);
+            }
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    // One build of the generator per test run, shared by the tests that use it.
+    private static readonly object GeneratorGate = new();
+    private static string? s_generatorPath;
+
+    [ClassCleanup]
+    public static void DeleteGeneratorBuild()
+    {
+        lock (GeneratorGate)
+        {
+            string? directory = s_generatorPath is null ? null : Path.GetDirectoryName(s_generatorPath);
+            if (directory is not null && Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+            s_generatorPath = null;
+        }
+    }
+
+    private static string BuildGenerator(string root)
+    {
+        lock (GeneratorGate)
+        {
+            if (s_generatorPath is not null)
+            {
+                return s_generatorPath;
+            }
+            string output = Path.Combine(Path.GetTempPath(), $"pattn-generator-{Environment.ProcessId}");
+            var (exitCode, text) = RunProcess("dotnet",
+                new[] { "build", "bindings/PaddedAttention.Bindings/PaddedAttention.Bindings.csproj", "-c", "Release", "-o", output, "-nologo", "-v:q", "-nodeReuse:false", "-p:UseSharedCompilation=false" },
+                root, TimeSpan.FromMinutes(5), cleanDotnetEnvironment: true);
+            Assert.AreEqual(0, exitCode, "building the generator failed:\n" + text);
+            s_generatorPath = Path.Combine(output, "PaddedAttention.Bindings.dll");
+            Assert.IsTrue(File.Exists(s_generatorPath), s_generatorPath);
+            return s_generatorPath;
         }
     }
 

@@ -29,17 +29,20 @@ inline uint16_t float_to_bf16(float f) {
     return static_cast<uint16_t>(u >> 16);
 }
 
+// Branch-light f16 -> f32 (after F. Giesen's half_to_float_fast): move the
+// exponent and mantissa into place, then fix up Inf/NaN and subnormals.
 inline float half_to_float(uint16_t h) {
-    const uint32_t sign = (static_cast<uint32_t>(h) & 0x8000u) << 16;
-    const uint32_t exponent = (h >> 10) & 0x1Fu;
-    const uint32_t mantissa = h & 0x3FFu;
-    if (exponent == 0x1F) return bits_float(sign | 0x7F800000u | (mantissa << 13));
-    if (exponent == 0) {
-        // Zero or subnormal: mantissa * 2^-24, exact in f32.
-        const float v = static_cast<float>(mantissa) * (1.0f / 16777216.0f);
-        return sign ? -v : v;
+    constexpr uint32_t shifted_exp = 0x7C00u << 13;
+    uint32_t u = (static_cast<uint32_t>(h) & 0x7FFFu) << 13;
+    const uint32_t exponent = u & shifted_exp;
+    u += (127u - 15u) << 23;
+    if (exponent == shifted_exp) {
+        u += (128u - 16u) << 23;  // Inf / NaN
+    } else if (exponent == 0) {
+        u += 1u << 23;            // zero / subnormal: renormalize through the FPU
+        u = float_bits(bits_float(u) - bits_float(113u << 23));
     }
-    return bits_float(sign | ((exponent + 112u) << 23) | (mantissa << 13));
+    return bits_float(u | ((static_cast<uint32_t>(h) & 0x8000u) << 16));
 }
 
 inline uint16_t float_to_half(float f) {

@@ -1,7 +1,7 @@
 // CPU backend of masked prefill (SPEC §2-4); also serves decode, which is
 // causal prefill with every query row real.
 //
-// Work is split into items of (batch row, query head, 16 padded query rows),
+// Work is split into items of (batch row, query head, 64 padded query rows),
 // taken from an atomic counter by a few std::threads. Each item runs a tiled
 // online softmax over 64-key tiles in f32: no q_len x kv_len matrix exists.
 // Only real query rows and real, visible keys are ever read, so padding may
@@ -26,7 +26,7 @@ namespace pattn {
 namespace cpu {
 namespace {
 
-constexpr int kQueryTile = 16;
+constexpr int kQueryTile = 64;
 constexpr int kKeyTile = 64;
 
 // Element access by storage type.

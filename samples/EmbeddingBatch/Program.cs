@@ -44,7 +44,7 @@ internal sealed class SampleOptions
         usage: EmbeddingBatch [options]
           --batch N          sequences in the batch (default 32; CPU: 8)
           --min-len N        shortest sequence (default 17)
-          --max-len N        longest sequence (default 512; CPU: 256); lengths are uniform in [min, max]
+          --max-len N        longest sequence (default 512); lengths are uniform in [min, max]
           --heads N          query heads (default 32; CPU: 8)
           --kv-heads N       KV heads, dividing --heads (default 8; CPU: 2)
           --head-dim N       64, 128 or 256 (default 128)
@@ -114,7 +114,6 @@ internal sealed class SampleOptions
     {
         bool changed = false;
         if (!Given.Contains("--batch")) { Batch = 8; changed = true; }
-        if (!Given.Contains("--max-len")) { MaxLen = Math.Max(MinLen, 256); changed = true; }
         if (!Given.Contains("--heads")) { Heads = 8; changed = true; }
         if (!Given.Contains("--kv-heads")) { KvHeads = 2; changed = true; }
         return changed;
@@ -150,7 +149,7 @@ internal static class Program
         if (!device.IsCuda && options.ApplyCpuDefaults())
             Console.WriteLine($"No GPU in use: running on the CPU backend with a smaller default batch " +
                 $"({options.Batch} sequences of {options.MinLen}..{options.MaxLen} tokens, {options.Heads}/{options.KvHeads} heads); " +
-                "pass --batch/--max-len/--heads/--kv-heads to change it.");
+                "pass --batch/--heads/--kv-heads to change it.");
         if (options.Heads % options.KvHeads != 0)
         {
             Console.Error.WriteLine($"--heads {options.Heads} is not a multiple of --kv-heads {options.KvHeads}");
@@ -266,7 +265,7 @@ internal sealed class EmbeddingJob<T>(SampleOptions o, Device device, string dev
         var rows = new List<(string, string)>
         {
             ("lengths min / mean / max", $"{lengths.Min()} / {lengths.Average():F1} / {lengths.Max()}"),
-            ($"max relative error ({checkedRows} rows checked)", $"{maxError:E2} (bound {bound:G2}) {(ok ? "ok" : "FAILED")}"),
+            ($"max relative error ({checkedRows} rows checked)", $"{maxError:0.00e+0} (bound {bound:0.0e+0}) {(ok ? "ok" : "FAILED")}"),
             ($"time (median of {runs}, {o.WarmUp} warm-up)", $"{medianMs:F3} ms  ({tflops:F2} TFLOP/s on real work)"),
             ("real (query, key) pairs", $"{realPairs:N0}"),
             ("  / dense causal pairs", $"{100 * realPairs / denseCausal:F1} %  (skips {100 * (1 - realPairs / denseCausal):F1} %)"),

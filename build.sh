@@ -313,17 +313,20 @@ run_single() {
 
 check_bindings() {
     [ -d "$BINDINGS_PROJECT" ] || { warn "no generator in ${BINDINGS_PROJECT#"$ROOT"/}"; return 1; }
-    local fresh
-    fresh="$(mktemp -d)/NativeMethods.g.cs"
-    (cd "$ROOT" && dotnet run --project "${BINDINGS_PROJECT#"$ROOT"/}" -c "$CONFIGURATION" -- \
-        --header "$HEADER" --output "$fresh" --clang clang-14) || return 1
-    if cmp -s "$fresh" "$ROOT/$GENERATED_BINDINGS"; then
+    local scratch status=0
+    scratch="$(mktemp -d)"
+    if ! (cd "$ROOT" && dotnet run --project "${BINDINGS_PROJECT#"$ROOT"/}" -c "$CONFIGURATION" -- \
+            --header "$HEADER" --output "$scratch/NativeMethods.g.cs" --clang clang-14); then
+        status=1
+    elif cmp -s "$scratch/NativeMethods.g.cs" "$ROOT/$GENERATED_BINDINGS"; then
         echo "$GENERATED_BINDINGS is up to date"
     else
         echo "$GENERATED_BINDINGS differs from what the generator writes now (run ./build.sh bindings and commit):"
-        diff -u "$ROOT/$GENERATED_BINDINGS" "$fresh" | head -n 60 || true
-        return 1
+        diff -u "$ROOT/$GENERATED_BINDINGS" "$scratch/NativeMethods.g.cs" | head -n 60 || true
+        status=1
     fi
+    rm -rf "$scratch"
+    return "$status"
 }
 
 build_c_sample() {

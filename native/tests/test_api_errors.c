@@ -3,6 +3,8 @@
  * struct_size, CUDA calls without a GPU or without CUDA in the build. */
 #include "test_util.h"
 
+#include <pthread.h>
+
 enum { B = 3, SQ = 8, SK = 8, HQ = 4, HK = 2, D = 64 };
 
 /* Host buffers of a valid f16 call (q, k, v, o, lse, lengths). */
@@ -430,8 +432,31 @@ static void test_device_api_without_gpu(void) {
     }
 }
 
+/* The message is per thread: a failure on another thread leaves this
+ * thread's message alone, and that thread sees its own. */
+static void* fail_on_other_thread(void* result) {
+    pattn_prefill_params p = valid_params();
+    p.mask_mode = (pattn_mask_mode)42;
+    *(int*)result = pattn_sequence_prefill(&p, NULL) == PATTN_STATUS_INVALID_ARGUMENT &&
+                    strstr(pattn_last_error_message(), "mask_mode = 42") != NULL;
+    return NULL;
+}
+
+static void test_thread_local_message(void) {
+    pthread_t thread;
+    int other_ok = 0;
+    pattn_prefill_params p = valid_params();
+    p.reserved = 5;
+    CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK(pthread_create(&thread, NULL, fail_on_other_thread, &other_ok) == 0);
+    pthread_join(thread, NULL);
+    CHECK(other_ok);
+    CHECK_ERROR_MENTIONS("reserved = 5");
+}
+
 int main(void) {
     test_versions_and_strings();
+    test_thread_local_message();
     test_prefill_errors();
     test_prefill_no_ops();
     test_decode_errors();

@@ -42,7 +42,10 @@ usage() {
 # ------------------------------------------------------------------ setup --
 
 dotnet_sdk_10_present() {
-    have dotnet && dotnet --list-sdks 2>/dev/null | grep -q '^10\.'
+    have dotnet || return 1
+    local sdks
+    sdks="$(dotnet --list-sdks 2>/dev/null || true)"
+    [[ "$sdks" =~ (^|$'\n')10\. ]]
 }
 
 nvcc_major() {
@@ -52,35 +55,38 @@ nvcc_major() {
 # Debian keeps nvidia-cuda-toolkit in non-free (and some of its pieces in
 # contrib); Ubuntu in multiverse. Enable those components when no apt source has them.
 enable_cuda_components() {
-    local id="$1" codename="$2"
-    local sources=(/etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources)
+    local id="$1" codename="$2" file line components=""
+    # The component lines of every apt source (one-line and deb822 formats).
+    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -f "$file" ] || continue
+        components+="$(grep -hE '^[[:space:]]*(deb[[:space:]]|Components:)' "$file" || true)"$'\n'
+    done
     if [ "$id" = debian ]; then
-        if grep -hsE '^[[:space:]]*(deb[[:space:]]|Components:)' "${sources[@]}" \
-                | grep -v 'security' | grep -q 'contrib.*non-free\|non-free.*contrib'; then
-            return 0
-        fi
+        while IFS= read -r line; do
+            case "$line" in *security*) continue ;; esac
+            case "$line" in *contrib*non-free*|*non-free*contrib*) return 0 ;; esac
+        done <<< "$components"
         local uris="http://deb.debian.org/debian" suites="$codename $codename-updates"
-        local signed_by="/usr/share/keyrings/debian-archive-keyring.gpg"
+        local signed_by="/usr/share/keyrings/debian-archive-keyring.gpg" value
         if [ -f /etc/apt/sources.list.d/debian.sources ]; then
             # Same mirror and suites as the main archive stanza (the first one).
-            uris="$(awk '/^URIs:/{sub(/^URIs:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
-            suites="$(awk '/^Suites:/{sub(/^Suites:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
-            local keyring
-            keyring="$(awk '/^Signed-By:/{sub(/^Signed-By:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
-            [ -n "$keyring" ] && signed_by="$keyring"
+            value="$(awk '/^URIs:/{sub(/^URIs:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
+            [ -n "$value" ] && uris="$value"
+            value="$(awk '/^Suites:/{sub(/^Suites:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
+            [ -n "$value" ] && suites="$value"
+            value="$(awk '/^Signed-By:/{sub(/^Signed-By:[ \t]*/, ""); print; exit}' /etc/apt/sources.list.d/debian.sources)"
+            [ -n "$value" ] && signed_by="$value"
         fi
         say "enabling Debian's contrib and non-free components (/etc/apt/sources.list.d/paddedattn-contrib-non-free.sources)"
         cat > /etc/apt/sources.list.d/paddedattn-contrib-non-free.sources <<EOF
 Types: deb
-URIs: ${uris:-http://deb.debian.org/debian}
-Suites: ${suites:-$codename}
+URIs: $uris
+Suites: $suites
 Components: contrib non-free
 Signed-By: $signed_by
 EOF
     elif [ "$id" = ubuntu ]; then
-        if grep -hsE '^[[:space:]]*(deb[[:space:]]|Components:)' "${sources[@]}" | grep -q multiverse; then
-            return 0
-        fi
+        case "$components" in *multiverse*) return 0 ;; esac
         say "enabling Ubuntu's multiverse component"
         if have add-apt-repository; then
             add-apt-repository -y multiverse >/dev/null
@@ -439,7 +445,9 @@ cmd_pack() {
         -p:PaddedAttentionNativeLib="$NATIVE_LIB"
     package="$(find "$artifacts" -maxdepth 1 -name 'PaddedAttention.*.nupkg' -not -name '*.symbols.nupkg' | head -n 1)"
     [ -n "$package" ] || die "dotnet pack wrote no PaddedAttention package into artifacts/"
-    if unzip -l "$package" | grep -q "runtimes/linux-x64/native/$lib_name\$"; then
+    local listing
+    listing="$(unzip -l "$package")"
+    if [[ "$listing" == *" runtimes/linux-x64/native/$lib_name"$'\n'* ]]; then
         say "$package contains runtimes/linux-x64/native/$lib_name"
     else
         unzip -l "$package"

@@ -43,7 +43,7 @@ public static class Attention
         MaskMode maskMode, DeviceTensor<float>? lse = null, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
         var shape = ValidatePrefill(q, k, v, output, maskMode, lse, options, stream);
-        RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape, default, default, null);
+        RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape, default, default, null, null);
     }
 
     /// <summary>Masked prefill with valid lengths in host memory; every row has as many real keys as real queries (so q_len must equal kv_len).</summary>
@@ -72,7 +72,7 @@ public static class Attention
         fixed (int* qLens = qValidLens)
         {
             RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape,
-                HostLengths(qLens, shape.Batch), default, null);
+                HostLengths(qLens, shape.Batch), default, null, null);
         }
     }
 
@@ -104,7 +104,7 @@ public static class Attention
         fixed (int* kvLens = kvValidLens)
         {
             RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape,
-                HostLengths(qLens, shape.Batch), HostLengths(kvLens, shape.Batch), null);
+                HostLengths(qLens, shape.Batch), HostLengths(kvLens, shape.Batch), null, null);
         }
     }
 
@@ -144,8 +144,7 @@ public static class Attention
         {
             CheckBufferLengths(kvValidLens, shape.Batch, shape.KvLen, q.Device, nameof(kvValidLens));
         }
-        RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape,
-            BufferLengths(qValidLens), kvValidLens is null ? default : BufferLengths(kvValidLens), new[] { qValidLens, kvValidLens });
+        RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape, default, default, qValidLens, kvValidLens);
     }
 
     /// <summary>Masked prefill with host valid lengths (kv lengths equal to q lengths) into a newly allocated output on q's device.</summary>
@@ -164,19 +163,23 @@ public static class Attention
     /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
     /// <exception cref="PaddedAttentionException">The allocation or the native call failed.</exception>
-    public static DeviceTensor<T> SequencePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
+    public static unsafe DeviceTensor<T> SequencePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         ReadOnlySpan<int> qValidLens, MaskMode maskMode, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
+        // Everything is checked before the output is allocated (an allocation
+        // is a native call too); the output will have q's shape and device.
         ArgumentNullException.ThrowIfNull(q);
-        ArgumentNullException.ThrowIfNull(k);
-        ArgumentNullException.ThrowIfNull(v);
-        _ = AttentionElementType<T>(nameof(q));
-        q.ThrowIfDisposed();
-        RequireRank(q, 4, nameof(q));
+        var shape = ValidatePrefill(q, k, v, q, maskMode, null, options, stream);
+        RequireEqualLengths(shape, nameof(k));
+        CheckHostLengths(qValidLens, shape.Batch, shape.QLen, nameof(qValidLens));
         var output = DeviceTensor<T>.Allocate(q.Device, q.ShapeArray);
         try
         {
-            SequencePrefill(q, k, v, output, qValidLens, maskMode, null, options, stream);
+            fixed (int* qLens = qValidLens)
+            {
+                RunPrefill(q, k, v, output, maskMode, null, options, stream, shape,
+                    HostLengths(qLens, shape.Batch), default, null, null);
+            }
             return output;
         }
         catch
@@ -249,7 +252,7 @@ public static class Attention
         {
             CheckBufferLengths(kvValidLens, shape.Batch, shape.KvLen, q.Device, nameof(kvValidLens));
         }
-        RunDecode(q, kvValidLens is null ? default : BufferLengths(kvValidLens), kvValidLens,
+        RunDecode(q, default, kvValidLens,
             kCache, vCache, output, paddingSide, lse, options, stream, shape);
     }
 
@@ -382,7 +385,7 @@ public static class Attention
 
     private static unsafe void RunPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         MaskMode maskMode, DeviceTensor<float>? lse, PrefillOptions? options, CudaStream? stream, AttentionShape shape,
-        PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>?[]? lengthBuffers) where T : unmanaged
+        PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>? qLensBuffer, DeviceBuffer<int>? kvLensBuffer) where T : unmanaged
     {
         if (shape.Batch == 0 || shape.QLen == 0)
         {
@@ -393,12 +396,17 @@ public static class Attention
         try
         {
             LeaseTensors(ref lease, q, k, v, output, lse, stream);
-            if (lengthBuffers is not null)
+            // Length buffers are described only once leased, so that a concurrent
+            // Dispose cannot free them between reading the pointer and the call.
+            if (qLensBuffer is not null)
             {
-                foreach (var buffer in lengthBuffers)
-                {
-                    lease.Add(buffer?.SafeHandle);
-                }
+                lease.Add(qLensBuffer.SafeHandle);
+                qLens = BufferLengths(qLensBuffer);
+            }
+            if (kvLensBuffer is not null)
+            {
+                lease.Add(kvLensBuffer.SafeHandle);
+                kvLens = BufferLengths(kvLensBuffer);
             }
             var parameters = new PattnPrefillParams
             {
@@ -462,7 +470,11 @@ public static class Attention
         try
         {
             LeaseTensors(ref lease, q, kCache, vCache, output, lse, stream);
-            lease.Add(kvLensBuffer?.SafeHandle);
+            if (kvLensBuffer is not null)
+            {
+                lease.Add(kvLensBuffer.SafeHandle);
+                kvLens = BufferLengths(kvLensBuffer);
+            }
             var parameters = new PattnDecodeParams
             {
                 struct_size = (uint)sizeof(PattnDecodeParams),

@@ -14,8 +14,11 @@ Loading
         <repo>/build (and their Release/ and Debug/ subfolders). When nothing
         loads, PattnLibraryError lists every path tried and why it failed.
     lib()                     the loaded CDLL (loads it on first use)
+    loaded_from() -> str|None the path the library was loaded from
     version_string() -> str   pattn_version_string()
     abi_version() -> int      pattn_abi_version()
+    status_string(s) -> str   pattn_status_string()
+    last_error_message() -> str  pattn_last_error_message()
 
 Errors
     PattnError(Exception)     .status (Status), .status_name, .message
@@ -88,8 +91,8 @@ __all__ = [
     "ABI_VERSION", "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH", "MAX_DIMS",
     "DEVICE_NAME_SIZE", "Status", "DType", "DeviceType", "MaskMode", "PaddingSide",
     "Tensor", "PrefillParams", "DecodeParams", "MergeParams", "DeviceProperties",
-    "PattnError", "PattnLibraryError", "load_library", "lib", "check",
-    "version_string", "abi_version", "absent_tensor", "tensor_from_pointer",
+    "PattnError", "PattnLibraryError", "load_library", "lib", "loaded_from", "check",
+    "version_string", "abi_version", "status_string", "last_error_message", "absent_tensor", "tensor_from_pointer",
     "tensor_from_numpy", "tensor_from_buffer", "tensor_from_torch", "tensor_like",
     "dtype_of", "dtype_size", "sequence_prefill", "decode", "merge_states",
     "device_count", "device_properties", "device_synchronize", "device_malloc",

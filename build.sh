@@ -35,6 +35,11 @@ warn() { printf 'warning: %s\n' "$*" >&2; }
 die()  { printf 'error: %s\n' "$*" >&2; exit 1; }
 have() { command -v "$1" >/dev/null 2>&1; }
 
+# NVIDIA's own toolkit installs outside PATH.
+if ! have nvcc && [ -x /usr/local/cuda/bin/nvcc ]; then
+    export PATH="/usr/local/cuda/bin:$PATH"
+fi
+
 usage() {
     sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
@@ -132,7 +137,7 @@ cmd_setup() {
     have clang-14 || missing+=(clang-14)
     if [ "${#missing[@]}" -gt 0 ]; then
         if [ "$can_install" = 1 ]; then
-            apt_install "${missing[@]}"
+            apt_install "${missing[@]}" || { warn "could not install: ${missing[*]}"; status=1; }
         else
             warn "missing: ${missing[*]} (not installed: needs root on Debian/Ubuntu)"
             status=1
@@ -142,7 +147,7 @@ cmd_setup() {
     # The CUDA toolkit, so that the CUDA backend is compiled even without a GPU.
     if [ "${PADDEDATTN_CUDA:-AUTO}" = OFF ]; then
         say "PADDEDATTN_CUDA=OFF: CPU-only build"
-    elif have nvcc || [ -x /usr/local/cuda/bin/nvcc ]; then
+    elif have nvcc; then
         :
     elif [ "$can_install" = 1 ]; then
         enable_cuda_components "$id" "$codename"

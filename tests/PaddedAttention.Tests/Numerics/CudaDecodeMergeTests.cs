@@ -14,7 +14,12 @@ public sealed class CudaDecodeMergeTests
     [TestMethod]
     [DynamicData(nameof(Rows), DynamicDataDisplayName = nameof(RowName))]
     public void Decode(string dtype, int headDim, string heads)
-        => DecodeScenario.RunRow(TestDevices.RequireCuda(), dtype, headDim, heads);
+    {
+        // On a stream of its own (the work is ordered on it; results are read after it synchronises).
+        var device = TestDevices.RequireCuda();
+        using var stream = new CudaStream(device);
+        DecodeScenario.RunRow(device, dtype, headDim, heads, stream);
+    }
 
     [TestMethod]
     [DataRow(64, false)]
@@ -23,7 +28,8 @@ public sealed class CudaDecodeMergeTests
     public void MergeOfSplitKeys_EqualsAttentionOverAllKeys(int headDim, bool inPlace)
     {
         var device = TestDevices.RequireCuda();
-        MergeChecks.UnionIdentity<Half>(device, headDim, inPlace);
+        using var stream = new CudaStream(device);
+        MergeChecks.UnionIdentity<Half>(device, headDim, inPlace, stream);
         MergeChecks.UnionIdentity<BFloat16>(device, headDim, inPlace);
     }
 
@@ -34,7 +40,8 @@ public sealed class CudaDecodeMergeTests
     public void MergeOfSyntheticStates_MatchesFormula_WithInfiniteLse(int headDim)
     {
         var device = TestDevices.RequireCuda();
-        MergeChecks.SyntheticStates<Half>(device, headDim);
+        using var stream = new CudaStream(device);
+        MergeChecks.SyntheticStates<Half>(device, headDim, stream);
         MergeChecks.SyntheticStates<BFloat16>(device, headDim);
     }
 }

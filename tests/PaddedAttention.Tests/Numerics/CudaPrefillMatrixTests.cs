@@ -19,7 +19,12 @@ public sealed class CudaPrefillMatrixTests
     [TestMethod]
     [DynamicData(nameof(Rows), DynamicDataDisplayName = nameof(RowName))]
     public void CausalPaddedLeft(string dtype, int headDim, string heads)
-        => PrefillMatrix.RunRow(TestDevices.RequireCuda(), MaskMode.CausalPaddedLeft, dtype, headDim, heads);
+    {
+        // The left-padded modes run on a stream of their own; the others on the default stream.
+        var device = TestDevices.RequireCuda();
+        using var stream = new CudaStream(device);
+        PrefillMatrix.RunRow(device, MaskMode.CausalPaddedLeft, dtype, headDim, heads, stream);
+    }
 
     [TestMethod]
     [DynamicData(nameof(Rows), DynamicDataDisplayName = nameof(RowName))]
@@ -29,7 +34,12 @@ public sealed class CudaPrefillMatrixTests
     [TestMethod]
     [DynamicData(nameof(Rows), DynamicDataDisplayName = nameof(RowName))]
     public void PaddedLeft(string dtype, int headDim, string heads)
-        => PrefillMatrix.RunRow(TestDevices.RequireCuda(), MaskMode.PaddedLeft, dtype, headDim, heads);
+    {
+        // The left-padded modes run on a stream of their own; the others on the default stream.
+        var device = TestDevices.RequireCuda();
+        using var stream = new CudaStream(device);
+        PrefillMatrix.RunRow(device, MaskMode.PaddedLeft, dtype, headDim, heads, stream);
+    }
 
     [TestMethod]
     [DynamicData(nameof(Rows), DynamicDataDisplayName = nameof(RowName))]

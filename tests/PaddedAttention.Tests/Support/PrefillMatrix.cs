@@ -56,7 +56,9 @@ public static class PrefillMatrix
         {
             list.Add(new PrefillScenario("full-bidirectional", 3, l, l, hq, hkv, headDim, MaskMode.Padded,
                 LengthsKind.None, null, null, row % 2 == 0 ? Layout.PackedQkv : Layout.Contiguous, true, null, seed));
-            list.Add(new PrefillScenario("full-causal", 2, lq, lq, hq, hkv, headDim, MaskMode.CausalPaddedLeft,
+            // Full rows with q_len != kv_len: causal is bottom-right aligned (q_len > kv_len leaves
+            // the first rows with nothing to see: o = 0, lse = -inf).
+            list.Add(new PrefillScenario("full-causal", 2, lq, lk, hq, hkv, headDim, MaskMode.CausalPaddedLeft,
                 LengthsKind.None, null, null, Layout.Contiguous, row % 3 != 0, row % 4 == 1 ? 0.3f : null, seed + 1));
             return list;
         }
@@ -73,7 +75,8 @@ public static class PrefillMatrix
         // all-padding row and a full/full row.
         int[] q2 = { lq, 1, rng.Next(0, lq + 1), 0, lq };
         int[] kv2 = { rng.Next(1, lk + 1), lk, 0, lk, lk };
-        LengthsKind kind2 = LengthsKind.HostSeparate;
+        // On the CPU every third row passes the lengths as (host) DeviceBuffer<int>s.
+        LengthsKind kind2 = row % 3 == 0 ? LengthsKind.DeviceSeparate : LengthsKind.HostSeparate;
         if (cuda)
         {
             // Out-of-range device lengths are clamped into [0, q_len] / [0, kv_len].

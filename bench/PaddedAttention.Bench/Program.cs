@@ -68,7 +68,7 @@ internal sealed class BenchOptions
                 case "--cases": o.Cases = Value() is "all" or "prefill" or "decode" ? args[i] : throw new ArgumentException("--cases: all, prefill or decode"); break;
                 case "--filter": o.Filter = Value(); break;
                 case "--seed": o.Seed = IntValue(); break;
-                case "--bdn": throw new ArgumentException("--bdn: BenchmarkDotNet is not available from this project's package source; the default mode is the measurement");
+                case "--bdn": throw new ArgumentException("--bdn: this build has no BenchmarkDotNet mode (it would weigh down the GPU run bundle); the default mode is the measurement");
                 case "-h" or "--help": throw new ArgumentException("");
                 default: throw new ArgumentException($"unknown option {name}");
             }

@@ -198,6 +198,20 @@ public sealed class ApiMisuseTests
         var lens = DeviceBuffer<int>.Create(Device.Cpu, p.Lens);
         lens.Dispose();
         Assert.Throws<ObjectDisposedException>(() => Attention.SequencePrefill(p.Q, p.K, p.V, p.O, lens, null, MaskMode.Padded));
+
+        // A disposed stream is reported as disposed before anything else is said about it.
+        var stream = CudaStream.FromHandle((IntPtr)0x1000, Device.Cuda(0));
+        stream.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => Attention.SequencePrefill(p.Q, p.K, p.V, p.O, p.Lens, MaskMode.Padded, null, null, stream));
+
+        var lse = DeviceTensor<float>.Allocate(Device.Cpu, B, S, Hq);
+        lse.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => Attention.SequencePrefill(p.Q, p.K, p.V, p.O, p.Lens, MaskMode.Padded, lse));
+        var oA = DeviceTensor<float>.Allocate(Device.Cpu, 2, 3, 64);
+        oA.Dispose();
+        using var lseA = DeviceTensor<float>.Allocate(Device.Cpu, 2, 3);
+        using var oB = DeviceTensor<float>.Allocate(Device.Cpu, 2, 3, 64);
+        Assert.Throws<ObjectDisposedException>(() => Attention.MergeStates(oA, lseA, oB, lseA, oB, lseA));
     }
 
     [TestMethod]

@@ -145,6 +145,11 @@ internal static class Program
         }
         else device = options.DeviceName == "cpu" ? Device.Cpu : Device.Default;
 
+        if (device.IsCuda && options.DType == "f32")
+        {
+            Console.Error.WriteLine("--dtype f32 runs on the CPU backend only (CUDA kernels take f16 and bf16); add --device cpu");
+            return 2;
+        }
         string deviceText = device.IsCuda ? $"{device} ({device.GetProperties().Name})" : "cpu";
         if (!device.IsCuda && options.ApplyCpuDefaults())
             Console.WriteLine($"No GPU in use: running on the CPU backend with a smaller default batch " +

@@ -126,16 +126,14 @@ struct RowInfo {
     int32_t position;  // row of q / o / lse
     int32_t head;      // query head
     int32_t visible;   // keys [0, visible) of the real range; 0 for padding rows
-    bool in_range;     // p < q_len * group_size (else the row does not exist)
     bool real;         // a real query (i < qv)
 };
 
 __device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32_t kv_head, const RowExtent& ext,
-                                            int32_t q_len, bool left_padded, bool causal) {
+                                            bool left_padded, bool causal) {
     RowInfo r;
     int32_t i = p / group_size;
     r.head = kv_head * group_size + (p - i * group_size);
-    r.in_range = i < q_len;
     r.real = i < ext.qv;
     if (r.real) {
         r.position = ext.q_first + i;
@@ -252,7 +250,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillPa
         kv_bases[1] = v_base;
     }
     for (int row = tid; row < BLOCK_M; row += Tr::THREADS)
-        row_visible[row] = row_info(p0 + row, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL).visible;
+        row_visible[row] = row_info(p0 + row, group, kv_head, ext, params.left_padded, CAUSAL).visible;
 
     // ---- prologue: Q tile and the last visible K tile
     if (num_kv_tiles > 0) {
@@ -261,7 +259,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillPa
         for (int c = tid; c < BLOCK_M * CHUNKS; c += Tr::THREADS) {
             int row = c / CHUNKS;
             int chunk = c % CHUNKS;
-            RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL);
+            RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, CAUSAL);
             bool valid = ri.real && (p0 + row) < p_end;
             const T* g = q_base + (valid ? ri.position * params.q_stride_s + ri.head * params.q_stride_h : 0) + chunk * 8;
             cp_async_16(smem_addr(q_smem + swizzle<HEAD_DIM>(row, chunk)), g, valid);
@@ -450,7 +448,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillPa
                 if (params.lse != nullptr && (lane % 4) == 0) {
                     const int32_t p = p0 + row;
                     if (p < p_end) {
-                        RowInfo ri = row_info(p, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL);
+                        RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, CAUSAL);
                         // row_max is in log2 units of the scaled score.
                         float lse = sum > 0.f ? row_max[mt][h] * 0.69314718055994530942f + logf(sum) : -INFINITY;
                         params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
@@ -467,7 +465,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillPa
             const int chunk = c % CHUNKS;
             const int32_t p = p0 + row;
             if (p < p_end) {
-                RowInfo ri = row_info(p, group, kv_head, ext, params.q_len, params.left_padded, CAUSAL);
+                RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, CAUSAL);
                 *reinterpret_cast<uint4*>(o_base + (int64_t)ri.position * params.o_stride_s +
                                           (int64_t)ri.head * params.o_stride_h + chunk * 8) =
                     *reinterpret_cast<const uint4*>(o_stage + swizzle<HEAD_DIM>(row, chunk));

@@ -45,7 +45,7 @@ static void run_case(const gpu_case* c, tu_rng* rng, void* stream) {
     const size_t es = tu_dtype_size(c->dtype);
     const int32_t d = c->head_dim;
     int32_t q_lens[64], kv_lens[64];
-    int32_t b, i;
+    int32_t b;
     int causal, left;
     pattn_tensor q, k, v, o, lse, o_host, lse_host;
     void *qkv_dev = NULL, *q_dev = NULL, *k_dev = NULL, *v_dev = NULL, *o_dev = NULL, *lse_dev = NULL;
@@ -242,7 +242,6 @@ static void run_case(const gpu_case* c, tu_rng* rng, void* stream) {
                 }
         CHECK_MSG(!gap_written, "[%s] wrote into the gap between output rows", label);
     }
-    (void)i;
 
     pattn_device_free(qkv_dev);
     pattn_device_free(q_dev);

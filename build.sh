@@ -11,7 +11,8 @@
 #
 # Environment: PADDEDATTN_CUDA=AUTO|ON|OFF (default AUTO: CUDA when a toolkit is
 # found), CMAKE_CUDA_ARCHITECTURES / CUDAARCHS (default: the local GPU, else 80;90),
-# PADDEDATTN_BUILD_DIR (default ./build), PADDEDATTN_JOBS (default nproc).
+# PADDEDATTN_BUILD_DIR (default ./build), PADDEDATTN_JOBS (default nproc),
+# PADDEDATTN_TEST_WRAPPER (runs the MSTest assemblies under e.g. "compute-sanitizer --tool memcheck").
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,7 +42,7 @@ if ! have nvcc && [ -x /usr/local/cuda/bin/nvcc ]; then
 fi
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ------------------------------------------------------------------ setup --
@@ -293,9 +294,20 @@ run_mstest() {
     local project="$1" name log rc=0
     name="$(basename "$project" .csproj)"
     log="$RESULTS_DIR/$name.log"
-    say "MSTest: $name"
-    timeout 2400 dotnet run --project "$project" -c "$CONFIGURATION" --no-build -- \
-        --progress off --ansi off --output detailed 2>&1 | tee "$log" || rc=$?
+    local runner_args=(--progress off --ansi off --output detailed)
+    if [ -n "${PADDEDATTN_TEST_WRAPPER:-}" ]; then
+        # e.g. "compute-sanitizer --tool memcheck": the wrapper runs the test
+        # assembly under the dotnet host.
+        local assembly wrapper
+        read -r -a wrapper <<< "$PADDEDATTN_TEST_WRAPPER"
+        assembly="$(find "$(dirname "$project")/bin/$CONFIGURATION" -name "$name.dll" -path '*/net*' | head -n 1)"
+        say "MSTest: $name under $PADDEDATTN_TEST_WRAPPER"
+        timeout 5400 "${wrapper[@]}" dotnet "$assembly" "${runner_args[@]}" 2>&1 | tee "$log" || rc=$?
+    else
+        say "MSTest: $name"
+        timeout 2400 dotnet run --project "$project" -c "$CONFIGURATION" --no-build -- \
+            "${runner_args[@]}" 2>&1 | tee "$log" || rc=$?
+    fi
     local passed failed skipped total
     total="$(sed -nE 's/^ *total: *([0-9]+).*/\1/p' "$log" | tail -n 1)"
     passed="$(sed -nE 's/^ *succeeded: *([0-9]+).*/\1/p' "$log" | tail -n 1)"

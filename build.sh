@@ -204,6 +204,12 @@ build_native() {
     if [ ! -f "$dir/CMakeCache.txt" ] && have ninja; then
         args+=(-G Ninja)
     fi
+    # A build directory configured before the toolkit was there (or usable)
+    # remembers "no CUDA compiler"; look again.
+    if [ "$cuda_mode" != OFF ] && have nvcc && [ -f "$dir/CMakeCache.txt" ] \
+            && grep -qE '^CMAKE_CUDA_COMPILER:[A-Z]+=.*NOTFOUND' "$dir/CMakeCache.txt"; then
+        args+=(-UCMAKE_CUDA_COMPILER)
+    fi
     if [ -n "${CMAKE_CUDA_ARCHITECTURES:-}" ]; then
         args+=(-DCMAKE_CUDA_ARCHITECTURES="$CMAKE_CUDA_ARCHITECTURES")
     fi

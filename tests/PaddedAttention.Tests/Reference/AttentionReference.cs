@@ -231,10 +231,10 @@ public static class AttentionReference
     public static double LseTolerance(ElementType type) => type == ElementType.Float32 ? 1e-5 : 1e-3;
 
     /// <summary>
-    /// The SPEC §4 absolute lse bound plus 1e-6 relative to the value: lse is an f32 result
-    /// of f32-accumulated dot products, so at |lse| of 20 its last bits alone are worth
-    /// ~2e-6 and a 256-term f32 dot product behind the maximum score carries ~1e-5. Without
-    /// this term the f32 bound of 1e-5 would fail on correct code whenever scores are large.
+    /// The SPEC §4 absolute lse bound, widened only by what an f32 result can represent:
+    /// lse is stored as f32, whose spacing at |lse| is about 1.2e-7·|lse| (a merge of states
+    /// at lse ≈ 1e4 cannot be closer than ~5e-4 to the exact value). For |lse| below ~100
+    /// this adds at most 1e-5 and the spec's bound dominates.
     /// </summary>
-    public static double LseTolerance(ElementType type, double expected) => LseTolerance(type) + 1e-6 * Math.Abs(expected);
+    public static double LseTolerance(ElementType type, double expected) => LseTolerance(type) + 1.2e-7 * Math.Abs(expected);
 }

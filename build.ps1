@@ -141,6 +141,8 @@ function Add-Result([string] $Name, [int] $Passed, [int] $Failed, [int] $Skipped
 }
 
 function Invoke-CTest([string] $Directory) {
+    # Redirected stderr of a native command must not become a terminating error.
+    $ErrorActionPreference = 'Continue'
     Say 'ctest'
     $log = Join-Path $ResultsDir 'ctest.log'
     Push-Location $Directory
@@ -161,6 +163,7 @@ function Get-LastCount([string[]] $Lines, [string] $Label) {
 }
 
 function Invoke-MSTest([string] $Project) {
+    $ErrorActionPreference = 'Continue'
     $name = [IO.Path]::GetFileNameWithoutExtension($Project)
     $log = Join-Path $ResultsDir "$name.log"
     Say "MSTest: $name"

@@ -20,9 +20,18 @@ q and o. It is compared with a device-to-device copy of a large tensor
 stream (a sum over a large tensor), which is what decode does. Prints a table and JSON; the JSON is also
 written to $OUT/bench_decode.json (or --json PATH).
 
+Also for ours: lengths in host memory (passed in the kernel parameters for
+up to 512 rows, so the call is graph-capturable), one call per event pair
+(eager, host work included) with device lengths, host lengths, and host
+lengths through the device copy (PADDEDATTN_UPLOAD_LENGTHS=1), and with
+--sweep a sweep of forced num_splits on the small cases. The ctypes
+parameters of ours are built once, outside the timed region.
+
 Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
-       [--quick] [--no-flex] [--json PATH]
+       [--quick] [--no-flex] [--sweep] [--batches 1,16] [--caches 1024,8192] [--json PATH]
 """
+import ctypes
+import statistics
 import argparse
 import json
 import math
@@ -53,6 +62,10 @@ def parse_args():
     ap.add_argument("--flex-budget-s", type=float, default=150.0,
                     help="stop adding FlexAttention compilations after this many seconds")
     ap.add_argument("--json", default=None, help="where to write the JSON (default $OUT/bench_decode.json)")
+    ap.add_argument("--batches", default="1,16,64", help="comma-separated batch sizes")
+    ap.add_argument("--caches", default="1024,8192,32768", help="comma-separated cache lengths")
+    ap.add_argument("--sweep", action="store_true",
+                    help="also time forced num_splits 1..128 on cases with batch * cache <= 16 * 8192")
     return ap.parse_args()
 
 
@@ -100,6 +113,52 @@ def time_graph(fn, calls_per_graph, replays):
     return times[len(times) // 2], mode
 
 
+def time_eager(fn, runs):
+    """Median microseconds of one call between two CUDA events (host work included)."""
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        start = torch.cuda.Event(enable_timing=True)
+        end = torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) * 1000.0)
+    return statistics.median(times)
+
+
+class OursDecode:
+    """pattn_decode with its ctypes parameters built once (as a real caller would)."""
+
+    def __init__(self, q, k, v, o, lens, num_splits=0):
+        self.keep = []
+        p = paddedattn.DecodeParams()
+        p.struct_size = ctypes.sizeof(paddedattn.DecodeParams)
+        p.padding_side = int(paddedattn.PaddingSide.LEFT)
+        p.q, p.k_cache, p.v_cache, p.o = (paddedattn.tensor_from_torch(x) for x in (q, k, v, o))
+        p.lse = paddedattn.absent_tensor()
+        if isinstance(lens, torch.Tensor):
+            p.kv_valid_lens = paddedattn.tensor_from_torch(lens)
+            self.keep.append(lens)
+        else:
+            host = (ctypes.c_int32 * len(lens))(*lens)
+            self.keep.append(host)
+            p.kv_valid_lens = paddedattn.tensor_from_pointer(ctypes.addressof(host), [len(lens)],
+                                                             paddedattn.DType.I32, paddedattn.DeviceType.CPU)
+        p.softmax_scale = 0.0
+        p.num_splits = int(num_splits)
+        self.params = p
+        self.fn = paddedattn.lib().pattn_decode
+
+    def __call__(self):
+        status = self.fn(ctypes.byref(self.params), ctypes.c_void_p(torch.cuda.current_stream().cuda_stream))
+        if status != 0:
+            raise paddedattn.PattnError(status, paddedattn.last_error_message())
+
+
 def copy_bandwidth_gbs():
     """Device-to-device copy of a 2 GiB tensor: (read + write bytes) / time."""
     n = 2 << 30
@@ -139,9 +198,9 @@ def run_case(batch, cache_len, args, flex_state, copy_gbs):
     rows = []
     result = {"batch": batch, "cache_len": cache_len, "real_keys": real_keys, "bytes_needed": needed}
 
-    def ours():
-        paddedattn.decode(q, k, v, o, padding_side=paddedattn.PaddingSide.LEFT, kv_valid_lens=lens,
-                          stream=torch.cuda.current_stream())
+    ours = OursDecode(q, k, v, o, lens)
+    host_lens = [int(x) for x in lens.tolist()]
+    ours_host = OursDecode(q, k, v, o, host_lens)
 
     calls = 20 if not args.quick else 5
     replays = 15 if not args.quick else 5
@@ -149,6 +208,36 @@ def run_case(batch, cache_len, args, flex_state, copy_gbs):
     gbs = needed / (us * 1e-6) / 1e9
     result["paddedattn"] = {"us": us, "timing": mode, "gbs": gbs, "copy_fraction": gbs / copy_gbs}
     result["paddedattn"]["read_fraction"] = gbs / args.read_gbs
+    us_h, mode_h = time_graph(ours_host, calls, replays)
+    result["paddedattn_host_lens"] = {"us": us_h, "timing": mode_h}
+    eager_runs = 30 if not args.quick else 15
+    result["eager_1call_us"] = {"device_lens": time_eager(ours, eager_runs),
+                                "host_lens": time_eager(ours_host, eager_runs)}
+    os.environ["PADDEDATTN_UPLOAD_LENGTHS"] = "1"
+    try:
+        result["eager_1call_us"]["host_lens_upload"] = time_eager(ours_host, eager_runs)
+    finally:
+        os.environ.pop("PADDEDATTN_UPLOAD_LENGTHS", None)
+    if args.sweep and batch * cache_len <= 16 * 8192:
+        sweep = {}
+        for splits in (1, 2, 4, 8, 16, 32, 64, 128):
+            if splits * 32 > cache_len:
+                break
+            sweep[str(splits)] = time_graph(OursDecode(q, k, v, o, lens, splits), calls, replays)[0]
+        result["split_sweep_us"] = sweep
+    # Host lengths give the same bits as device lengths (same forced split
+    # count: the automatic choice may differ, as host lengths give the exact
+    # longest row), also through the uploaded copy.
+    o_ref, o_host, o_up = torch.empty_like(o), torch.empty_like(o), torch.empty_like(o)
+    OursDecode(q, k, v, o_ref, lens, 4)()
+    OursDecode(q, k, v, o_host, host_lens, 4)()
+    os.environ["PADDEDATTN_UPLOAD_LENGTHS"] = "1"
+    try:
+        OursDecode(q, k, v, o_up, host_lens, 4)()
+    finally:
+        os.environ.pop("PADDEDATTN_UPLOAD_LENGTHS", None)
+    torch.cuda.synchronize()
+    result["host_lens_equal"] = bool(torch.equal(o_host, o_ref) and torch.equal(o_up, o_ref))
 
     # Peers see [batch, heads, seq, dim] views of the same cache (no copy).
     qt = q.transpose(1, 2)
@@ -260,9 +349,17 @@ def main():
     }
     args.read_gbs = read_gbs
     flex_state = {"ok": True, "fn": None, "start": time.time()}
-    for batch in (1, 16, 64):
-        for cache_len in (1024, 8192, 32768):
-            report["cases"].append(run_case(batch, cache_len, args, flex_state, copy_gbs))
+    for batch in [int(x) for x in args.batches.split(",")]:
+        for cache_len in [int(x) for x in args.caches.split(",")]:
+            r = run_case(batch, cache_len, args, flex_state, copy_gbs)
+            report["cases"].append(r)
+            print("case batch %d cache %d: ours %.1f us (host lens %.1f), flash %s, cudnn %s, flex %s, "
+                  "1-call dev/host/upload %.1f/%.1f/%.1f us, sweep %s" % (
+                      batch, cache_len, r["paddedattn"]["us"], r["paddedattn_host_lens"]["us"],
+                      r.get("sdpa_flash", {}).get("us"), r.get("sdpa_cudnn", {}).get("us"),
+                      r.get("flex", {}).get("us"), r["eager_1call_us"]["device_lens"],
+                      r["eager_1call_us"]["host_lens"], r["eager_1call_us"]["host_lens_upload"],
+                      r.get("split_sweep_us")), flush=True)
 
     def cell(r, name):
         x = r.get(name, {})
@@ -280,12 +377,24 @@ def main():
             r["batch"], r["cache_len"], ours["us"], ours["gbs"], 100 * ours["copy_fraction"],
             cell(r, "sdpa_flash"), cell(r, "sdpa_cudnn"), cell(r, "flex"),
             {True: "yes", False: "NO", None: "-"}[r["faster_than_every_peer"]], r["max_abs_err_vs_math"]))
+    print("ours, more ways (us): graph host-lens | one call per event pair: device lens, host lens, "
+          "host lens uploaded | host == device bits")
+    for r in report["cases"]:
+        e = r["eager_1call_us"]
+        print("%5d %6d | %9.1f | %9.1f %9.1f %9.1f | %s" % (
+            r["batch"], r["cache_len"], r["paddedattn_host_lens"]["us"], e["device_lens"], e["host_lens"],
+            e["host_lens_upload"], r["host_lens_equal"]))
+    for r in report["cases"]:
+        if "split_sweep_us" in r:
+            print("split sweep batch %d cache %d: %s" % (r["batch"], r["cache_len"], ", ".join(
+                "%s:%.1f" % (k2, v2) for k2, v2 in r["split_sweep_us"].items())))
     for r in report["cases"]:
         for name in ("sdpa_flash", "sdpa_cudnn", "flex"):
             if "error" in r.get(name, {}):
                 print("  batch %d cache %d %s: %s" % (r["batch"], r["cache_len"], name, r[name]["error"]))
-    b16 = [r for r in report["cases"] if r["batch"] == 16 and r["cache_len"] == 8192][0]
-    report["target_b16_8k_copy_fraction"] = b16["paddedattn"]["copy_fraction"]
+    b16 = [r for r in report["cases"] if r["batch"] == 16 and r["cache_len"] == 8192]
+    if b16:
+        report["target_b16_8k_copy_fraction"] = b16[0]["paddedattn"]["copy_fraction"]
     text = json.dumps(report, indent=1)
     print(text)
     path = args.json or (os.path.join(os.environ["OUT"], "bench_decode.json") if os.environ.get("OUT") else None)

@@ -7,6 +7,11 @@ times, with CUDA events after warm-up (median of --runs calls):
   ours-b2b    the same, 10 calls back to back per event pair (host work
               overlapped with the GPU), for the throughput of a serving loop
   ours-dlen   the same with lengths in device memory (full grid, early exit)
+  ours-upld   one call with PADDEDATTN_UPLOAD_LENGTHS=1: host lengths go the
+              large-batch way (work list copied to the device) even for a
+              small batch; compares that path with lengths in the parameters
+Host time per call (the ctypes call alone, wall clock, median) is reported
+for ours and ours-upld: what a caller's thread spends inside the library.
   flex        torch.compile'd flex_attention with a BlockMask (padding + causal)
   cudnn       SDPA, cuDNN backend, boolean mask
   efficient   SDPA, memory-efficient backend, boolean mask
@@ -85,6 +90,32 @@ def time_cuda_back_to_back(fn, warmup, runs, calls=10):
         end.synchronize()
         times.append(start.elapsed_time(end) / calls)
     return statistics.median(times)
+
+
+def host_us(fn, warmup, runs):
+    """Median wall-clock microseconds of the call itself (host side), with the
+    GPU idle before each call."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        t1 = time.perf_counter()
+        torch.cuda.synchronize()
+        times.append((t1 - t0) * 1e6)
+    return statistics.median(times)
+
+
+class upload_lengths:
+    """Context: the library sends host lengths through the device copy."""
+
+    def __enter__(self):
+        os.environ["PADDEDATTN_UPLOAD_LENGTHS"] = "1"
+
+    def __exit__(self, *exc):
+        os.environ.pop("PADDEDATTN_UPLOAD_LENGTHS", None)
 
 
 def time_cuda(fn, warmup, runs):
@@ -236,8 +267,13 @@ def run_case(case, args, gen):
     ours = OursCall(q, k, v, o, lse, mask_mode, lens_arg, lens_on_device=False)
     ms = time_cuda(ours, args.warmup, args.runs)
     result["peers"]["ours"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    result["host_us"] = dict(ours=host_us(ours, args.warmup, args.runs))
     ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
     result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    with upload_lengths():
+        ms = time_cuda(ours, args.warmup, args.runs)
+        result["peers"]["ours-upld"] = dict(ms=ms, tflops=flops / ms / 1e9)
+        result["host_us"]["ours-upld"] = host_us(ours, args.warmup, args.runs)
     if lens_arg is not None:
         o_dev = torch.empty_like(o)
         ours_dev = OursCall(q, k, v, o_dev, lse.clone(), mask_mode, lens_arg, lens_on_device=True)
@@ -270,6 +306,14 @@ def run_case(case, args, gen):
         checks["nan_padding_no_leak"] = bool(torch.equal(o2[rows_real], o_ours[rows_real]) and
                                              (o2[pad] == 0).all().item())
         del qn, kn, vn, o2, lse2
+    # The uploaded-list path gives the same bits.
+    o_up = torch.full_like(o, float("nan"))
+    lse_up = torch.full_like(lse, float("nan"))
+    with upload_lengths():
+        OursCall(q, k, v, o_up, lse_up, mask_mode, lens_arg, lens_on_device=False)()
+    torch.cuda.synchronize()
+    checks["upload_path_equal"] = bool(torch.equal(o_up, o_ours) and torch.equal(lse_up, lse_ours))
+    del o_up, lse_up
     if lens_arg is not None:
         o_dev.fill_(float("nan"))
         ours_dev()
@@ -387,10 +431,11 @@ def fmt_peer(r, name):
 
 
 def print_table(results):
-    cols = ["ours", "ours-b2b", "ours-dlen", "flex", "cudnn", "efficient"]
+    cols = ["ours", "ours-b2b", "ours-dlen", "ours-upld", "flex", "cudnn", "efficient"]
     print()
     print("TFLOP/s on real work (bf16); ms of ours; ours / peer")
-    header = "| case | " + " | ".join(cols) + " | flash dense (dense TFLOP/s) | ours ms | x flex | x cudnn | x efficient | checks |"
+    header = "| case | " + " | ".join(cols) + (" | flash dense (dense TFLOP/s) | ours ms | ours-upld ms | host us"
+                                              " (ours / upld) | x flex | x cudnn | x efficient | checks |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for r in results:
@@ -403,9 +448,13 @@ def print_table(results):
         fd_s = "%.1f (%.1f)" % (fd["tflops"], fd["dense_tflops"]) if "tflops" in fd else "n/a"
         c = r["checks"]
         ok = all(v for k2, v in c.items() if isinstance(v, bool))
-        print("| %s | %s | %s | %.3f | %s | %s |" % (
-            r["case"], " | ".join(fmt_peer(r, n) for n in cols), fd_s, ours["ms"], " | ".join(ratios),
-            "ok" if ok else "FAIL " + json.dumps(c)))
+        up = r["peers"].get("ours-upld", {})
+        hu = r.get("host_us", {})
+        print("| %s | %s | %s | %.3f | %s | %s | %s | %s |" % (
+            r["case"], " | ".join(fmt_peer(r, n) for n in cols), fd_s, ours["ms"],
+            "%.3f" % up["ms"] if "ms" in up else "-",
+            "%.0f / %.0f" % (hu.get("ours", float("nan")), hu.get("ours-upld", float("nan"))),
+            " | ".join(ratios), "ok" if ok else "FAIL " + json.dumps(c)))
     for r in results:
         for name, p in r["peers"].items():
             if "na" in p:

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 
 #include "attention_args.h"
@@ -75,6 +76,11 @@ __global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const C
     const float kNegInf = -__int_as_float(0x7f800000);
     const int tid = threadIdx.x;
     const int64_t row = blockIdx.x;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    // Launched as a programmatic dependent of the split kernel (sm_90): wait
+    // until that grid has completed and its partials are visible.
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
 
     float m = kNegInf;
     for (int s = tid; s < c.splits; s += kCombineThreads) {
@@ -131,6 +137,13 @@ __global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const C
             seen ? (m + log2f(sum)) * 0.69314718055994531f : kNegInf;
 }
 
+// PADDEDATTN_UPLOAD_LENGTHS=1: host lengths always go through the workspace
+// copy (for comparing the two paths); read on every call.
+bool upload_forced() {
+    const char* v = std::getenv("PADDEDATTN_UPLOAD_LENGTHS");
+    return v != nullptr && v[0] == '1';
+}
+
 int multiprocessor_count(int device, cudaError_t* error) {
     static std::atomic<int> cached[kMaxCachedDevices];
     const bool cacheable = device >= 0 && device < kMaxCachedDevices;
@@ -144,6 +157,49 @@ int multiprocessor_count(int device, cudaError_t* error) {
     if (n < 1) n = 1;
     if (cacheable) cached[device].store(n, std::memory_order_relaxed);
     return n;
+}
+
+// Whether the combine kernel may be launched as a programmatic dependent of
+// the split kernel (Hopper's programmatic dependent launch: its blocks start
+// while the split kernel's last blocks run, and wait in griddepcontrol.wait).
+// Needs compute capability >= 9.0 and the kernel compiled for it (PTX
+// version >= 90, so that the wait is in the code); per device, computed once.
+template <typename T, int HEAD_DIM>
+bool combine_pdl_supported(int device) {
+    static std::atomic<int> cached[kMaxCachedDevices];  // 0 unknown, 1 no, 2 yes
+    const bool cacheable = device >= 0 && device < kMaxCachedDevices;
+    if (cacheable) {
+        const int c = cached[device].load(std::memory_order_relaxed);
+        if (c != 0) return c == 2;
+    }
+    int major = 0;
+    cudaFuncAttributes attributes{};
+    bool ok = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+              cudaFuncGetAttributes(&attributes, decode_combine_kernel<T, HEAD_DIM>) == cudaSuccess &&
+              major >= 9 && attributes.ptxVersion >= 90;
+    (void)cudaGetLastError();
+    if (cacheable) cached[device].store(ok ? 2 : 1, std::memory_order_relaxed);
+    return ok;
+}
+
+template <typename T, int HEAD_DIM>
+cudaError_t launch_combine(const CombineParams& c, unsigned rows, size_t smem, int device, cudaStream_t stream) {
+    if (combine_pdl_supported<T, HEAD_DIM>(device)) {
+        cudaLaunchConfig_t config{};
+        config.gridDim = dim3(rows);
+        config.blockDim = dim3(kCombineThreads);
+        config.dynamicSmemBytes = smem;
+        config.stream = stream;
+        cudaLaunchAttribute attribute[1];
+        attribute[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attribute[0].val.programmaticStreamSerializationAllowed = 1;
+        config.attrs = attribute;
+        config.numAttrs = 1;
+        if (cudaLaunchKernelEx(&config, decode_combine_kernel<T, HEAD_DIM>, c) == cudaSuccess) return cudaSuccess;
+        (void)cudaGetLastError();  // not accepted here: launch it the ordinary way
+    }
+    decode_combine_kernel<T, HEAD_DIM><<<rows, kCombineThreads, smem, stream>>>(c);
+    return cudaGetLastError();
 }
 
 // The split workspace comes from a pool of the library's own, per device,
@@ -176,21 +232,32 @@ cudaMemPool_t workspace_pool(int device) {
     return pools[device];
 }
 
-// Splits per row. Rows have different lengths, so blocks do unequal work:
-// over-decomposing into about kWaves waves of blocks lets the hardware
-// scheduler balance them. Every split keeps at least kMinKeysPerSplit keys
-// (its fixed cost: query loads, the block merge, the partial write) unless
-// the GPU would otherwise be mostly idle, then kMinKeysWhenIdle.
-int choose_num_splits(int64_t base_blocks, int max_kv, int slots) {
+// Splits per row, from sweeps of forced split counts on an H200 (batch 1,
+// 16, 64 x cache 1k to 32k, 8 KV heads; docs/performance.md, Decode):
+//  - every SM gets a block: small batches are latency bound (batch 1 was
+//    fastest with about 16 splits at 1k and 8k keys, 32 at 32k);
+//  - no split longer than kMaxKeysPerSplit keys;
+//  - a grid of between one and two waves of resident blocks, whose second
+//    wave would run mostly empty, is raised to two full waves when the
+//    splits keep at least kMinKeysForWaves keys (batch 64 x 1k: 87 -> 78 us);
+//  - at most kWaves waves of blocks, at least kMinKeysPerSplit keys per
+//    split, at most kMaxAutoSplits splits.
+int choose_num_splits(int64_t base_blocks, int max_kv, int sms, int slots) {
+    constexpr int kMaxKeysPerSplit = 1024;
+    constexpr int kMinKeysForWaves = 256;
+    constexpr int kMinKeysPerSplit = 64;
     constexpr int kWaves = 4;
-    constexpr int kMinKeysPerSplit = 256;
-    constexpr int kMinKeysWhenIdle = 128;
     constexpr int kMaxAutoSplits = 128;
     if (max_kv <= 0 || base_blocks <= 0) return 1;
-    const int64_t for_waves = (static_cast<int64_t>(kWaves) * slots + base_blocks - 1) / base_blocks;
-    int64_t splits = std::min<int64_t>(for_waves, (max_kv + kMinKeysPerSplit - 1) / kMinKeysPerSplit);
-    if (base_blocks * splits < slots)
-        splits = std::min<int64_t>(for_waves, (max_kv + kMinKeysWhenIdle - 1) / kMinKeysWhenIdle);
+    auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+    int64_t splits = std::max(ceil_div(sms, base_blocks), ceil_div(max_kv, kMaxKeysPerSplit));
+    const int64_t blocks = base_blocks * splits;
+    if (blocks > slots && blocks < 2 * static_cast<int64_t>(slots)) {
+        const int64_t two_waves = ceil_div(2 * static_cast<int64_t>(slots), base_blocks);
+        if (max_kv / two_waves >= kMinKeysForWaves) splits = two_waves;
+    }
+    splits = std::min(splits, ceil_div(static_cast<int64_t>(kWaves) * slots, base_blocks));
+    splits = std::min(splits, ceil_div(max_kv, kMinKeysPerSplit));
     return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(splits, kMaxAutoSplits)));
 }
 
@@ -206,6 +273,16 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
         for (int b = 0; b < a.batch; ++b) max_kv = std::max(max_kv, clamp_len(a.kv_lens[b], a.kv_len));
     }
 
+    // Small batches carry host lengths in the kernel parameters; larger ones
+    // (or PADDEDATTN_UPLOAD_LENGTHS=1, a diagnostic switch) copy them to the
+    // workspace.
+    const bool lens_by_value = host_lens && a.batch <= kDecodeParamRows && !upload_forced();
+    if (lens_by_value) {
+        p.kv_lens = nullptr;
+        p.lens_in_params = 1;
+        for (int b = 0; b < a.batch; ++b) p.param_lens[b] = clamp_len(a.kv_lens[b], a.kv_len);
+    }
+
     const int64_t base_blocks = static_cast<int64_t>(a.batch) * a.num_kv_heads * p.row_chunks;
     int splits = a.num_splits;
     if (splits <= 0) {
@@ -214,7 +291,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
         PATTN_CUDA_TRY(e);
         int per_sm = 1;
         PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
-        splits = choose_num_splits(base_blocks, max_kv, sms * per_sm);
+        splits = choose_num_splits(base_blocks, max_kv, sms, sms * per_sm);
     } else {
         // More splits than tiles only adds empty blocks; the result is the same.
         const int max_useful = std::max(1, (max_kv + Shape::kTileKeys - 1) / Shape::kTileKeys);
@@ -228,7 +305,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
     const int64_t rows = static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads;
     const size_t part_o_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * HEAD_DIM * 4 : 0;
     const size_t part_lse_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * 4 : 0;
-    const size_t lens_bytes = host_lens ? static_cast<size_t>(a.batch) * 4 : 0;
+    const size_t lens_bytes = host_lens && !lens_by_value ? static_cast<size_t>(a.batch) * 4 : 0;
     const size_t total = part_o_bytes + ((part_lse_bytes + 15) / 16 * 16) + lens_bytes;
     unsigned char* workspace = nullptr;
     if (total > 0) {
@@ -243,7 +320,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
         p.part_o = reinterpret_cast<float*>(workspace);
         p.part_lse = reinterpret_cast<float*>(workspace + part_o_bytes);
     }
-    if (host_lens) {
+    if (host_lens && !lens_by_value) {
         int32_t* lens = reinterpret_cast<int32_t*>(workspace + part_o_bytes +
                                                    (part_lse_bytes + 15) / 16 * 16);
         // Pageable host memory is staged before this returns, so the caller
@@ -269,9 +346,8 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
         c.lse_stride_b = a.lse_stride_b;
         c.lse_stride_s = a.lse_stride_s;
         c.lse_stride_h = a.lse_stride_h;
-        decode_combine_kernel<T, HEAD_DIM>
-            <<<static_cast<unsigned>(rows), kCombineThreads, splits * sizeof(float), stream>>>(c);
-        e = cudaGetLastError();
+        e = launch_combine<T, HEAD_DIM>(c, static_cast<unsigned>(rows), splits * sizeof(float), a.device_id,
+                                        stream);
     }
     if (workspace) {
         const cudaError_t f = cudaFreeAsync(workspace, stream);

@@ -28,6 +28,10 @@ namespace pattn {
 namespace cuda {
 namespace decode_detail {
 
+// Host lengths of up to this many rows travel in the kernel parameters (no
+// copy, no workspace); the struct stays below CUDA 11.x's 4 KB limit.
+constexpr int kDecodeParamRows = 512;
+
 struct DecodeParams {
     const void* q;
     const void* k;
@@ -51,7 +55,13 @@ struct DecodeParams {
     int64_t v_stride_b, v_stride_s, v_stride_h;
     int64_t o_stride_b, o_stride_s, o_stride_h;
     int64_t lse_stride_b, lse_stride_s, lse_stride_h;
+
+    // 1: kv_lens is null and row b has param_lens[b] real keys (host
+    // lengths, already range-checked).
+    int32_t lens_in_params;
+    int32_t param_lens[kDecodeParamRows];
 };
+static_assert(sizeof(DecodeParams) <= 4000, "kernel parameters are limited to 4 KB (CUDA 11.x)");
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
@@ -128,7 +138,7 @@ struct Vec8<__nv_bfloat16> {
 
 template <typename T, int HEAD_DIM, int ROWS>
 __global__ void __launch_bounds__(kThreads)
-decode_split_kernel(const DecodeParams p) {
+decode_split_kernel(const __grid_constant__ DecodeParams p) {
     using Shape = DecodeShape<HEAD_DIM>;
     constexpr int LPK = Shape::kLanesPerKey;
     constexpr int TILE = Shape::kTileKeys;
@@ -136,6 +146,12 @@ decode_split_kernel(const DecodeParams p) {
 
     extern __shared__ __align__(16) unsigned char smem_raw[];
     uint4* slots = reinterpret_cast<uint4*>(smem_raw);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    // The combine kernel (a programmatic dependent launch) may be scheduled
+    // once every block of this grid has started; it waits for this grid's
+    // completion before reading anything.
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 
     const int tid = threadIdx.x;
     const int warp = tid / 32;
@@ -149,7 +165,8 @@ decode_split_kernel(const DecodeParams p) {
     const int row_chunk = blockIdx.y % p.row_chunks;
     const int b = blockIdx.z;
 
-    const int kv = p.kv_lens ? clamp_len(p.kv_lens[b], p.cache_len) : p.cache_len;
+    const int kv = p.kv_lens ? clamp_len(p.kv_lens[b], p.cache_len)
+                             : (p.lens_in_params ? p.param_lens[b] : p.cache_len);
     const RowExtent ext = row_extent(p.q_len, p.cache_len, p.q_len, kv, p.left_padded != 0);
 
     // Rows of this block and the keys each one sees (causal, bottom-right).

@@ -5,8 +5,10 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -192,6 +194,39 @@ void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q
     }
 }
 
+// PADDEDATTN_UPLOAD_LENGTHS=1 sends host lengths the way large batches go
+// (work list / lengths copied to the device) also for small batches: a
+// diagnostic switch for comparing the two paths. Read on every call.
+bool upload_forced() {
+    const char* v = std::getenv("PADDEDATTN_UPLOAD_LENGTHS");
+    return v != nullptr && v[0] == '1';
+}
+
+// Host lengths of a small batch go into the kernel parameters, rows ordered
+// by their work (visible query-key pairs, most first, so long rows do not
+// start last); the kernel runs the full grid of query tiles as with device
+// lengths. No host-to-device copy, no allocation, nothing to wait for.
+void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
+    int64_t work[kPrefillParamRows];
+    int32_t order[kPrefillParamRows];
+    for (int32_t b = 0; b < a.batch; ++b) {
+        const int64_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
+        const int64_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+        // Causal: real query i sees min(kv, i + 1 + kv - qv) keys; twice the
+        // sum is close to qv * (2 kv - qv) (exact when kv >= qv).
+        work[b] = a.causal ? qv * std::max<int64_t>(2 * kv - qv, 0) : qv * kv;
+        order[b] = b;
+    }
+    std::stable_sort(order, order + a.batch, [&](int32_t x, int32_t y) { return work[x] > work[y]; });
+    p.param_rows = a.batch;
+    for (int32_t r = 0; r < a.batch; ++r) {
+        const int32_t b = order[r];
+        p.row_batch[r] = b;
+        p.row_q[r] = a.q_lens ? a.q_lens[b] : a.q_len;
+        p.row_kv[r] = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+    }
+}
+
 template <int HEAD_DIM>
 pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStream_t stream) {
     constexpr int block_m = prefill_block_m(HEAD_DIM);
@@ -206,12 +241,16 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
                          (long long)total_rows, (long long)grid_blocks);
     p.num_q_tiles = (int32_t)num_q_tiles;
 
-    if (a.lens_on_device) {
-        // Lengths are only known on the device: launch every tile; blocks
-        // of tiles without real queries just write their padding rows.
+    const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr;
+    if (a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !upload_forced())) {
+        // Lengths on the device (only known there), absent (every row full)
+        // or by value in the parameters: launch every tile; blocks of tiles
+        // without real queries just write their padding rows.
         p.work = nullptr;
-        p.q_lens_device = a.q_lens;
-        p.kv_lens_device = a.kv_lens;
+        p.q_lens_device = a.lens_on_device ? a.q_lens : nullptr;
+        p.kv_lens_device = a.lens_on_device ? a.kv_lens : nullptr;
+        p.param_rows = 0;
+        if (!a.lens_on_device && !no_lens) fill_param_rows(a, p);
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, {
             PATTN_DISPATCH_PREFILL_CAUSAL(a.causal, CAUSAL, {

@@ -169,7 +169,7 @@ __device__ __forceinline__ void load_kv_tile(uint32_t smem_base, const T* src, i
 }
 
 template <class Tr, typename T, bool CAUSAL>
-__global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillParams params) {
+__global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_constant__ PrefillParams params) {
     constexpr int HEAD_DIM = Tr::HEAD_DIM;
     constexpr int BLOCK_M = Tr::BLOCK_M;
     constexpr int BLOCK_N = Tr::BLOCK_N;
@@ -198,16 +198,26 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const PrefillPa
         qv = item.q_valid;
         kv = item.kv_valid;
     } else {
-        // Lengths in device memory: the full grid runs, heaviest tiles (the
-        // last ones, under a causal mask) first; blocks whose tile holds no
-        // real query only write the padding rows.
+        // Grid mode (lengths in device memory or in the parameters): the
+        // full grid runs, heaviest tiles (the last ones, under a causal mask)
+        // first; blocks whose tile holds no real query only write the
+        // padding rows.
         int32_t x = blockIdx.x;
         int32_t bh = x / params.num_q_tiles;
         q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
-        batch = bh / params.num_kv_heads;
-        kv_head = bh - batch * params.num_kv_heads;
-        qv = params.q_lens_device ? clamp_len(params.q_lens_device[batch], params.q_len) : params.q_len;
-        kv = params.kv_lens_device ? clamp_len(params.kv_lens_device[batch], params.kv_len) : params.kv_len;
+        const int32_t rank = bh / params.num_kv_heads;
+        kv_head = bh - rank * params.num_kv_heads;
+        if (params.param_rows > 0) {
+            // Host lengths passed by value (already range-checked), rows
+            // visited in the order the host chose (most work first).
+            batch = params.row_batch[rank];
+            qv = params.row_q[rank];
+            kv = params.row_kv[rank];
+        } else {
+            batch = rank;
+            qv = params.q_lens_device ? clamp_len(params.q_lens_device[batch], params.q_len) : params.q_len;
+            kv = params.kv_lens_device ? clamp_len(params.kv_lens_device[batch], params.kv_len) : params.kv_len;
+        }
     }
     const int32_t group = params.group_size;
     const RowExtent ext = row_extent(params.q_len, params.kv_len, qv, kv, params.left_padded);

@@ -27,6 +27,11 @@ struct PrefillWorkItem {
     int32_t reserved[3];
 };
 
+// Rows whose lengths can travel in the kernel parameters (host lengths,
+// batch <= this): no work list, no copy, no allocation per call. The whole
+// struct must stay below the 4 KB kernel-parameter limit of CUDA 11.x.
+constexpr int kPrefillParamRows = 256;
+
 struct PrefillParams {
     const void* q;
     const void* k;
@@ -41,9 +46,12 @@ struct PrefillParams {
     int64_t lse_stride_b, lse_stride_s, lse_stride_h;
 
     // Work-list mode (work != null): block x runs work[x].
-    // Grid mode (work == null): block x runs tile (x % num_q_tiles) of
-    // (batch, kv_head) = divmod(x / num_q_tiles, num_kv_heads), reading the
-    // lengths from device memory (null = full) and clamping them.
+    // Grid mode (work == null): block x runs tile (num_q_tiles - 1 -
+    // x % num_q_tiles) of (rank, kv_head) = divmod(x / num_q_tiles,
+    // num_kv_heads). With param_rows > 0 the row of rank r is row_batch[r]
+    // and its lengths are row_q[r], row_kv[r] (host lengths, checked);
+    // otherwise the row is r and the lengths come from device memory (null =
+    // full) and are clamped.
     const PrefillWorkItem* work;
     const int32_t* q_lens_device;
     const int32_t* kv_lens_device;
@@ -53,7 +61,13 @@ struct PrefillParams {
     int32_t num_q_tiles;   // tiles per (batch, kv_head) over q_len * group_size rows
     float scale_log2;      // softmax scale * log2(e): scores go through exp2
     bool left_padded;
+
+    int32_t param_rows;    // 0, or batch when the lengths below are used
+    int32_t row_batch[kPrefillParamRows];
+    int32_t row_q[kPrefillParamRows];
+    int32_t row_kv[kPrefillParamRows];
 };
+static_assert(sizeof(PrefillParams) <= 4000, "kernel parameters are limited to 4 KB (CUDA 11.x)");
 
 // Keys per KV tile at head_dim 128 (a tuning knob: 32, 48 or 64). It sets
 // the size of the score accumulators that live next to the 128-register

@@ -16,15 +16,12 @@ static int32_t g_qlens[B] = {8, 3, 0}, g_kvlens[B] = {8, 5, 1};
 static uint16_t g_fake_device[4096] __attribute__((aligned(64)));
 
 static pattn_prefill_params valid_params(void) {
-    pattn_prefill_params p;
-    memset(&p, 0, sizeof p);
-    p.struct_size = sizeof p;
-    p.mask_mode = PATTN_MASK_CAUSAL_PADDED_LEFT;
-    p.q = tu_tensor_4d(g_q, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D);
-    p.k = tu_tensor_4d(g_k, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D);
-    p.v = tu_tensor_4d(g_v, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D);
-    p.o = tu_tensor_4d(g_o, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D);
-    p.lse = tu_tensor_3d(g_lse, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, B, SQ, HQ);
+    pattn_prefill_params p = tu_prefill_params(
+        PATTN_MASK_CAUSAL_PADDED_LEFT, tu_tensor_4d(g_q, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D),
+        tu_tensor_4d(g_k, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D),
+        tu_tensor_4d(g_v, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D),
+        tu_tensor_4d(g_o, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D),
+        tu_tensor_3d(g_lse, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, B, SQ, HQ));
     p.q_valid_lens = tu_tensor_1d(g_qlens, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, B);
     p.kv_valid_lens = tu_tensor_1d(g_kvlens, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, B);
     return p;
@@ -43,12 +40,22 @@ static pattn_prefill_params cuda_params(void) {
     return p;
 }
 
-#define EXPECT_PREFILL(params_expr, status, text)                 \
-    do {                                                          \
-        pattn_prefill_params p_ = (params_expr);                  \
-        CHECK_STATUS(pattn_sequence_prefill(&p_, NULL), status);  \
-        CHECK_ERROR_MENTIONS(text);                               \
+/* Breaks a copy of `base` (named `bad` in `breakage`), then expects `call`
+ * on it to return `status` with a message that mentions `text`. */
+#define EXPECT_BROKEN(type, call, base, breakage, status, text) \
+    do {                                                      \
+        type bad = (base);                                    \
+        breakage;                                             \
+        CHECK_STATUS(call(&bad, NULL), status);               \
+        CHECK_ERROR_MENTIONS(text);                           \
     } while (0)
+
+#define EXPECT_PREFILL(base, breakage, status, text) \
+    EXPECT_BROKEN(pattn_prefill_params, pattn_sequence_prefill, base, breakage, status, text)
+#define EXPECT_DECODE(base, breakage, status, text) \
+    EXPECT_BROKEN(pattn_decode_params, pattn_decode, base, breakage, status, text)
+#define EXPECT_MERGE(base, breakage, status, text) \
+    EXPECT_BROKEN(pattn_merge_params, pattn_merge_states, base, breakage, status, text)
 
 static int is_cpu_only_build(void) {
     return strstr(pattn_version_string(), "CPU-only") != NULL;
@@ -85,107 +92,106 @@ static void test_prefill_errors(void) {
     CHECK(strcmp(pattn_last_error_message(), "") == 0);
 
     /* The struct itself. */
-    p = valid_params(); p.struct_size = sizeof p - 4;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "struct_size");
-    p = valid_params(); p.struct_size = 0;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "struct_size = 0");
-    p = valid_params(); p.reserved = 1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "reserved = 1");
-    p = valid_params(); p.mask_mode = (pattn_mask_mode)9;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "mask_mode = 9");
-    p = valid_params(); p.softmax_scale = NAN;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "softmax_scale");
+    EXPECT_PREFILL(valid_params(), bad.struct_size = sizeof bad - 4,
+        PATTN_STATUS_INVALID_ARGUMENT, "struct_size");
+    EXPECT_PREFILL(valid_params(), bad.struct_size = 0,
+        PATTN_STATUS_INVALID_ARGUMENT, "struct_size = 0");
+    EXPECT_PREFILL(valid_params(), bad.reserved = 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "reserved = 1");
+    EXPECT_PREFILL(valid_params(), bad.mask_mode = (pattn_mask_mode)9,
+        PATTN_STATUS_INVALID_ARGUMENT, "mask_mode = 9");
+    EXPECT_PREFILL(valid_params(), bad.softmax_scale = NAN,
+        PATTN_STATUS_INVALID_ARGUMENT, "softmax_scale");
 
     /* Null data. */
-    p = valid_params(); p.q.data = NULL;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q.data is NULL");
-    p = valid_params(); p.k.data = NULL;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "k.data is NULL");
-    p = valid_params(); p.v.data = NULL;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "v.data is NULL");
-    p = valid_params(); p.o.data = NULL;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "o.data is NULL");
+    EXPECT_PREFILL(valid_params(), bad.q.data = NULL,
+        PATTN_STATUS_INVALID_ARGUMENT, "q.data is NULL");
+    EXPECT_PREFILL(valid_params(), bad.k.data = NULL,
+        PATTN_STATUS_INVALID_ARGUMENT, "k.data is NULL");
+    EXPECT_PREFILL(valid_params(), bad.v.data = NULL,
+        PATTN_STATUS_INVALID_ARGUMENT, "v.data is NULL");
+    EXPECT_PREFILL(valid_params(), bad.o.data = NULL,
+        PATTN_STATUS_INVALID_ARGUMENT, "o.data is NULL");
 
     /* Rank, sizes, strides, enum values. */
-    p = valid_params(); p.q.ndim = 3;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q.ndim = 3");
-    p = valid_params(); p.v.ndim = 5;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "v.ndim = 5");
-    p = valid_params(); p.lse.ndim = 4;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "lse.ndim = 4");
-    p = valid_params(); p.q_valid_lens.ndim = 2;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens.ndim = 2");
-    p = valid_params(); p.k.shape[1] = -1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "k.shape[1] = -1");
-    p = valid_params(); p.o.strides[0] = -4096;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "o.strides[0] = -4096");
-    p = valid_params(); p.q.strides[3] = 2;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q.strides[3] = 2");
-    p = valid_params(); p.v.strides[3] = 0;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "v.strides[3] = 0");
-    p = valid_params(); p.q.dtype = (pattn_dtype)7;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q.dtype = 7");
-    p = valid_params(); p.k.device_type = (pattn_device_type)5;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "k.device_type = 5");
+    EXPECT_PREFILL(valid_params(), bad.q.ndim = 3,
+        PATTN_STATUS_INVALID_ARGUMENT, "q.ndim = 3");
+    EXPECT_PREFILL(valid_params(), bad.v.ndim = 5,
+        PATTN_STATUS_INVALID_ARGUMENT, "v.ndim = 5");
+    EXPECT_PREFILL(valid_params(), bad.lse.ndim = 4,
+        PATTN_STATUS_INVALID_ARGUMENT, "lse.ndim = 4");
+    EXPECT_PREFILL(valid_params(), bad.q_valid_lens.ndim = 2,
+        PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens.ndim = 2");
+    EXPECT_PREFILL(valid_params(), bad.k.shape[1] = -1,
+        PATTN_STATUS_INVALID_ARGUMENT, "k.shape[1] = -1");
+    EXPECT_PREFILL(valid_params(), bad.o.strides[0] = -4096,
+        PATTN_STATUS_INVALID_ARGUMENT, "o.strides[0] = -4096");
+    EXPECT_PREFILL(valid_params(), bad.q.strides[3] = 2,
+        PATTN_STATUS_INVALID_ARGUMENT, "q.strides[3] = 2");
+    EXPECT_PREFILL(valid_params(), bad.v.strides[3] = 0,
+        PATTN_STATUS_INVALID_ARGUMENT, "v.strides[3] = 0");
+    EXPECT_PREFILL(valid_params(), bad.q.dtype = (pattn_dtype)7,
+        PATTN_STATUS_INVALID_ARGUMENT, "q.dtype = 7");
+    EXPECT_PREFILL(valid_params(), bad.k.device_type = (pattn_device_type)5,
+        PATTN_STATUS_INVALID_ARGUMENT, "k.device_type = 5");
 
     /* Data types. */
-    p = valid_params();
-    p.q.dtype = p.k.dtype = p.v.dtype = p.o.dtype = PATTN_DTYPE_I32;
-    EXPECT_PREFILL(p, PATTN_STATUS_UNSUPPORTED, "q.dtype = I32");
-    p = valid_params(); p.k.dtype = PATTN_DTYPE_BF16;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "k.dtype = BF16 does not match q.dtype = F16");
-    p = valid_params(); p.o.dtype = PATTN_DTYPE_F32;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "o.dtype = F32");
-    p = valid_params(); p.lse.dtype = PATTN_DTYPE_F16;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "lse.dtype = F16");
-    p = valid_params(); p.q_valid_lens.dtype = PATTN_DTYPE_F32;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens.dtype = F32");
-    p = valid_params(); p.kv_valid_lens.dtype = PATTN_DTYPE_F16;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens.dtype = F16");
+    EXPECT_PREFILL(valid_params(), bad.q.dtype = bad.k.dtype = bad.v.dtype = bad.o.dtype = PATTN_DTYPE_I32,
+        PATTN_STATUS_UNSUPPORTED, "q.dtype = I32");
+    EXPECT_PREFILL(valid_params(), bad.k.dtype = PATTN_DTYPE_BF16,
+        PATTN_STATUS_INVALID_ARGUMENT, "k.dtype = BF16 does not match q.dtype = F16");
+    EXPECT_PREFILL(valid_params(), bad.o.dtype = PATTN_DTYPE_F32,
+        PATTN_STATUS_INVALID_ARGUMENT, "o.dtype = F32");
+    EXPECT_PREFILL(valid_params(), bad.lse.dtype = PATTN_DTYPE_F16,
+        PATTN_STATUS_INVALID_ARGUMENT, "lse.dtype = F16");
+    EXPECT_PREFILL(valid_params(), bad.q_valid_lens.dtype = PATTN_DTYPE_F32,
+        PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens.dtype = F32");
+    EXPECT_PREFILL(valid_params(), bad.kv_valid_lens.dtype = PATTN_DTYPE_F16,
+        PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens.dtype = F16");
 
     /* Shapes. */
-    p = valid_params(); p.k.shape[0] = B - 1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "k.shape[0] (batch) = 2");
-    p = valid_params(); p.k.shape[3] = 32; p.v.shape[3] = 32;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "k.shape[3] (head_dim) = 32");
-    p = valid_params(); p.v.shape[1] = SK - 1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "v.shape[1] = 7");
-    p = valid_params(); p.o.shape[2] = HQ - 1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "o.shape[2] = 3");
-    p = valid_params(); p.lse.shape[1] = SQ + 1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "lse.shape[1] = 9");
-    p = valid_params(); p.q_valid_lens.shape[0] = B + 1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens.shape[0] (batch) = 4");
-    p = valid_params(); p.kv_valid_lens.strides[0] = 2;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens.strides[0] = 2");
+    EXPECT_PREFILL(valid_params(), bad.k.shape[0] = B - 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "k.shape[0] (batch) = 2");
+    EXPECT_PREFILL(valid_params(), bad.k.shape[3] = 32; bad.v.shape[3] = 32,
+        PATTN_STATUS_INVALID_ARGUMENT, "k.shape[3] (head_dim) = 32");
+    EXPECT_PREFILL(valid_params(), bad.v.shape[1] = SK - 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "v.shape[1] = 7");
+    EXPECT_PREFILL(valid_params(), bad.o.shape[2] = HQ - 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "o.shape[2] = 3");
+    EXPECT_PREFILL(valid_params(), bad.lse.shape[1] = SQ + 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "lse.shape[1] = 9");
+    EXPECT_PREFILL(valid_params(), bad.q_valid_lens.shape[0] = B + 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens.shape[0] (batch) = 4");
+    EXPECT_PREFILL(valid_params(), bad.kv_valid_lens.strides[0] = 2,
+        PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens.strides[0] = 2");
 
     /* Heads: Hq % Hkv, and a k with no heads. */
-    p = valid_params(); p.q.shape[2] = 3; p.o.shape[2] = 3; p.lse.shape[2] = 3;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "(num_qo_heads) = 3 is not a multiple of k.shape[2] (num_kv_heads) = 2");
-    p = valid_params(); p.k.shape[2] = 0; p.v.shape[2] = 0;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "num_kv_heads) = 0");
+    EXPECT_PREFILL(valid_params(), bad.q.shape[2] = 3; bad.o.shape[2] = 3; bad.lse.shape[2] = 3,
+        PATTN_STATUS_INVALID_ARGUMENT, "(num_qo_heads) = 3 is not a multiple of k.shape[2] (num_kv_heads) = 2");
+    EXPECT_PREFILL(valid_params(), bad.k.shape[2] = 0; bad.v.shape[2] = 0,
+        PATTN_STATUS_INVALID_ARGUMENT, "num_kv_heads) = 0");
 
     /* Head dim on the CPU: 1 to 512. */
-    p = valid_params();
-    p.q.shape[3] = p.k.shape[3] = p.v.shape[3] = p.o.shape[3] = 600;
-    EXPECT_PREFILL(p, PATTN_STATUS_UNSUPPORTED, "q.shape[3] (head_dim) = 600 is not supported");
+    EXPECT_PREFILL(valid_params(), bad.q.shape[3] = bad.k.shape[3] = bad.v.shape[3] = bad.o.shape[3] = 600,
+        PATTN_STATUS_UNSUPPORTED, "q.shape[3] (head_dim) = 600 is not supported");
 
     /* Host lengths outside [0, len]. */
     {
         int32_t bad_q[B] = {8, 9, 0}, neg[B] = {8, -1, 0}, bad_kv[B] = {8, 5, 12};
-        p = valid_params(); p.q_valid_lens.data = bad_q;
-        EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens[1] = 9 is outside [0, q_len = 8]");
-        p = valid_params(); p.q_valid_lens.data = neg;
-        EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens[1] = -1");
-        p = valid_params(); p.kv_valid_lens.data = bad_kv;
-        EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens[2] = 12 is outside [0, kv_len = 8]");
+        EXPECT_PREFILL(valid_params(), bad.q_valid_lens.data = bad_q,
+            PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens[1] = 9 is outside [0, q_len = 8]");
+        EXPECT_PREFILL(valid_params(), bad.q_valid_lens.data = neg,
+            PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens[1] = -1");
+        EXPECT_PREFILL(valid_params(), bad.kv_valid_lens.data = bad_kv,
+            PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens[2] = 12 is outside [0, kv_len = 8]");
     }
 
     /* kv_valid_lens absent while q_len != kv_len. */
     p = valid_params();
     p.k.shape[1] = p.v.shape[1] = SK - 2;
     p.kv_valid_lens.data = NULL;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens is absent");
+    CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("kv_valid_lens is absent");
     /* ... but with it, q_len != kv_len is fine (lengths within the new kv_len). */
     {
         int32_t kv_ok[B] = {6, 5, 1};
@@ -194,36 +200,34 @@ static void test_prefill_errors(void) {
     }
 
     /* Mixed placement. */
-    p = valid_params(); p.k.device_type = PATTN_DEVICE_CUDA;
-    EXPECT_PREFILL(p, PATTN_STATUS_DEVICE_MISMATCH, "k is on CUDA device 0 but q is in host memory");
-    p = valid_params(); p.lse.device_type = PATTN_DEVICE_CUDA;
-    EXPECT_PREFILL(p, PATTN_STATUS_DEVICE_MISMATCH, "lse is on CUDA device 0");
-    p = valid_params(); p.q_valid_lens.device_type = PATTN_DEVICE_CUDA;
-    EXPECT_PREFILL(p, PATTN_STATUS_DEVICE_MISMATCH, "q_valid_lens is on CUDA device 0 but q is in host memory");
-    p = cuda_params(); p.o.device_id = 1;
-    EXPECT_PREFILL(p, PATTN_STATUS_DEVICE_MISMATCH, "o is on CUDA device 1 but q is on CUDA device 0");
-    p = cuda_params(); p.kv_valid_lens.device_type = PATTN_DEVICE_CUDA; p.kv_valid_lens.data = g_fake_device;
-    EXPECT_PREFILL(p, PATTN_STATUS_DEVICE_MISMATCH, "q_valid_lens is in host memory but kv_valid_lens is on the device");
-    p = cuda_params(); p.q_valid_lens.device_type = PATTN_DEVICE_CUDA; p.q_valid_lens.device_id = 2;
-    EXPECT_PREFILL(p, PATTN_STATUS_DEVICE_MISMATCH, "q_valid_lens is on CUDA device 2");
-    p = cuda_params(); p.q.device_id = -1; p.k.device_id = -1;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q.device_id = -1");
+    EXPECT_PREFILL(valid_params(), bad.k.device_type = PATTN_DEVICE_CUDA,
+        PATTN_STATUS_DEVICE_MISMATCH, "k is on CUDA device 0 but q is in host memory");
+    EXPECT_PREFILL(valid_params(), bad.lse.device_type = PATTN_DEVICE_CUDA,
+        PATTN_STATUS_DEVICE_MISMATCH, "lse is on CUDA device 0");
+    EXPECT_PREFILL(valid_params(), bad.q_valid_lens.device_type = PATTN_DEVICE_CUDA,
+        PATTN_STATUS_DEVICE_MISMATCH, "q_valid_lens is on CUDA device 0 but q is in host memory");
+    EXPECT_PREFILL(cuda_params(), bad.o.device_id = 1,
+        PATTN_STATUS_DEVICE_MISMATCH, "o is on CUDA device 1 but q is on CUDA device 0");
+    EXPECT_PREFILL(cuda_params(), bad.kv_valid_lens.device_type = PATTN_DEVICE_CUDA; bad.kv_valid_lens.data = g_fake_device,
+        PATTN_STATUS_DEVICE_MISMATCH, "q_valid_lens is in host memory but kv_valid_lens is on the device");
+    EXPECT_PREFILL(cuda_params(), bad.q_valid_lens.device_type = PATTN_DEVICE_CUDA; bad.q_valid_lens.device_id = 2,
+        PATTN_STATUS_DEVICE_MISMATCH, "q_valid_lens is on CUDA device 2");
+    EXPECT_PREFILL(cuda_params(), bad.q.device_id = -1; bad.k.device_id = -1,
+        PATTN_STATUS_INVALID_ARGUMENT, "q.device_id = -1");
 
     /* CUDA-path rules that hold whatever the machine: dtype, head_dim,
        16-byte alignment of data and strides. */
-    p = cuda_params();
-    p.q.dtype = p.k.dtype = p.v.dtype = p.o.dtype = PATTN_DTYPE_F32;
-    EXPECT_PREFILL(p, PATTN_STATUS_UNSUPPORTED, "q.dtype = F32 is supported only on the CPU backend");
-    p = cuda_params();
-    p.q.shape[3] = p.k.shape[3] = p.v.shape[3] = p.o.shape[3] = 96;
-    EXPECT_PREFILL(p, PATTN_STATUS_UNSUPPORTED, "q.shape[3] (head_dim) = 96 is not supported (supported on CUDA: 64, 128, 256)");
-    p = cuda_params(); p.v.data = (char*)g_fake_device + 2;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "not 16-byte aligned");
+    EXPECT_PREFILL(cuda_params(), bad.q.dtype = bad.k.dtype = bad.v.dtype = bad.o.dtype = PATTN_DTYPE_F32,
+        PATTN_STATUS_UNSUPPORTED, "q.dtype = F32 is supported only on the CPU backend");
+    EXPECT_PREFILL(cuda_params(), bad.q.shape[3] = bad.k.shape[3] = bad.v.shape[3] = bad.o.shape[3] = 96,
+        PATTN_STATUS_UNSUPPORTED, "q.shape[3] (head_dim) = 96 is not supported (supported on CUDA: 64, 128, 256)");
+    EXPECT_PREFILL(cuda_params(), bad.v.data = (char*)g_fake_device + 2,
+        PATTN_STATUS_INVALID_ARGUMENT, "not 16-byte aligned");
     CHECK_ERROR_MENTIONS("v.data");
-    p = cuda_params(); p.q.strides[2] = 68; p.q.strides[1] = 68 * HQ; p.q.strides[0] = 68 * HQ * SQ;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "q.strides[2] (head stride) = 68 is not a multiple of 8");
-    p = cuda_params(); p.k.strides[1] = HK * D + 4; p.k.strides[0] = (HK * D + 4) * SK;
-    EXPECT_PREFILL(p, PATTN_STATUS_INVALID_ARGUMENT, "k.strides[1] (sequence stride)");
+    EXPECT_PREFILL(cuda_params(), bad.q.strides[2] = 68; bad.q.strides[1] = 68 * HQ; bad.q.strides[0] = 68 * HQ * SQ,
+        PATTN_STATUS_INVALID_ARGUMENT, "q.strides[2] (head stride) = 68 is not a multiple of 8");
+    EXPECT_PREFILL(cuda_params(), bad.k.strides[1] = HK * D + 4; bad.k.strides[0] = (HK * D + 4) * SK,
+        PATTN_STATUS_INVALID_ARGUMENT, "k.strides[1] (sequence stride)");
 
     /* A CUDA call on a machine without a GPU fails cleanly. */
     if (!tu_have_gpu()) {
@@ -233,8 +237,7 @@ static void test_prefill_errors(void) {
         CHECK_ERROR_MENTIONS("q");
     } else {
         /* Host memory described as device memory is caught. */
-        p = cuda_params();
-        EXPECT_PREFILL(p, PATTN_STATUS_DEVICE_MISMATCH, "q.device_type is CUDA");
+        EXPECT_PREFILL(cuda_params(), (void)0, PATTN_STATUS_DEVICE_MISMATCH, "q.device_type is CUDA");
     }
 }
 
@@ -275,52 +278,42 @@ static void test_prefill_no_ops(void) {
 }
 
 static pattn_decode_params valid_decode(void) {
-    pattn_decode_params p;
-    memset(&p, 0, sizeof p);
-    p.struct_size = sizeof p;
-    p.padding_side = PATTN_PADDING_LEFT;
-    p.q = tu_tensor_4d(g_q, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, 2, HQ, D);
-    p.k_cache = tu_tensor_4d(g_k, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D);
-    p.v_cache = tu_tensor_4d(g_v, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D);
-    p.o = tu_tensor_4d(g_o, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, 2, HQ, D);
-    p.lse = tu_tensor_3d(g_lse, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, B, 2, HQ);
+    pattn_decode_params p = tu_decode_params(
+        PATTN_PADDING_LEFT, tu_tensor_4d(g_q, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, 2, HQ, D),
+        tu_tensor_4d(g_k, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D),
+        tu_tensor_4d(g_v, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, SK, HK, D),
+        tu_tensor_4d(g_o, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B, 2, HQ, D),
+        tu_tensor_3d(g_lse, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, B, 2, HQ));
     p.kv_valid_lens = tu_tensor_1d(g_kvlens, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, B);
     return p;
 }
-
-#define EXPECT_DECODE(params_expr, status, text)         \
-    do {                                                 \
-        pattn_decode_params p_ = (params_expr);          \
-        CHECK_STATUS(pattn_decode(&p_, NULL), status);   \
-        CHECK_ERROR_MENTIONS(text);                      \
-    } while (0)
 
 static void test_decode_errors(void) {
     pattn_decode_params p = valid_decode();
     CHECK_OK(pattn_decode(&p, NULL));
     CHECK_STATUS(pattn_decode(NULL, NULL), PATTN_STATUS_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("params");
-    p = valid_decode(); p.struct_size = 8;
-    EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "struct_size = 8");
-    p = valid_decode(); p.padding_side = (pattn_padding_side)4;
-    EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "padding_side = 4");
-    p = valid_decode(); p.num_splits = -1;
-    EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "num_splits = -1");
-    p = valid_decode(); p.q.shape[1] = p.o.shape[1] = p.lse.shape[1] = 17;
-    EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "(q_len) = 17 is outside [1, 16]");
-    p = valid_decode(); p.k_cache.shape[2] = 3;
-    EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "v_cache.shape[2] = 2 does not match k_cache.shape[2] = 3");
-    p = valid_decode(); p.v_cache.dtype = PATTN_DTYPE_BF16;
-    EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "v_cache.dtype = BF16");
-    p = valid_decode(); p.k_cache.data = NULL;
-    EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "k_cache.data is NULL");
+    EXPECT_DECODE(valid_decode(), bad.struct_size = 8,
+        PATTN_STATUS_INVALID_ARGUMENT, "struct_size = 8");
+    EXPECT_DECODE(valid_decode(), bad.padding_side = (pattn_padding_side)4,
+        PATTN_STATUS_INVALID_ARGUMENT, "padding_side = 4");
+    EXPECT_DECODE(valid_decode(), bad.num_splits = -1,
+        PATTN_STATUS_INVALID_ARGUMENT, "num_splits = -1");
+    EXPECT_DECODE(valid_decode(), bad.q.shape[1] = bad.o.shape[1] = bad.lse.shape[1] = 17,
+        PATTN_STATUS_INVALID_ARGUMENT, "(q_len) = 17 is outside [1, 16]");
+    EXPECT_DECODE(valid_decode(), bad.k_cache.shape[2] = 3,
+        PATTN_STATUS_INVALID_ARGUMENT, "v_cache.shape[2] = 2 does not match k_cache.shape[2] = 3");
+    EXPECT_DECODE(valid_decode(), bad.v_cache.dtype = PATTN_DTYPE_BF16,
+        PATTN_STATUS_INVALID_ARGUMENT, "v_cache.dtype = BF16");
+    EXPECT_DECODE(valid_decode(), bad.k_cache.data = NULL,
+        PATTN_STATUS_INVALID_ARGUMENT, "k_cache.data is NULL");
     {
-        int32_t bad[B] = {8, 9, 1};
-        p = valid_decode(); p.kv_valid_lens.data = bad;
-        EXPECT_DECODE(p, PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens[1] = 9 is outside [0, cache_len = 8]");
+        int32_t bad_kv[B] = {8, 9, 1};
+        EXPECT_DECODE(valid_decode(), bad.kv_valid_lens.data = bad_kv,
+            PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens[1] = 9 is outside [0, cache_len = 8]");
     }
-    p = valid_decode(); p.k_cache.device_type = PATTN_DEVICE_CUDA;
-    EXPECT_DECODE(p, PATTN_STATUS_DEVICE_MISMATCH, "k_cache is on CUDA device 0 but q is in host memory");
+    EXPECT_DECODE(valid_decode(), bad.k_cache.device_type = PATTN_DEVICE_CUDA,
+        PATTN_STATUS_DEVICE_MISMATCH, "k_cache is on CUDA device 0 but q is in host memory");
     /* No-ops: batch 0, q_len 0. */
     p = valid_decode();
     p.q.shape[0] = p.k_cache.shape[0] = p.v_cache.shape[0] = p.o.shape[0] = p.lse.shape[0] = 0;
@@ -345,13 +338,6 @@ static pattn_merge_params valid_merge(void) {
     return p;
 }
 
-#define EXPECT_MERGE(params_expr, status, text)               \
-    do {                                                      \
-        pattn_merge_params p_ = (params_expr);                \
-        CHECK_STATUS(pattn_merge_states(&p_, NULL), status);  \
-        CHECK_ERROR_MENTIONS(text);                           \
-    } while (0)
-
 static void test_merge_errors(void) {
     pattn_merge_params p;
     size_t i;
@@ -365,28 +351,28 @@ static void test_merge_errors(void) {
     CHECK_OK(pattn_merge_states(&p, NULL));
     CHECK_STATUS(pattn_merge_states(NULL, NULL), PATTN_STATUS_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("params");
-    p = valid_merge(); p.struct_size = 1;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "struct_size = 1");
-    p = valid_merge(); p.reserved = 3;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "reserved = 3");
-    p = valid_merge(); p.o_a.ndim = 2;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "o_a.ndim = 2");
-    p = valid_merge(); p.o_b.shape[1] = 5;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "o_b.shape[1] = 5 does not match o_a.shape[1] = 8");
-    p = valid_merge(); p.lse_b.shape[2] = 1;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "lse_b.shape[2] = 1");
-    p = valid_merge(); p.lse_out.dtype = PATTN_DTYPE_F16;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "lse_out.dtype = F16");
-    p = valid_merge(); p.o_out.dtype = PATTN_DTYPE_BF16;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "o_out.dtype = BF16 does not match o_a.dtype = F16");
-    p = valid_merge(); p.o_a.dtype = p.o_b.dtype = p.o_out.dtype = PATTN_DTYPE_I32;
-    EXPECT_MERGE(p, PATTN_STATUS_UNSUPPORTED, "o_a.dtype = I32");
-    p = valid_merge(); p.lse_a.data = NULL;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "lse_a.data is NULL");
-    p = valid_merge(); p.o_b.strides[3] = 2;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "o_b.strides[3] = 2");
-    p = valid_merge(); p.lse_b.device_type = PATTN_DEVICE_CUDA;
-    EXPECT_MERGE(p, PATTN_STATUS_DEVICE_MISMATCH, "lse_b is on CUDA device 0 but o_a is in host memory");
+    EXPECT_MERGE(valid_merge(), bad.struct_size = 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "struct_size = 1");
+    EXPECT_MERGE(valid_merge(), bad.reserved = 3,
+        PATTN_STATUS_INVALID_ARGUMENT, "reserved = 3");
+    EXPECT_MERGE(valid_merge(), bad.o_a.ndim = 2,
+        PATTN_STATUS_INVALID_ARGUMENT, "o_a.ndim = 2");
+    EXPECT_MERGE(valid_merge(), bad.o_b.shape[1] = 5,
+        PATTN_STATUS_INVALID_ARGUMENT, "o_b.shape[1] = 5 does not match o_a.shape[1] = 8");
+    EXPECT_MERGE(valid_merge(), bad.lse_b.shape[2] = 1,
+        PATTN_STATUS_INVALID_ARGUMENT, "lse_b.shape[2] = 1");
+    EXPECT_MERGE(valid_merge(), bad.lse_out.dtype = PATTN_DTYPE_F16,
+        PATTN_STATUS_INVALID_ARGUMENT, "lse_out.dtype = F16");
+    EXPECT_MERGE(valid_merge(), bad.o_out.dtype = PATTN_DTYPE_BF16,
+        PATTN_STATUS_INVALID_ARGUMENT, "o_out.dtype = BF16 does not match o_a.dtype = F16");
+    EXPECT_MERGE(valid_merge(), bad.o_a.dtype = bad.o_b.dtype = bad.o_out.dtype = PATTN_DTYPE_I32,
+        PATTN_STATUS_UNSUPPORTED, "o_a.dtype = I32");
+    EXPECT_MERGE(valid_merge(), bad.lse_a.data = NULL,
+        PATTN_STATUS_INVALID_ARGUMENT, "lse_a.data is NULL");
+    EXPECT_MERGE(valid_merge(), bad.o_b.strides[3] = 2,
+        PATTN_STATUS_INVALID_ARGUMENT, "o_b.strides[3] = 2");
+    EXPECT_MERGE(valid_merge(), bad.lse_b.device_type = PATTN_DEVICE_CUDA,
+        PATTN_STATUS_DEVICE_MISMATCH, "lse_b is on CUDA device 0 but o_a is in host memory");
     /* Rank 3 works; no-op with zero tokens. */
     p = valid_merge();
     p.o_a = tu_tensor_3d(g_q, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, B * SQ, HQ, D);
@@ -396,9 +382,8 @@ static void test_merge_errors(void) {
     p.lse_b = tu_tensor_nd(g_lse_b, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, 2, p.o_a.shape);
     p.lse_out = tu_tensor_nd(g_lse_out, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, 2, p.o_a.shape);
     CHECK_OK(pattn_merge_states(&p, NULL));
-    p.lse_b.ndim = 3;
-    EXPECT_MERGE(p, PATTN_STATUS_INVALID_ARGUMENT, "lse_b.ndim = 3, expected 2");
-    p.lse_b.ndim = 2;
+    EXPECT_MERGE(p, bad.lse_b.ndim = 3,
+        PATTN_STATUS_INVALID_ARGUMENT, "lse_b.ndim = 3, expected 2");
     p.o_a.shape[0] = p.o_b.shape[0] = p.o_out.shape[0] = 0;
     p.lse_a.shape[0] = p.lse_b.shape[0] = p.lse_out.shape[0] = 0;
     CHECK_OK(pattn_merge_states(&p, NULL));

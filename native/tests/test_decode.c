@@ -103,6 +103,17 @@ static void reference_decode(const decode_case* c, const pattn_tensor* q, const 
 
 static char g_label[256];
 
+/* The call of case c on these tensors (host or device). */
+static pattn_decode_params decode_params(const decode_case* c, pattn_tensor q, pattn_tensor k, pattn_tensor v,
+                                         pattn_tensor o, pattn_tensor lse, pattn_tensor lens) {
+    pattn_decode_params p =
+        tu_decode_params(c->left_padded ? PATTN_PADDING_LEFT : PATTN_PADDING_RIGHT, q, k, v, o, lse);
+    p.kv_valid_lens = lens;
+    p.softmax_scale = c->scale;
+    p.num_splits = c->num_splits;
+    return p;
+}
+
 /* Runs one case on the CPU backend, or (on_gpu) on device 0. */
 static void run_case(const decode_case* c, int on_gpu, uint64_t seed) {
     const size_t es = tu_dtype_size(c->dtype);
@@ -118,7 +129,9 @@ static void run_case(const decode_case* c, int on_gpu, uint64_t seed) {
     double* ref_o = (double*)malloc(sizeof(double) * (size_t)(q_count + 1));
     double* ref_lse = (double*)malloc(sizeof(double) * (size_t)(lse_count + 1));
     pattn_tensor q, k, v, o, lse, lens;
-    tu_ref_problem shape_only;
+    /* What tu_check_attention needs: the output shape. */
+    const tu_ref_problem shape_only = {.dtype = c->dtype, .batch = c->batch, .q_len = c->q_len,
+                                       .num_qo_heads = c->num_qo_heads, .head_dim = c->head_dim};
     tu_rng rng = tu_rng_make(seed);
     pattn_decode_params p;
 
@@ -155,19 +168,6 @@ static void run_case(const decode_case* c, int on_gpu, uint64_t seed) {
     }
     reference_decode(c, &q, &k, &v, ref_o, ref_lse);
 
-    memset(&p, 0, sizeof p);
-    p.struct_size = sizeof p;
-    p.padding_side = c->left_padded ? PATTN_PADDING_LEFT : PATTN_PADDING_RIGHT;
-    p.softmax_scale = c->scale;
-    p.num_splits = c->num_splits;
-
-    memset(&shape_only, 0, sizeof shape_only);
-    shape_only.dtype = c->dtype;
-    shape_only.batch = c->batch;
-    shape_only.q_len = c->q_len;
-    shape_only.num_qo_heads = c->num_qo_heads;
-    shape_only.head_dim = c->head_dim;
-
     /* CPU backend: host tensors (device lengths make no sense there). */
     if (!on_gpu) {
         int32_t b, ok = 1;
@@ -177,12 +177,7 @@ static void run_case(const decode_case* c, int on_gpu, uint64_t seed) {
         if (ok) {
             tu_fill_nan(o_host, c->dtype, (size_t)q_count);
             tu_fill_nan(lse_host, PATTN_DTYPE_F32, (size_t)lse_count);
-            p.q = q;
-            p.k_cache = k;
-            p.v_cache = v;
-            p.o = o;
-            p.lse = lse;
-            p.kv_valid_lens = lens;
+            p = decode_params(c, q, k, v, o, lse, lens);
             snprintf(g_label + strlen(g_label), 16, " cpu");
             CHECK_OK(pattn_decode(&p, NULL));
             tu_check_attention(g_label, &shape_only, &o, c->with_lse ? &lse : NULL, ref_o, ref_lse);
@@ -219,12 +214,7 @@ static void run_case(const decode_case* c, int on_gpu, uint64_t seed) {
                 lensd.data = lens_dev;
                 lensd.device_type = PATTN_DEVICE_CUDA;
             }
-            p.q = qd;
-            p.k_cache = kd;
-            p.v_cache = vd;
-            p.o = od;
-            p.lse = lsed;
-            p.kv_valid_lens = lensd;
+            p = decode_params(c, qd, kd, vd, od, lsed, lensd);
             snprintf(g_label + strlen(g_label), 16, " gpu");
             CHECK_OK(pattn_decode(&p, NULL));
             CHECK_OK(pattn_device_synchronize(0));
@@ -312,22 +302,12 @@ static void split_cases(int on_gpu) {
     for (s = 0; s < 4; ++s)
         for (q = 0; q < 2; ++q)
             for (side = 0; side < 2; ++side, ++n) {
-                decode_case c;
                 int32_t lens[3] = {4100, 4099, 2051};
-                memset(&c, 0, sizeof c);
-                c.dtype = (n % 2) ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16;
-                c.batch = 3;
-                c.q_len = q ? 16 : 1;
-                c.cache_len = 4100;
-                c.num_qo_heads = 8;
-                c.num_kv_heads = 2;
-                c.head_dim = 128;
-                c.left_padded = side;
-                c.kv_lens = lens;
-                c.lens_on_device = (n % 3) == 0;
-                c.num_splits = splits[s];
-                c.with_lse = 1;
-                c.padding_value = NAN;
+                const decode_case c = {.dtype = (n % 2) ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16, .batch = 3,
+                                       .q_len = q ? 16 : 1, .cache_len = 4100, .num_qo_heads = 8,
+                                       .num_kv_heads = 2, .head_dim = 128, .left_padded = side, .kv_lens = lens,
+                                       .lens_on_device = (n % 3) == 0, .num_splits = splits[s], .with_lse = 1,
+                                       .padding_value = NAN};
                 label_case(&c);
                 run_case(&c, on_gpu, 5000 + (uint64_t)n);
             }
@@ -335,21 +315,10 @@ static void split_cases(int on_gpu) {
 
 /* Device lengths outside [0, cache_len] are clamped (GPU only). */
 static void clamped_lengths(void) {
-    decode_case c;
     int32_t lens[4] = {-3, 70, 1000, 9};
-    memset(&c, 0, sizeof c);
-    c.dtype = PATTN_DTYPE_BF16;
-    c.batch = 4;
-    c.q_len = 3;
-    c.cache_len = 65;
-    c.num_qo_heads = 8;
-    c.num_kv_heads = 2;
-    c.head_dim = 128;
-    c.left_padded = 1;
-    c.kv_lens = lens;
-    c.lens_on_device = 1;
-    c.with_lse = 1;
-    c.padding_value = NAN;
+    const decode_case c = {.dtype = PATTN_DTYPE_BF16, .batch = 4, .q_len = 3, .cache_len = 65, .num_qo_heads = 8,
+                           .num_kv_heads = 2, .head_dim = 128, .left_padded = 1, .kv_lens = lens,
+                           .lens_on_device = 1, .with_lse = 1, .padding_value = NAN};
     label_case(&c);
     run_case(&c, 1, 9001);
 }
@@ -359,21 +328,11 @@ static void unallocated_padding(void) {
     static const int splits[3] = {0, 1, 7};
     int n;
     for (n = 0; n < 3; ++n) {
-        decode_case c;
         int32_t lens[1] = {37};
-        memset(&c, 0, sizeof c);
-        c.dtype = PATTN_DTYPE_F16;
-        c.batch = 1;
-        c.q_len = n == 1 ? 16 : 3;
-        c.cache_len = 4100;
-        c.num_qo_heads = 8;
-        c.num_kv_heads = 2;
-        c.head_dim = 128;
-        c.kv_lens = lens;
-        c.num_splits = splits[n];
-        c.with_lse = 1;
-        c.padding_value = NAN;
-        c.real_rows_only = 1;
+        const decode_case c = {.dtype = PATTN_DTYPE_F16, .batch = 1, .q_len = n == 1 ? 16 : 3, .cache_len = 4100,
+                               .num_qo_heads = 8, .num_kv_heads = 2, .head_dim = 128, .kv_lens = lens,
+                               .num_splits = splits[n], .with_lse = 1, .padding_value = NAN,
+                               .real_rows_only = 1};
         label_case(&c);
         run_case(&c, 1, 9100 + (uint64_t)n);
     }

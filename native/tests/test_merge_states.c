@@ -301,28 +301,12 @@ static void union_identity(int on_gpu, int use_decode) {
         const pattn_tensor o = tu_tensor_4d(o_ptr, dtype, dev, 0, 1, q_len, hq, d);
         const pattn_tensor l = tu_tensor_3d(l_ptr, PATTN_DTYPE_F32, dev, 0, 1, q_len, hq);
         if (use_decode) {
-            pattn_decode_params p;
-            memset(&p, 0, sizeof p);
-            p.struct_size = sizeof p;
-            p.padding_side = PATTN_PADDING_RIGHT;
-            p.q = q;
-            p.k_cache = k;
-            p.v_cache = v;
-            p.o = o;
-            p.lse = l;
+            const pattn_decode_params p = tu_decode_params(PATTN_PADDING_RIGHT, q, k, v, o, l);
             CHECK_OK(pattn_decode(&p, NULL));
         } else {
-            pattn_prefill_params p;
+            pattn_prefill_params p = tu_prefill_params(PATTN_MASK_PADDED, q, k, v, o, l);
             int32_t kv_lens[1];
             kv_lens[0] = len;
-            memset(&p, 0, sizeof p);
-            p.struct_size = sizeof p;
-            p.mask_mode = PATTN_MASK_PADDED;
-            p.q = q;
-            p.k = k;
-            p.v = v;
-            p.o = o;
-            p.lse = l;
             p.q_valid_lens = tu_tensor_1d(q_lens, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, 1);
             p.kv_valid_lens = tu_tensor_1d(kv_lens, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, 1);
             CHECK_OK(pattn_sequence_prefill(&p, NULL));

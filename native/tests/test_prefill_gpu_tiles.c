@@ -194,14 +194,7 @@ static void run_case(const gpu_case* c, tu_rng* rng, void* stream) {
         lse = tu_tensor_3d(lse_dev, PATTN_DTYPE_F32, PATTN_DEVICE_CUDA, 0, c->batch, c->q_len, c->hq);
     }
 
-    memset(&p, 0, sizeof p);
-    p.struct_size = sizeof p;
-    p.mask_mode = c->mode;
-    p.q = q;
-    p.k = k;
-    p.v = v;
-    p.o = o;
-    p.lse = lse;
+    p = tu_prefill_params(c->mode, q, k, v, o, lse);
     if (!c->no_lens) {
         if (c->lens_on_device) {
             qlen_dev = tu_upload(q_lens, sizeof(int32_t) * c->batch, 0);
@@ -281,31 +274,14 @@ int main(void) {
     for (di = 0; di < 3; ++di)
         for (ti = 0; ti < 2; ++ti)
             for (mi = 0; mi < 4; ++mi) {
-                gpu_case c;
-                memset(&c, 0, sizeof c);
-                c.dtype = dtypes[ti];
-                c.head_dim = dims[di];
-                c.mode = modes[mi];
                 /* GQA group 3: 128 packed rows are not a whole number of positions. */
-                c.hq = 6;
-                c.hkv = 2;
-                c.batch = 6;
-                c.q_len = 130;
-                c.kv_len = 130;
-                c.fixed_q_lens = edge_lens;
+                gpu_case c = {.dtype = dtypes[ti], .head_dim = dims[di], .mode = modes[mi], .hq = 6, .hkv = 2,
+                              .batch = 6, .q_len = 130, .kv_len = 130, .fixed_q_lens = edge_lens};
                 run_case(&c, &rng, stream);
 
                 /* q_len != kv_len, separate kv lengths, host lengths, group 5. */
-                memset(&c, 0, sizeof c);
-                c.dtype = dtypes[ti];
-                c.head_dim = dims[di];
-                c.mode = modes[mi];
-                c.hq = 5;
-                c.hkv = 1;
-                c.batch = 4;
-                c.q_len = 77;
-                c.kv_len = 203;
-                c.separate_kv_lens = 1;
+                c = (gpu_case){.dtype = dtypes[ti], .head_dim = dims[di], .mode = modes[mi], .hq = 5, .hkv = 1,
+                               .batch = 4, .q_len = 77, .kv_len = 203, .separate_kv_lens = 1};
                 run_case(&c, &rng, stream);
 
                 /* Same with kv shorter than q (causal rows that see no key), device lengths. */
@@ -318,32 +294,14 @@ int main(void) {
     /* Device lengths out of range (clamped), packed QKV views, MHA and GQA. */
     for (di = 0; di < 3; ++di)
         for (mi = 0; mi < 4; ++mi) {
-            gpu_case c;
-            memset(&c, 0, sizeof c);
-            c.dtype = PATTN_DTYPE_BF16;
-            c.head_dim = dims[di];
-            c.mode = modes[mi];
-            c.hq = 4;
-            c.hkv = mi % 2 ? 4 : 2;
-            c.batch = 5;
-            c.q_len = 191;
-            c.kv_len = 191;
-            c.lens_on_device = 1;
-            c.out_of_range_lens = 1;
-            c.packed_qkv = 1;
+            gpu_case c = {.dtype = PATTN_DTYPE_BF16, .head_dim = dims[di], .mode = modes[mi], .hq = 4,
+                          .hkv = mi % 2 ? 4 : 2, .batch = 5, .q_len = 191, .kv_len = 191, .lens_on_device = 1,
+                          .out_of_range_lens = 1, .packed_qkv = 1};
             run_case(&c, &rng, stream);
 
             /* No lengths at all, q_len != kv_len (bottom-right causal). */
-            memset(&c, 0, sizeof c);
-            c.dtype = PATTN_DTYPE_F16;
-            c.head_dim = dims[di];
-            c.mode = modes[mi];
-            c.hq = 8;
-            c.hkv = 2;
-            c.batch = 2;
-            c.q_len = 97;
-            c.kv_len = 161;
-            c.no_lens = 1;
+            c = (gpu_case){.dtype = PATTN_DTYPE_F16, .head_dim = dims[di], .mode = modes[mi], .hq = 8, .hkv = 2,
+                           .batch = 2, .q_len = 97, .kv_len = 161, .no_lens = 1};
             run_case(&c, &rng, stream);
         }
 

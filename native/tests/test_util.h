@@ -54,6 +54,10 @@
  *   rows that see nothing need o exactly 0 and lse exactly -inf. Returns the
  *   number of failing rows (also added to tu_failures; the first few print).
  *
+ * Call parameters
+ *   tu_prefill_params(mode, q, k, v, o, lse), tu_decode_params(side, q,
+ *   k_cache, v_cache, o, lse): zeroed params with struct_size set.
+ *
  * Device helpers (use the library's own memory API)
  *   tu_have_gpu()                        1 when pattn_device_count() > 0
  *   tu_upload(host, bytes, device_id)    device copy of a host buffer (or NULL)
@@ -563,6 +567,26 @@ static TU_UNUSED int tu_check_attention(const char* label, const tu_ref_problem*
         tu_failures++;
     }
     return bad;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Call parameters                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* Zeroed params with struct_size, the mode and the tensors set; lengths,
+   scale (and for decode num_splits) stay 0 unless the caller sets them. */
+static TU_UNUSED pattn_prefill_params tu_prefill_params(pattn_mask_mode mode, pattn_tensor q, pattn_tensor k,
+                                                        pattn_tensor v, pattn_tensor o, pattn_tensor lse) {
+    const pattn_prefill_params p = {.struct_size = sizeof(pattn_prefill_params), .mask_mode = mode,
+                                    .q = q, .k = k, .v = v, .o = o, .lse = lse};
+    return p;
+}
+
+static TU_UNUSED pattn_decode_params tu_decode_params(pattn_padding_side side, pattn_tensor q, pattn_tensor k_cache,
+                                                      pattn_tensor v_cache, pattn_tensor o, pattn_tensor lse) {
+    const pattn_decode_params p = {.struct_size = sizeof(pattn_decode_params), .padding_side = side, .q = q,
+                                   .k_cache = k_cache, .v_cache = v_cache, .o = o, .lse = lse};
+    return p;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -67,32 +67,24 @@ internal static class CSharpEmitter
         return w.ToString();
     }
 
-    private static void EmitConstants(CodeWriter w, CEnum cEnum)
-    {
-        w.Line($"/// <summary>C: the constants of <c>enum {Xml(cEnum.CName)}</c>.</summary>");
-        w.Line($"[NativeName(\"{cEnum.CName}\")]");
-        w.Line($"internal static class {cEnum.CSharpName}");
-        w.Open();
-        bool first = true;
-        foreach (var member in cEnum.Members)
-        {
-            if (!first)
-            {
-                w.Line();
-            }
-            first = false;
-            w.Line($"/// <summary>C: <c>{Xml(member.CName)} = {Number(member.Value)}</c></summary>");
-            w.Line($"[NativeName(\"{member.CName}\")]");
-            w.Line($"public const {cEnum.UnderlyingType} {member.CSharpName} = {Number(member.Value)};");
-        }
-        w.Close();
-    }
+    // A C enum becomes a C# enum, or (for the constants enum) a static class
+    // of constants; both list their members the same way.
+    private static void EmitConstants(CodeWriter w, CEnum cEnum) =>
+        EmitEnumMembers(w, cEnum, $"/// <summary>C: the constants of <c>enum {Xml(cEnum.CName)}</c>.</summary>",
+            $"internal static class {cEnum.CSharpName}",
+            member => $"public const {cEnum.UnderlyingType} {member.CSharpName} = {Number(member.Value)};");
 
-    private static void EmitEnum(CodeWriter w, CEnum cEnum)
+    private static void EmitEnum(CodeWriter w, CEnum cEnum) =>
+        EmitEnumMembers(w, cEnum, $"/// <summary>C: <c>enum {Xml(cEnum.CName)}</c></summary>",
+            $"internal enum {cEnum.CSharpName} : {cEnum.UnderlyingType}",
+            member => $"{member.CSharpName} = {Number(member.Value)},");
+
+    private static void EmitEnumMembers(CodeWriter w, CEnum cEnum, string summary, string declaration,
+        Func<EnumMember, string> memberLine)
     {
-        w.Line($"/// <summary>C: <c>enum {Xml(cEnum.CName)}</c></summary>");
+        w.Line(summary);
         w.Line($"[NativeName(\"{cEnum.CName}\")]");
-        w.Line($"internal enum {cEnum.CSharpName} : {cEnum.UnderlyingType}");
+        w.Line(declaration);
         w.Open();
         bool first = true;
         foreach (var member in cEnum.Members)
@@ -104,7 +96,7 @@ internal static class CSharpEmitter
             first = false;
             w.Line($"/// <summary>C: <c>{Xml(member.CName)} = {Number(member.Value)}</c></summary>");
             w.Line($"[NativeName(\"{member.CName}\")]");
-            w.Line($"{member.CSharpName} = {Number(member.Value)},");
+            w.Line(memberLine(member));
         }
         w.Close();
     }

@@ -23,8 +23,11 @@ written to $OUT/bench_decode.json (or --json PATH).
 Also for ours: lengths in host memory (passed in the kernel parameters for
 up to 512 rows, so the call is graph-capturable), one call per event pair
 (eager, host work included) with device lengths, host lengths, and host
-lengths through the device copy (PADDEDATTN_UPLOAD_LENGTHS=1), and with
---sweep a sweep of forced num_splits on the small cases. The ctypes
+lengths through the device copy (PADDEDATTN_UPLOAD_LENGTHS=1), with the
+split kernel + combine kernel path (PADDEDATTN_DECODE_CLUSTER=0, an A/B
+against the automatic choice, which uses the cluster merge where it was
+measured faster), and with --sweep a sweep of forced num_splits on the small
+cases (automatic merge, and the combine kernel). The ctypes
 parameters of ours are built once, outside the timed region.
 
 Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
@@ -208,6 +211,13 @@ def run_case(batch, cache_len, args, flex_state, copy_gbs):
     gbs = needed / (us * 1e-6) / 1e9
     result["paddedattn"] = {"us": us, "timing": mode, "gbs": gbs, "copy_fraction": gbs / copy_gbs}
     result["paddedattn"]["read_fraction"] = gbs / args.read_gbs
+    # A/B in the same run: the split kernel + combine kernel path
+    # (PADDEDATTN_DECODE_CLUSTER=0; the variable is read at each call, so at capture).
+    os.environ["PADDEDATTN_DECODE_CLUSTER"] = "0"
+    try:
+        result["paddedattn_two_kernels_us"] = time_graph(ours, calls, replays)[0]
+    finally:
+        os.environ.pop("PADDEDATTN_DECODE_CLUSTER", None)
     us_h, mode_h = time_graph(ours_host, calls, replays)
     result["paddedattn_host_lens"] = {"us": us_h, "timing": mode_h}
     eager_runs = 30 if not args.quick else 15
@@ -225,19 +235,44 @@ def run_case(batch, cache_len, args, flex_state, copy_gbs):
                 break
             sweep[str(splits)] = time_graph(OursDecode(q, k, v, o, lens, splits), calls, replays)[0]
         result["split_sweep_us"] = sweep
+        # The same forced counts with the combine kernel (no cluster merge).
+        sweep2 = {}
+        os.environ["PADDEDATTN_DECODE_CLUSTER"] = "0"
+        try:
+            for splits in (2, 4, 8, 16):
+                if splits * 32 > cache_len:
+                    break
+                sweep2[str(splits)] = time_graph(OursDecode(q, k, v, o, lens, splits), calls, replays)[0]
+        finally:
+            os.environ.pop("PADDEDATTN_DECODE_CLUSTER", None)
+        result["split_sweep_two_kernels_us"] = sweep2
     # Host lengths give the same bits as device lengths (same forced split
     # count: the automatic choice may differ, as host lengths give the exact
     # longest row), also through the uploaded copy.
+    # The upload path always merges in the combine kernel, so all three use it
+    # here (PADDEDATTN_DECODE_CLUSTER=0).
     o_ref, o_host, o_up = torch.empty_like(o), torch.empty_like(o), torch.empty_like(o)
-    OursDecode(q, k, v, o_ref, lens, 4)()
-    OursDecode(q, k, v, o_host, host_lens, 4)()
-    os.environ["PADDEDATTN_UPLOAD_LENGTHS"] = "1"
+    os.environ["PADDEDATTN_DECODE_CLUSTER"] = "0"
     try:
+        OursDecode(q, k, v, o_ref, lens, 4)()
+        OursDecode(q, k, v, o_host, host_lens, 4)()
+        os.environ["PADDEDATTN_UPLOAD_LENGTHS"] = "1"
         OursDecode(q, k, v, o_up, host_lens, 4)()
     finally:
         os.environ.pop("PADDEDATTN_UPLOAD_LENGTHS", None)
+        os.environ.pop("PADDEDATTN_DECODE_CLUSTER", None)
     torch.cuda.synchronize()
     result["host_lens_equal"] = bool(torch.equal(o_host, o_ref) and torch.equal(o_up, o_ref))
+    # Cluster merge vs combine kernel at the same count: the same math in
+    # another order, so at most a rounding difference.
+    o_cluster = torch.empty_like(o)
+    os.environ["PADDEDATTN_DECODE_CLUSTER"] = "all"
+    try:
+        OursDecode(q, k, v, o_cluster, lens, 4)()
+    finally:
+        os.environ.pop("PADDEDATTN_DECODE_CLUSTER", None)
+    torch.cuda.synchronize()
+    result["cluster_vs_two_kernels_max_abs"] = float((o_cluster.float() - o_ref.float()).abs().max().item())
 
     # Peers see [batch, heads, seq, dim] views of the same cache (no copy).
     qt = q.transpose(1, 2)
@@ -353,13 +388,14 @@ def main():
         for cache_len in [int(x) for x in args.caches.split(",")]:
             r = run_case(batch, cache_len, args, flex_state, copy_gbs)
             report["cases"].append(r)
-            print("case batch %d cache %d: ours %.1f us (host lens %.1f), flash %s, cudnn %s, flex %s, "
-                  "1-call dev/host/upload %.1f/%.1f/%.1f us, sweep %s" % (
-                      batch, cache_len, r["paddedattn"]["us"], r["paddedattn_host_lens"]["us"],
+            print("case batch %d cache %d: ours %.1f us (two kernels %.1f, host lens %.1f), flash %s, cudnn %s, "
+                  "flex %s, 1-call dev/host/upload %.1f/%.1f/%.1f us, sweep %s, sweep two kernels %s" % (
+                      batch, cache_len, r["paddedattn"]["us"], r["paddedattn_two_kernels_us"],
+                      r["paddedattn_host_lens"]["us"],
                       r.get("sdpa_flash", {}).get("us"), r.get("sdpa_cudnn", {}).get("us"),
                       r.get("flex", {}).get("us"), r["eager_1call_us"]["device_lens"],
                       r["eager_1call_us"]["host_lens"], r["eager_1call_us"]["host_lens_upload"],
-                      r.get("split_sweep_us")), flush=True)
+                      r.get("split_sweep_us"), r.get("split_sweep_two_kernels_us")), flush=True)
 
     def cell(r, name):
         x = r.get(name, {})
@@ -377,6 +413,12 @@ def main():
             r["batch"], r["cache_len"], ours["us"], ours["gbs"], 100 * ours["copy_fraction"],
             cell(r, "sdpa_flash"), cell(r, "sdpa_cudnn"), cell(r, "flex"),
             {True: "yes", False: "NO", None: "-"}[r["faster_than_every_peer"]], r["max_abs_err_vs_math"]))
+    print("ours, A/B (us): default | split kernel + combine kernel (PADDEDATTN_DECODE_CLUSTER=0) | "
+          "max |o| difference at 4 splits")
+    for r in report["cases"]:
+        print("%5d %6d | %9.1f | %9.1f | %.2e" % (r["batch"], r["cache_len"], r["paddedattn"]["us"],
+                                                 r["paddedattn_two_kernels_us"],
+                                                 r["cluster_vs_two_kernels_max_abs"]))
     print("ours, more ways (us): graph host-lens | one call per event pair: device lens, host lens, "
           "host lens uploaded | host == device bits")
     for r in report["cases"]:
@@ -388,6 +430,8 @@ def main():
         if "split_sweep_us" in r:
             print("split sweep batch %d cache %d: %s" % (r["batch"], r["cache_len"], ", ".join(
                 "%s:%.1f" % (k2, v2) for k2, v2 in r["split_sweep_us"].items())))
+            print("  same, combine kernel: %s" % ", ".join(
+                "%s:%.1f" % (k2, v2) for k2, v2 in r["split_sweep_two_kernels_us"].items()))
     for r in report["cases"]:
         for name in ("sdpa_flash", "sdpa_cudnn", "flex"):
             if "error" in r.get(name, {}):

@@ -1,6 +1,8 @@
 // pattn::cuda::decode: picks the kernel instantiation and the number of KV
-// splits, runs the split kernel and, for more than one split, the combine
-// kernel that merges the partial states (the merge_states math, in base 2).
+// splits, runs the split kernel and, for more than one split, merges the
+// partial states (the merge_states math, in base 2): inside the split kernel
+// when the splits of a row fit in one thread-block cluster (sm_90), else in
+// a combine kernel.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -144,6 +146,18 @@ bool upload_forced() {
     return v != nullptr && v[0] == '1';
 }
 
+// PADDEDATTN_DECODE_CLUSTER (read on every call, for comparisons): unset,
+// the cluster merge runs where it was measured faster (see run_decode); 0
+// never (split kernel + combine kernel); "all" for every split count up to
+// kMaxClusterSplits.
+enum class ClusterMode { Auto, Off, All };
+ClusterMode cluster_mode() {
+    const char* v = std::getenv("PADDEDATTN_DECODE_CLUSTER");
+    if (v != nullptr && v[0] == '0') return ClusterMode::Off;
+    if (v != nullptr && v[0] == 'a') return ClusterMode::All;
+    return ClusterMode::Auto;
+}
+
 int multiprocessor_count(int device, cudaError_t* error) {
     static std::atomic<int> cached[kMaxCachedDevices];
     const bool cacheable = device >= 0 && device < kMaxCachedDevices;
@@ -235,7 +249,8 @@ cudaMemPool_t workspace_pool(int device) {
 // Splits per row, from sweeps of forced split counts on an H200 (batch 1,
 // 16, 64 x cache 1k to 32k, 8 KV heads; docs/performance.md, Decode):
 //  - every SM gets a block: small batches are latency bound (batch 1 was
-//    fastest with about 16 splits at 1k and 8k keys, 32 at 32k);
+//    fastest with about 16 splits at 1k and 8k keys, 32 at 32k), but with
+//    many splits per row not more blocks than SMs;
 //  - no split longer than kMaxKeysPerSplit keys;
 //  - a grid of between one and two waves of resident blocks, whose second
 //    wave would run mostly empty, is raised to two full waves when the
@@ -250,7 +265,12 @@ int choose_num_splits(int64_t base_blocks, int max_kv, int sms, int slots) {
     constexpr int kMaxAutoSplits = 128;
     if (max_kv <= 0 || base_blocks <= 0) return 1;
     auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
-    int64_t splits = std::max(ceil_div(sms, base_blocks), ceil_div(max_kv, kMaxKeysPerSplit));
+    // Splits that give every SM a block; with more than 8 of them, rounded
+    // down so the grid is not a few blocks more than the SMs (1 x 8k: 17
+    // splits = 136 blocks on 132 SMs took 17.3 us, 16 splits 14.0 us).
+    int64_t fill = ceil_div(sms, base_blocks);
+    if (fill > 8 && fill * base_blocks > sms) fill = sms / base_blocks;
+    int64_t splits = std::max(fill, ceil_div(max_kv, kMaxKeysPerSplit));
     const int64_t blocks = base_blocks * splits;
     if (blocks > slots && blocks < 2 * static_cast<int64_t>(slots)) {
         const int64_t two_waves = ceil_div(2 * static_cast<int64_t>(slots), base_blocks);
@@ -284,22 +304,45 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
     }
 
     const int64_t base_blocks = static_cast<int64_t>(a.batch) * a.num_kv_heads * p.row_chunks;
+    cudaError_t sm_error = cudaSuccess;
+    const int sms = multiprocessor_count(a.device_id, &sm_error);
+    PATTN_CUDA_TRY(sm_error);
+    int per_sm = 1;  // also opts the kernel into its shared memory size
+    PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
+    const int slots = sms * per_sm;
     int splits = a.num_splits;
     if (splits <= 0) {
-        cudaError_t e = cudaSuccess;
-        const int sms = multiprocessor_count(a.device_id, &e);
-        PATTN_CUDA_TRY(e);
-        int per_sm = 1;
-        PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
-        splits = choose_num_splits(base_blocks, max_kv, sms, sms * per_sm);
+        splits = choose_num_splits(base_blocks, max_kv, sms, slots);
     } else {
         // More splits than tiles only adds empty blocks; the result is the same.
         const int max_useful = std::max(1, (max_kv + Shape::kTileKeys - 1) / Shape::kTileKeys);
         splits = std::min(std::min(a.num_splits, max_useful), kMaxSplits);
-        int per_sm = 1;  // also opts the kernel into its shared memory size
-        PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
     }
     p.num_splits = splits;
+
+    // Cluster merge (sm_90): the splits of a row run as one thread-block
+    // cluster and the first merges them, in the split kernel (one launch, no
+    // workspace). Measured on an H200 (docs/performance.md, Decode): faster
+    // than split kernel + combine kernel only for a grid of one wave of
+    // resident blocks with few splits (16 x 1k, 2 splits: 25.1 -> 24.4 us);
+    // slower for clusters of 16 (1 x 8k: 14.0 -> 18.1 us) and for grids of
+    // several waves, where a cluster's finished blocks hold their SM slots
+    // until the whole cluster is done (16 x 32k: 396 -> 509 us).
+    const ClusterMode mode = cluster_mode();
+    const int max_cluster =
+        mode == ClusterMode::Off ? 1 : decode_max_cluster<T, HEAD_DIM, ROWS>(a.device_id);
+    const int64_t grid_blocks = base_blocks * splits;
+    const bool cluster_fits = mode == ClusterMode::All ? splits <= max_cluster
+                                                       : splits <= std::min(max_cluster, 8) &&
+                                                             grid_blocks <= static_cast<int64_t>(slots);
+    const bool lens_uploaded = host_lens && !lens_by_value;  // needs the workspace copy
+    if (splits >= 2 && cluster_fits && !lens_uploaded) {
+        p.cluster_merge = 1;
+        const cudaError_t ce = launch_decode_cluster<T, HEAD_DIM, ROWS>(p, stream);
+        if (ce == cudaSuccess) return PATTN_STATUS_SUCCESS;
+        (void)cudaGetLastError();  // not accepted here: split kernel and combine instead
+        p.cluster_merge = 0;
+    }
 
     // Stream-ordered workspace: split partials and a device copy of host lengths.
     const int64_t rows = static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads;

@@ -47,6 +47,8 @@ struct DecodeParams {
     int32_t rows_per_kv_head;  // group * q_len
     int32_t row_chunks;        // ceil(rows_per_kv_head / ROWS)
     int32_t num_splits;
+    int32_t cluster_merge;     // 1: the num_splits blocks of a row are one thread-block
+                               // cluster (sm_90) and split 0 merges them; no partials
     int32_t left_padded;
     float scale_log2;          // softmax scale * log2(e): scores live in base 2
 
@@ -91,6 +93,57 @@ constexpr int merge_bytes() {
 template <int ROWS>
 constexpr int decode_smem_bytes() {
     return kPipelineBytes > merge_bytes<ROWS>() ? kPipelineBytes : merge_bytes<ROWS>();
+}
+
+// Cluster merge (sm_90): the splits of one row run as one thread-block
+// cluster of up to kMaxClusterSplits blocks. Each block leaves its
+// normalized state (o in f32, lse in base 2) in its own shared memory, after
+// the key-group merge area; block 0 of the cluster reads the others' through
+// distributed shared memory, merges and writes o and lse. One launch, no
+// workspace, no partials through L2.
+constexpr int kMaxClusterSplits = 16;
+
+template <int ROWS, int HEAD_DIM>
+constexpr int cluster_bytes() {
+    // o [ROWS][HEAD_DIM], lse [ROWS], weights [ROWS][kMaxClusterSplits], final lse [ROWS]
+    return (ROWS * HEAD_DIM + ROWS + ROWS * kMaxClusterSplits + ROWS) * 4;
+}
+
+__device__ __forceinline__ void cluster_barrier() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    // Arrive has release and wait acquire semantics (their defaults).
+    asm volatile("barrier.cluster.arrive.aligned;\n" ::: "memory");
+    asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
+#endif
+}
+
+// Shared-memory address of the same location in cluster block `rank`.
+__device__ __forceinline__ unsigned cluster_map(const void* local, int rank) {
+    unsigned out = 0;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(local));
+    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(out) : "r"(addr), "r"(rank));
+#endif
+    return out;
+}
+
+__device__ __forceinline__ float4 cluster_load4(unsigned addr) {
+    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                 : "r"(addr)
+                 : "memory");
+#endif
+    return v;
+}
+
+__device__ __forceinline__ float cluster_load(unsigned addr) {
+    float v = 0.f;
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
+#endif
+    return v;
 }
 
 __device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool read) {
@@ -165,12 +218,29 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     const int row_chunk = blockIdx.y % p.row_chunks;
     const int b = blockIdx.z;
 
+    // Query loads first: they do not depend on the row's length, so their
+    // latency overlaps the length load and the first K/V copies.
+    const int row_begin = row_chunk * ROWS;
+    uint4 q_raw[ROWS];
+#pragma unroll
+    for (int r = 0; r < ROWS; ++r) {
+        const int row = row_begin + r;
+        if (row < p.rows_per_kv_head) {
+            const int i = row / p.group;
+            const int h = kv_head * p.group + row % p.group;
+            const T* qp = static_cast<const T*>(p.q) + b * p.q_stride_b + i * p.q_stride_s +
+                          h * p.q_stride_h + vec * 8;
+            q_raw[r] = *reinterpret_cast<const uint4*>(qp);
+        } else {
+            q_raw[r] = make_uint4(0u, 0u, 0u, 0u);  // converts to 0.0f in f16 and bf16
+        }
+    }
+
     const int kv = p.kv_lens ? clamp_len(p.kv_lens[b], p.cache_len)
                              : (p.lens_in_params ? p.param_lens[b] : p.cache_len);
     const RowExtent ext = row_extent(p.q_len, p.cache_len, p.q_len, kv, p.left_padded != 0);
 
     // Rows of this block and the keys each one sees (causal, bottom-right).
-    const int row_begin = row_chunk * ROWS;
     int visible[ROWS];
     int vis_min = kv, vis_max = 0;
 #pragma unroll
@@ -222,19 +292,9 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     float q[ROWS][8];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
-        const int row = row_begin + r;
-        if (row < p.rows_per_kv_head) {
-            const int i = row / p.group;
-            const int h = kv_head * p.group + row % p.group;
-            const T* qp = static_cast<const T*>(p.q) + b * p.q_stride_b + i * p.q_stride_s +
-                          h * p.q_stride_h + vec * 8;
-            Vec8<T>::to_float(*reinterpret_cast<const uint4*>(qp), q[r]);
+        Vec8<T>::to_float(q_raw[r], q[r]);
 #pragma unroll
-            for (int e = 0; e < 8; ++e) q[r][e] *= p.scale_log2;
-        } else {
-#pragma unroll
-            for (int e = 0; e < 8; ++e) q[r][e] = 0.f;
-        }
+        for (int e = 0; e < 8; ++e) q[r][e] *= p.scale_log2;
     }
 
     float m[ROWS], l[ROWS], acc[ROWS][8];
@@ -334,7 +394,14 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     }
     __syncthreads();
 
-    const bool split_output = p.num_splits > 1;
+    const bool cluster = p.cluster_merge != 0;
+    const bool split_output = p.num_splits > 1 && !cluster;
+    float* cl_o = reinterpret_cast<float*>(smem_raw + merge_bytes<ROWS>());  // [ROWS][HEAD_DIM]
+    float* cl_lse = cl_o + ROWS * HEAD_DIM;                                  // [ROWS]
+    float* cl_w = cl_lse + ROWS;                                             // [ROWS][kMaxClusterSplits]
+    float* cl_lse_out = cl_w + ROWS * kMaxClusterSplits;                     // [ROWS]
+    static_assert(merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>() <= decode_smem_bytes<ROWS>(),
+                  "cluster merge area fits behind the key-group merge area");
     for (int idx = tid; idx < ROWS * HEAD_DIM; idx += kThreads) {
         const int r = idx / HEAD_DIM;
         const int e = idx % HEAD_DIM;
@@ -357,7 +424,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         const float out = seen ? o_sum / l_all : 0.f;
         const float lse2 = seen ? m_all + log2f(l_all) : kNegInf;
 
-        if (split_output) {
+        if (cluster) {
+            cl_o[r * HEAD_DIM + e] = out;
+            if (e == 0) cl_lse[r] = lse2;
+        } else if (split_output) {
             const int64_t row_index =
                 ((static_cast<int64_t>(split) * p.batch + b) * p.q_len + i) * p.num_qo_heads + h;
             p.part_o[row_index * HEAD_DIM + e] = out;
@@ -369,6 +439,73 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                 p.lse[b * p.lse_stride_b + i * p.lse_stride_s + h * p.lse_stride_h] =
                     seen ? lse2 * 0.69314718055994531f : kNegInf;
         }
+    }
+
+    if (cluster) {
+        // Every block of the cluster (the row's splits, rank = split) has its
+        // state in shared memory; block 0 merges them (the merge_states math,
+        // base 2). Empty splits hold o = 0, lse = -inf and get weight 0.
+        cluster_barrier();
+        if (split == 0) {
+            const int splits = p.num_splits;
+            // Gather the splits' lse (all remote loads in flight at once).
+            for (int idx = tid; idx < ROWS * splits; idx += kThreads) {
+                const int r = idx / splits;
+                const int s2 = idx % splits;
+                cl_w[r * kMaxClusterSplits + s2] = cluster_load(cluster_map(cl_lse + r, s2));
+            }
+            __syncthreads();
+            for (int r = tid; r < ROWS; r += kThreads) {
+                float* w = cl_w + r * kMaxClusterSplits;
+                float m_all = kNegInf;
+                for (int s2 = 0; s2 < splits; ++s2) m_all = fmaxf(m_all, w[s2]);
+                const bool seen = m_all != kNegInf;
+                float sum = 0.f;
+                for (int s2 = 0; s2 < splits; ++s2) {
+                    const float x = seen ? exp2f(w[s2] - m_all) : 0.f;
+                    w[s2] = x;
+                    sum += x;
+                }
+                const float inv = seen ? 1.f / sum : 0.f;
+                for (int s2 = 0; s2 < splits; ++s2) w[s2] *= inv;
+                cl_lse_out[r] = seen ? m_all + log2f(sum) : kNegInf;
+            }
+            __syncthreads();
+            for (int idx = tid; idx < ROWS * HEAD_DIM / 4; idx += kThreads) {
+                const int r = idx / (HEAD_DIM / 4);
+                const int e = idx % (HEAD_DIM / 4) * 4;
+                const int row = row_begin + r;
+                if (row >= p.rows_per_kv_head) continue;
+                const int i = row / p.group;
+                const int h = kv_head * p.group + row % p.group;
+                float4 x[kMaxClusterSplits];
+#pragma unroll
+                for (int s2 = 0; s2 < kMaxClusterSplits; ++s2)
+                    if (s2 < splits) x[s2] = cluster_load4(cluster_map(cl_o + r * HEAD_DIM + e, s2));
+                float4 o4 = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll
+                for (int s2 = 0; s2 < kMaxClusterSplits; ++s2) {
+                    if (s2 < splits) {
+                        const float w = cl_w[r * kMaxClusterSplits + s2];
+                        o4.x = fmaf(w, x[s2].x, o4.x);
+                        o4.y = fmaf(w, x[s2].y, o4.y);
+                        o4.z = fmaf(w, x[s2].z, o4.z);
+                        o4.w = fmaf(w, x[s2].w, o4.w);
+                    }
+                }
+                T* op = static_cast<T*>(p.o) + b * p.o_stride_b + i * p.o_stride_s + h * p.o_stride_h + e;
+                op[0] = Vec8<T>::from_float(o4.x);
+                op[1] = Vec8<T>::from_float(o4.y);
+                op[2] = Vec8<T>::from_float(o4.z);
+                op[3] = Vec8<T>::from_float(o4.w);
+                if (e == 0 && p.lse) {
+                    const float lse2 = cl_lse_out[r];
+                    p.lse[b * p.lse_stride_b + i * p.lse_stride_s + h * p.lse_stride_h] =
+                        lse2 == kNegInf ? kNegInf : lse2 * 0.69314718055994531f;
+                }
+            }
+        }
+        cluster_barrier();  // the other blocks' shared memory stays until block 0 has read it
     }
 }
 
@@ -417,6 +554,67 @@ cudaError_t launch_decode_split(const DecodeParams& p, cudaStream_t stream) {
     return cudaGetLastError();
 }
 
+// The largest cluster of split blocks this kernel can run with on `device`
+// (kMaxClusterSplits, 8, or 1 when clusters are not available: compute
+// capability below 9.0 or no sm_90 code); per device, computed once. Call
+// after decode_blocks_per_sm (which opts the kernel into its shared memory).
+template <typename T, int HEAD_DIM, int ROWS>
+int decode_max_cluster(int device) {
+    static std::atomic<int> cached[kMaxCachedDevices];  // 0: not computed yet
+    const bool cacheable = device >= 0 && device < kMaxCachedDevices;
+    if (cacheable) {
+        const int c = cached[device].load(std::memory_order_relaxed);
+        if (c > 0) return c;
+    }
+    auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
+    int result = 1;
+    int major = 0;
+    cudaFuncAttributes attributes{};
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+        cudaFuncGetAttributes(&attributes, kernel) == cudaSuccess && major >= 9 &&
+        attributes.ptxVersion >= 90) {
+        (void)cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+        for (int size = kMaxClusterSplits; size >= 8 && result == 1; size /= 2) {
+            cudaLaunchConfig_t config{};
+            config.gridDim = dim3(size);
+            config.blockDim = dim3(kThreads);
+            config.dynamicSmemBytes = decode_smem_bytes<ROWS>();
+            cudaLaunchAttribute attribute[1];
+            attribute[0].id = cudaLaunchAttributeClusterDimension;
+            attribute[0].val.clusterDim.x = size;
+            attribute[0].val.clusterDim.y = 1;
+            attribute[0].val.clusterDim.z = 1;
+            config.attrs = attribute;
+            config.numAttrs = 1;
+            int clusters = 0;
+            if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) == cudaSuccess && clusters > 0)
+                result = size;
+        }
+    }
+    (void)cudaGetLastError();
+    if (cacheable) cached[device].store(result, std::memory_order_relaxed);
+    return result;
+}
+
+// The same grid as launch_decode_split, its num_splits blocks along x one
+// cluster (p.cluster_merge = 1, 2 <= num_splits <= decode_max_cluster).
+template <typename T, int HEAD_DIM, int ROWS>
+cudaError_t launch_decode_cluster(const DecodeParams& p, cudaStream_t stream) {
+    cudaLaunchConfig_t config{};
+    config.gridDim = dim3(p.num_splits, p.num_kv_heads * p.row_chunks, p.batch);
+    config.blockDim = dim3(kThreads);
+    config.dynamicSmemBytes = decode_smem_bytes<ROWS>();
+    config.stream = stream;
+    cudaLaunchAttribute attribute[1];
+    attribute[0].id = cudaLaunchAttributeClusterDimension;
+    attribute[0].val.clusterDim.x = p.num_splits;
+    attribute[0].val.clusterDim.y = 1;
+    attribute[0].val.clusterDim.z = 1;
+    config.attrs = attribute;
+    config.numAttrs = 1;
+    return cudaLaunchKernelEx(&config, decode_split_kernel<T, HEAD_DIM, ROWS>, p);
+}
+
 }  // namespace decode_detail
 }  // namespace cuda
 }  // namespace pattn
@@ -426,7 +624,10 @@ cudaError_t launch_decode_split(const DecodeParams& p, cudaStream_t stream) {
     template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
         int, int*);                                                                        \
     template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
-        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);
+        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                     \
+    template cudaError_t pattn::cuda::decode_detail::launch_decode_cluster<T, HEAD_DIM, ROWS>( \
+        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                     \
+    template int pattn::cuda::decode_detail::decode_max_cluster<T, HEAD_DIM, ROWS>(int);
 
 #define PATTN_DECODE_INSTANTIATE(T, HEAD_DIM)     \
     PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 1) \
@@ -438,7 +639,10 @@ cudaError_t launch_decode_split(const DecodeParams& p, cudaStream_t stream) {
     extern template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
         int, int*);                                                                              \
     extern template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
-        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);
+        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                            \
+    extern template cudaError_t pattn::cuda::decode_detail::launch_decode_cluster<T, HEAD_DIM, ROWS>( \
+        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                            \
+    extern template int pattn::cuda::decode_detail::decode_max_cluster<T, HEAD_DIM, ROWS>(int);
 
 #define PATTN_DECODE_EXTERN(T, HEAD_DIM)     \
     PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 1) \

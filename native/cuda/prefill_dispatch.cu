@@ -17,6 +17,7 @@
 #include "cuda_check.h"
 #include "errors.h"
 #include "mask_rules.h"
+#include "prefill_hopper.h"
 #include "prefill_params.h"
 
 // Compile-time dispatch. Each macro binds a constant for the body and its
@@ -227,6 +228,26 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
     }
 }
 
+// PADDEDATTN_PREFILL_MMA_SYNC=1 keeps head_dim 128 on the mma.sync kernel
+// also where the Hopper kernel could run: a diagnostic switch for comparing
+// the two in one build. Read on every call.
+bool hopper_disabled() {
+    const char* v = std::getenv("PADDEDATTN_PREFILL_MMA_SYNC");
+    return v != nullptr && v[0] == '1';
+}
+
+// The Hopper (wgmma) kernel for head_dim 128 where its sm_90a image runs on
+// this device (prefill_hopper.h); the mma.sync kernel otherwise. Same tiles,
+// same work items and row order.
+template <int HEAD_DIM, typename T, bool CAUSAL>
+pattn_status launch_selected(const PrefillParams& p, int num_blocks, cudaStream_t stream) {
+    if constexpr (HEAD_DIM == 128) {
+        if (!hopper_disabled() && prefill_hopper_ready<T>())
+            return launch_prefill_hopper<T, CAUSAL>(p, num_blocks, stream);
+    }
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, stream);
+}
+
 template <int HEAD_DIM>
 pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStream_t stream) {
     constexpr int block_m = prefill_block_m(HEAD_DIM);
@@ -254,7 +275,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, {
             PATTN_DISPATCH_PREFILL_CAUSAL(a.causal, CAUSAL, {
-                s = launch_prefill<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, stream);
             })
         })
         return s;
@@ -291,7 +312,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
     s = [&]() -> pattn_status {
         PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, {
             PATTN_DISPATCH_PREFILL_CAUSAL(a.causal, CAUSAL, {
-                s = launch_prefill<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), stream);
             })
         })
         return s;

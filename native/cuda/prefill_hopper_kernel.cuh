@@ -35,6 +35,8 @@ using prefill_detail::cp_async_wait_all;
 using prefill_detail::fast_exp2;
 using prefill_detail::Mma;
 using prefill_detail::row_info;
+using prefill_detail::BlockTile;
+using prefill_detail::locate_block_tile;
 using prefill_detail::RowInfo;
 using prefill_detail::smem_addr;
 
@@ -155,46 +157,14 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     const int lane = tid & 31;
     const int warp_in_wg = (tid >> 5) & 3;
 
-    // ---- which work, which lengths (as prefill_kernel.cuh)
-    int32_t batch, kv_head, q_tile, qv, kv;
-    if (params.work != nullptr) {
-        const PrefillWorkItem item = params.work[blockIdx.x];
-        batch = item.batch;
-        kv_head = item.kv_head;
-        q_tile = item.q_tile;
-        qv = item.q_valid;
-        kv = item.kv_valid;
-    } else {
-        int32_t x = blockIdx.x;
-        int32_t bh = x / params.num_q_tiles;
-        q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
-        const int32_t rank = bh / params.num_kv_heads;
-        kv_head = bh - rank * params.num_kv_heads;
-        if (params.param_rows > 0) {
-            batch = params.row_batch[rank];
-            qv = params.row_q[rank];
-            kv = params.row_kv[rank];
-        } else {
-            batch = rank;
-            qv = params.q_lens_device ? clamp_len(params.q_lens_device[batch], params.q_len) : params.q_len;
-            kv = params.kv_lens_device ? clamp_len(params.kv_lens_device[batch], params.kv_len) : params.kv_len;
-        }
-    }
+    // ---- which work, which lengths (shared with prefill_kernel.cuh)
+    const BlockTile tile = locate_block_tile<CAUSAL>(params, kBlockM);
+    const int32_t batch = tile.batch, kv_head = tile.kv_head, q_tile = tile.q_tile;
+    const int32_t qv = tile.qv, kv = tile.kv;
+    const int32_t keys_all = tile.keys_all, keys_any = tile.keys_any;
+    const int32_t p0 = tile.p0, p_end = tile.p_end;
+    const RowExtent ext = tile.ext;
     const int32_t group = params.group_size;
-    const RowExtent ext = row_extent(params.q_len, params.kv_len, qv, kv, params.left_padded);
-    const int32_t total_rows = params.q_len * group;
-    const int32_t real_rows = qv * group;
-    const int32_t p0 = q_tile * kBlockM;
-    const int32_t p_end = min(p0 + kBlockM, total_rows);
-
-    int32_t keys_all = 0, keys_any = 0;
-    if (p0 < real_rows) {
-        int32_t i_begin = p0 / group;
-        int32_t i_end = (min(p_end, real_rows) - 1) / group + 1;
-        TileKeyRange range = tile_key_range(i_begin, i_end, qv, kv, CAUSAL);
-        keys_any = range.keys_any;
-        keys_all = p_end > real_rows ? 0 : range.keys_all;
-    }
     const int num_kv_tiles = (keys_any + kBlockN - 1) / kBlockN;
     enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE };
     if (tid == 0) {

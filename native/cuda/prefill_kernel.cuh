@@ -148,6 +148,65 @@ __device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32
     return r;
 }
 
+// Which tile a block runs, its row's lengths, and which keys the tile sees:
+// the work lookup shared by the mma.sync kernel here and the Hopper kernel.
+struct BlockTile {
+    int32_t batch, kv_head, q_tile, qv, kv;
+    RowExtent ext;
+    int32_t p0, p_end;            // packed rows [p0, p_end) of the tile
+    int32_t keys_all, keys_any;   // tile_key_range of its real rows (0, 0: none)
+};
+
+template <bool CAUSAL>
+__device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m) {
+    BlockTile t;
+    if (params.work != nullptr) {
+        const PrefillWorkItem item = params.work[blockIdx.x];
+        t.batch = item.batch;
+        t.kv_head = item.kv_head;
+        t.q_tile = item.q_tile;
+        t.qv = item.q_valid;
+        t.kv = item.kv_valid;
+    } else {
+        // Grid mode (lengths in device memory or in the parameters): the
+        // full grid runs, heaviest tiles (the last ones, under a causal mask)
+        // first; blocks whose tile holds no real query only write the
+        // padding rows.
+        int32_t x = blockIdx.x;
+        int32_t bh = x / params.num_q_tiles;
+        t.q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
+        const int32_t rank = bh / params.num_kv_heads;
+        t.kv_head = bh - rank * params.num_kv_heads;
+        if (params.param_rows > 0) {
+            // Host lengths passed by value (already range-checked), rows
+            // visited in the order the host chose (most work first).
+            t.batch = params.row_batch[rank];
+            t.qv = params.row_q[rank];
+            t.kv = params.row_kv[rank];
+        } else {
+            t.batch = rank;
+            t.qv = params.q_lens_device ? clamp_len(params.q_lens_device[t.batch], params.q_len) : params.q_len;
+            t.kv = params.kv_lens_device ? clamp_len(params.kv_lens_device[t.batch], params.kv_len) : params.kv_len;
+        }
+    }
+    const int32_t group = params.group_size;
+    t.ext = row_extent(params.q_len, params.kv_len, t.qv, t.kv, params.left_padded);
+    const int32_t real_rows = t.qv * group;
+    t.p0 = t.q_tile * block_m;
+    t.p_end = min(t.p0 + block_m, params.q_len * group);
+    t.keys_all = 0;
+    t.keys_any = 0;
+    if (t.p0 < real_rows) {
+        int32_t i_begin = t.p0 / group;
+        int32_t i_end = (min(t.p_end, real_rows) - 1) / group + 1;
+        TileKeyRange range = tile_key_range(i_begin, i_end, t.qv, t.kv, CAUSAL);
+        t.keys_any = range.keys_any;
+        // Padding rows in the tile see nothing, so every KV tile needs the mask.
+        t.keys_all = t.p_end > real_rows ? 0 : range.keys_all;
+    }
+    return t;
+}
+
 // Async copy of `rows_valid` rows (the rest zero-filled) of a [BLOCK_N][HEAD_DIM]
 // tile. Each thread walks its rows with one pointer and one step, so nothing
 // per row stays live across the KV loop.
@@ -189,53 +248,13 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     const int lane = tid % 32;
 
     // ---- which work, which lengths
-    int32_t batch, kv_head, q_tile, qv, kv;
-    if (params.work != nullptr) {
-        const PrefillWorkItem item = params.work[blockIdx.x];
-        batch = item.batch;
-        kv_head = item.kv_head;
-        q_tile = item.q_tile;
-        qv = item.q_valid;
-        kv = item.kv_valid;
-    } else {
-        // Grid mode (lengths in device memory or in the parameters): the
-        // full grid runs, heaviest tiles (the last ones, under a causal mask)
-        // first; blocks whose tile holds no real query only write the
-        // padding rows.
-        int32_t x = blockIdx.x;
-        int32_t bh = x / params.num_q_tiles;
-        q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
-        const int32_t rank = bh / params.num_kv_heads;
-        kv_head = bh - rank * params.num_kv_heads;
-        if (params.param_rows > 0) {
-            // Host lengths passed by value (already range-checked), rows
-            // visited in the order the host chose (most work first).
-            batch = params.row_batch[rank];
-            qv = params.row_q[rank];
-            kv = params.row_kv[rank];
-        } else {
-            batch = rank;
-            qv = params.q_lens_device ? clamp_len(params.q_lens_device[batch], params.q_len) : params.q_len;
-            kv = params.kv_lens_device ? clamp_len(params.kv_lens_device[batch], params.kv_len) : params.kv_len;
-        }
-    }
+    const BlockTile tile = locate_block_tile<CAUSAL>(params, BLOCK_M);
+    const int32_t batch = tile.batch, kv_head = tile.kv_head, q_tile = tile.q_tile;
+    const int32_t qv = tile.qv, kv = tile.kv;
+    const int32_t keys_all = tile.keys_all, keys_any = tile.keys_any;
+    const int32_t p0 = tile.p0, p_end = tile.p_end;
+    const RowExtent ext = tile.ext;
     const int32_t group = params.group_size;
-    const RowExtent ext = row_extent(params.q_len, params.kv_len, qv, kv, params.left_padded);
-
-    const int32_t total_rows = params.q_len * group;
-    const int32_t real_rows = qv * group;
-    const int32_t p0 = q_tile * BLOCK_M;
-    const int32_t p_end = min(p0 + BLOCK_M, total_rows);
-
-    int32_t keys_all = 0, keys_any = 0;
-    if (p0 < real_rows) {
-        int32_t i_begin = p0 / group;
-        int32_t i_end = (min(p_end, real_rows) - 1) / group + 1;
-        TileKeyRange range = tile_key_range(i_begin, i_end, qv, kv, CAUSAL);
-        keys_any = range.keys_any;
-        // Padding rows in the tile see nothing, so every KV tile needs the mask.
-        keys_all = p_end > real_rows ? 0 : range.keys_all;
-    }
     const int num_kv_tiles = (keys_any + BLOCK_N - 1) / BLOCK_N;
 
     // Values needed only on masked tiles or after the KV loop live in shared

@@ -27,11 +27,16 @@ lengths through the device copy (PADDEDATTN_UPLOAD_LENGTHS=1), with the
 split kernel + combine kernel path (PADDEDATTN_DECODE_CLUSTER=0, an A/B
 against the automatic choice, which uses the cluster merge where it was
 measured faster), and with --sweep a sweep of forced num_splits on the small
-cases (automatic merge, and the combine kernel). The ctypes
+cases (automatic merge, and the combine kernel), with --stage-sweep every
+case at cp.async pipeline depths 2 to 8 (PADDEDATTN_DECODE_STAGES), and with
+--variant-cases a grid of depths x forced split counts x merge (cluster or
+combine kernel) on the named cases, each variant's output checked against
+the default's. The ctypes
 parameters of ours are built once, outside the timed region.
 
 Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
-       [--quick] [--no-flex] [--sweep] [--batches 1,16] [--caches 1024,8192] [--json PATH]
+       [--quick] [--no-flex] [--sweep] [--stage-sweep] [--variant-cases 64x1024,...]
+       [--batches 1,16] [--caches 1024,8192] [--json PATH] [--no-json-stdout]
 """
 import ctypes
 import statistics
@@ -69,6 +74,13 @@ def parse_args():
     ap.add_argument("--caches", default="1024,8192,32768", help="comma-separated cache lengths")
     ap.add_argument("--sweep", action="store_true",
                     help="also time forced num_splits 1..128 on cases with batch * cache <= 16 * 8192")
+    ap.add_argument("--stage-sweep", action="store_true",
+                    help="also time every case at pipeline depths 2, 3, 4, 6, 8 (PADDEDATTN_DECODE_STAGES), "
+                         "automatic split count")
+    ap.add_argument("--variant-cases", default="",
+                    help="comma-separated BATCHxCACHE cases (e.g. 1x1024,64x1024) to time on a grid of pipeline "
+                         "depths x forced split counts x merge (cluster / combine kernel)")
+    ap.add_argument("--no-json-stdout", action="store_true", help="write the JSON to the file only")
     return ap.parse_args()
 
 
@@ -246,6 +258,55 @@ def run_case(batch, cache_len, args, flex_state, copy_gbs):
         finally:
             os.environ.pop("PADDEDATTN_DECODE_CLUSTER", None)
         result["split_sweep_two_kernels_us"] = sweep2
+    stage_list = (2, 3, 4, 6, 8)
+
+    def with_env(env, fn):
+        saved = {k2: os.environ.get(k2) for k2 in env}
+        os.environ.update(env)
+        try:
+            return fn()
+        finally:
+            for k2, v2 in saved.items():
+                if v2 is None:
+                    os.environ.pop(k2, None)
+                else:
+                    os.environ[k2] = v2
+
+    o_default = o.clone()
+    ours()
+    torch.cuda.synchronize()
+    o_default.copy_(o)
+    variant_diff = 0.0
+
+    def check_variant(fn):
+        nonlocal variant_diff
+        o.zero_()
+        fn()
+        torch.cuda.synchronize()
+        variant_diff = max(variant_diff, float((o.float() - o_default.float()).abs().max().item()))
+
+    if args.stage_sweep:
+        st = {}
+        for stages in stage_list:
+            env = {"PADDEDATTN_DECODE_STAGES": str(stages)}
+            st[str(stages)] = with_env(env, lambda: time_graph(ours, calls, replays)[0])
+            with_env(env, lambda: check_variant(ours))
+        result["stage_sweep_us"] = st
+    if "%dx%d" % (batch, cache_len) in args.variant_cases.split(","):
+        grid = {}
+        forced = {n: OursDecode(q, k, v, o, lens, n) for n in (1, 2, 4, 8, 16, 32) if n * 32 <= cache_len}
+        for stages in stage_list:
+            for merge in ("all", "0"):
+                for n, fn in forced.items():
+                    if (merge == "all" and n > 16) or (merge == "0" and n == 1):
+                        continue  # the same kernels as another entry
+                    env = {"PADDEDATTN_DECODE_STAGES": str(stages), "PADDEDATTN_DECODE_CLUSTER": merge}
+                    key = "%d/%s/%d" % (stages, "cluster" if merge == "all" else "combine", n)
+                    grid[key] = with_env(env, lambda: time_graph(fn, 20, 15)[0])
+                    with_env(env, lambda: check_variant(fn))
+        result["variant_grid_us"] = grid
+    o.copy_(o_default)
+    result["variants_max_abs_diff"] = variant_diff
     # Host lengths give the same bits as device lengths (same forced split
     # count: the automatic choice may differ, as host lengths give the exact
     # longest row), also through the uploaded copy.
@@ -384,6 +445,7 @@ def main():
     }
     args.read_gbs = read_gbs
     flex_state = {"ok": True, "fn": None, "start": time.time()}
+    path = args.json or (os.path.join(os.environ["OUT"], "bench_decode.json") if os.environ.get("OUT") else None)
     for batch in [int(x) for x in args.batches.split(",")]:
         for cache_len in [int(x) for x in args.caches.split(",")]:
             r = run_case(batch, cache_len, args, flex_state, copy_gbs)
@@ -396,6 +458,9 @@ def main():
                       r.get("flex", {}).get("us"), r["eager_1call_us"]["device_lens"],
                       r["eager_1call_us"]["host_lens"], r["eager_1call_us"]["host_lens_upload"],
                       r.get("split_sweep_us"), r.get("split_sweep_two_kernels_us")), flush=True)
+            if path:  # the cases so far, in case the run is cut short
+                with open(path, "w") as f:
+                    f.write(json.dumps(report, indent=1))
 
     def cell(r, name):
         x = r.get(name, {})
@@ -433,6 +498,18 @@ def main():
             print("  same, combine kernel: %s" % ", ".join(
                 "%s:%.1f" % (k2, v2) for k2, v2 in r["split_sweep_two_kernels_us"].items()))
     for r in report["cases"]:
+        if "stage_sweep_us" in r:
+            print("pipeline depth sweep batch %d cache %d (auto splits): %s" % (r["batch"], r["cache_len"], ", ".join(
+                "%s:%.1f" % (k2, v2) for k2, v2 in r["stage_sweep_us"].items())))
+    for r in report["cases"]:
+        if "variant_grid_us" in r:
+            g = r["variant_grid_us"]
+            best = min(g, key=g.get)
+            print("variant grid batch %d cache %d (stages/merge/splits: us), best %s %.1f, max |o - default| %.2e:" % (
+                r["batch"], r["cache_len"], best, g[best], r["variants_max_abs_diff"]))
+            for stages in ("2", "3", "4", "6", "8"):
+                print("  " + ", ".join("%s:%.1f" % (k2, v2) for k2, v2 in g.items() if k2.split("/")[0] == stages))
+    for r in report["cases"]:
         for name in ("sdpa_flash", "sdpa_cudnn", "flex"):
             if "error" in r.get(name, {}):
                 print("  batch %d cache %d %s: %s" % (r["batch"], r["cache_len"], name, r[name]["error"]))
@@ -440,8 +517,8 @@ def main():
     if b16:
         report["target_b16_8k_copy_fraction"] = b16[0]["paddedattn"]["copy_fraction"]
     text = json.dumps(report, indent=1)
-    print(text)
-    path = args.json or (os.path.join(os.environ["OUT"], "bench_decode.json") if os.environ.get("OUT") else None)
+    if not args.no_json_stdout:
+        print(text)
     if path:
         with open(path, "w") as f:
             f.write(text)

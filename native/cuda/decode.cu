@@ -158,6 +158,34 @@ ClusterMode cluster_mode() {
     return ClusterMode::Auto;
 }
 
+// PADDEDATTN_DECODE_STAGES=2..8 (read on every call, for comparisons):
+// forces the cp.async pipeline depth of the split kernel; 0 when unset.
+int forced_stages() {
+    const char* v = std::getenv("PADDEDATTN_DECODE_STAGES");
+    if (v == nullptr || v[0] < '2' || v[0] > '9' || v[1] != '\0') return 0;
+    return std::min(v[0] - '0', kMaxStages);
+}
+
+// Pipeline depth, from a sweep of depths 2 to 8 on an H200
+// (docs/performance.md, Decode): grids of many rows (at least one block per
+// two SMs before splitting: throughput bound) take the 3-stage pipeline when
+// its smaller shared memory buys another resident block per SM (d128 with 4
+// packed rows: 4 blocks instead of 3; 64 x 1k 77.4 -> 68.9 us, 64 x 8k
+// 451.9 -> 432.6, 64 x 32k 1693 -> 1619, 16 x 32k 413.0 -> 406.6); small
+// batches keep kDefaultStages (latency bound: equal within 0.4 us).
+bool throughput_bound(int64_t base_blocks, int sms) { return 2 * base_blocks >= sms; }
+
+template <typename T, int HEAD_DIM, int ROWS>
+cudaError_t choose_stages(int64_t base_blocks, int sms, int device, int* stages) {
+    *stages = kDefaultStages;
+    if (!throughput_bound(base_blocks, sms)) return cudaSuccess;
+    int per_sm_3 = 1, per_sm_default = 1;
+    cudaError_t e = decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, 3, &per_sm_3);
+    if (e == cudaSuccess) e = decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, kDefaultStages, &per_sm_default);
+    if (e == cudaSuccess && per_sm_3 > per_sm_default) *stages = 3;
+    return e;
+}
+
 int multiprocessor_count(int device, cudaError_t* error) {
     static std::atomic<int> cached[kMaxCachedDevices];
     const bool cacheable = device >= 0 && device < kMaxCachedDevices;
@@ -255,11 +283,15 @@ cudaMemPool_t workspace_pool(int device) {
 //  - a grid of between one and two waves of resident blocks, whose second
 //    wave would run mostly empty, is raised to two full waves when the
 //    splits keep at least kMinKeysForWaves keys (batch 64 x 1k: 87 -> 78 us);
+//  - on a throughput-bound batch, a grid of less than one wave is raised
+//    to one full wave when the splits keep at least kMinKeysForOneWave
+//    keys (16 x 1k with 4 blocks per SM: 2 -> 4 splits, 24.7 -> 23.7 us);
 //  - at most kWaves waves of blocks, at least kMinKeysPerSplit keys per
 //    split, at most kMaxAutoSplits splits.
 int choose_num_splits(int64_t base_blocks, int max_kv, int sms, int slots) {
     constexpr int kMaxKeysPerSplit = 1024;
     constexpr int kMinKeysForWaves = 256;
+    constexpr int kMinKeysForOneWave = 128;
     constexpr int kMinKeysPerSplit = 64;
     constexpr int kWaves = 4;
     constexpr int kMaxAutoSplits = 128;
@@ -275,6 +307,10 @@ int choose_num_splits(int64_t base_blocks, int max_kv, int sms, int slots) {
     if (blocks > slots && blocks < 2 * static_cast<int64_t>(slots)) {
         const int64_t two_waves = ceil_div(2 * static_cast<int64_t>(slots), base_blocks);
         if (max_kv / two_waves >= kMinKeysForWaves) splits = two_waves;
+    }
+    if (throughput_bound(base_blocks, sms) && base_blocks * splits < slots) {
+        const int64_t one_wave = slots / base_blocks;
+        if (one_wave > splits && max_kv / one_wave >= kMinKeysForOneWave) splits = one_wave;
     }
     splits = std::min(splits, ceil_div(static_cast<int64_t>(kWaves) * slots, base_blocks));
     splits = std::min(splits, ceil_div(max_kv, kMinKeysPerSplit));
@@ -307,8 +343,11 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
     cudaError_t sm_error = cudaSuccess;
     const int sms = multiprocessor_count(a.device_id, &sm_error);
     PATTN_CUDA_TRY(sm_error);
+    int stages = forced_stages();
+    if (stages == 0) PATTN_CUDA_TRY((choose_stages<T, HEAD_DIM, ROWS>(base_blocks, sms, a.device_id, &stages)));
+    p.stages = std::min(stages, decode_max_stages<T, HEAD_DIM, ROWS>(a.device_id));
     int per_sm = 1;  // also opts the kernel into its shared memory size
-    PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, &per_sm)));
+    PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(a.device_id, p.stages, &per_sm)));
     const int slots = sms * per_sm;
     int splits = a.num_splits;
     if (splits <= 0) {
@@ -324,7 +363,8 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
     // cluster and the first merges them, in the split kernel (one launch, no
     // workspace). Measured on an H200 (docs/performance.md, Decode): faster
     // than split kernel + combine kernel only for a grid of one wave of
-    // resident blocks with few splits (16 x 1k, 2 splits: 25.1 -> 24.4 us);
+    // resident blocks with 2 splits (16 x 1k: 25.1 -> 24.4 us; with 4 splits
+    // it was slower at every pipeline depth, 3 stages 23.7 -> 29.3 us);
     // slower for clusters of 16 (1 x 8k: 14.0 -> 18.1 us) and for grids of
     // several waves, where a cluster's finished blocks hold their SM slots
     // until the whole cluster is done (16 x 32k: 396 -> 509 us).
@@ -333,7 +373,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, cudaStream_t str
         mode == ClusterMode::Off ? 1 : decode_max_cluster<T, HEAD_DIM, ROWS>(a.device_id);
     const int64_t grid_blocks = base_blocks * splits;
     const bool cluster_fits = mode == ClusterMode::All ? splits <= max_cluster
-                                                       : splits <= std::min(max_cluster, 8) &&
+                                                       : splits <= std::min(max_cluster, 2) &&
                                                              grid_blocks <= static_cast<int64_t>(slots);
     const bool lens_uploaded = host_lens && !lens_by_value;  // needs the workspace copy
     if (splits >= 2 && cluster_fits && !lens_uploaded) {

@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 
 #include "mask_rules.h"
 
@@ -50,6 +51,7 @@ struct DecodeParams {
     int32_t cluster_merge;     // 1: the num_splits blocks of a row are one thread-block
                                // cluster (sm_90) and split 0 merges them; no partials
     int32_t left_padded;
+    int32_t stages;            // cp.async pipeline depth, 2..kMaxStages (tiles in flight: stages - 1)
     float scale_log2;          // softmax scale * log2(e): scores live in base 2
 
     int64_t q_stride_b, q_stride_s, q_stride_h;
@@ -67,7 +69,8 @@ static_assert(sizeof(DecodeParams) <= 4000, "kernel parameters are limited to 4 
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-constexpr int kStages = 4;
+constexpr int kDefaultStages = 4;
+constexpr int kMaxStages = 8;
 constexpr int kStepsPerTile = 4;  // 16-byte K and V loads per thread per tile
 
 template <int HEAD_DIM>
@@ -81,18 +84,13 @@ struct DecodeShape {
 };
 
 // Pipeline buffers: [stage][K or V][step][thread] 16-byte slots.
-constexpr int kPipelineBytes = kStages * 2 * kStepsPerTile * kThreads * 16;
+constexpr int kStageBytes = 2 * kStepsPerTile * kThreads * 16;
 
 template <int ROWS>
 constexpr int merge_bytes() {
     // m and l per (state, row) plus acc per (state, row, head_dim): the
     // product states * head_dim is always kThreads * 8.
     return ROWS * kThreads * 8 * 4 + 2 * ROWS * kThreads * 4;
-}
-
-template <int ROWS>
-constexpr int decode_smem_bytes() {
-    return kPipelineBytes > merge_bytes<ROWS>() ? kPipelineBytes : merge_bytes<ROWS>();
 }
 
 // Cluster merge (sm_90): the splits of one row run as one thread-block
@@ -107,6 +105,15 @@ template <int ROWS, int HEAD_DIM>
 constexpr int cluster_bytes() {
     // o [ROWS][HEAD_DIM], lse [ROWS], weights [ROWS][kMaxClusterSplits], final lse [ROWS]
     return (ROWS * HEAD_DIM + ROWS + ROWS * kMaxClusterSplits + ROWS) * 4;
+}
+
+// Dynamic shared memory of a block: the pipeline buffers, reused after the
+// key loop by the key-group merge area and the cluster merge area behind it.
+template <int ROWS, int HEAD_DIM>
+constexpr int decode_smem_bytes(int stages) {
+    return stages * kStageBytes > merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>()
+               ? stages * kStageBytes
+               : merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>();
 }
 
 __device__ __forceinline__ void cluster_barrier() {
@@ -156,6 +163,19 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int N>
 __device__ __forceinline__ void cp_async_wait() {
     asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+// wait_group with a block-uniform count (the immediate must be a constant).
+__device__ __forceinline__ void cp_async_wait_dyn(int n) {
+    switch (n) {
+        case 0: cp_async_wait<0>(); break;
+        case 1: cp_async_wait<1>(); break;
+        case 2: cp_async_wait<2>(); break;
+        case 3: cp_async_wait<3>(); break;
+        case 4: cp_async_wait<4>(); break;
+        case 5: cp_async_wait<5>(); break;
+        default: cp_async_wait<6>(); break;
+    }
+    static_assert(kMaxStages - 2 <= 6, "wait counts up to 6");
 }
 
 template <typename T>
@@ -267,8 +287,8 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     const T* v_row = static_cast<const T*>(p.v) + b * p.v_stride_b + kv_head * p.v_stride_h +
                      ext.k_first * p.v_stride_s + vec * 8;
 
-    auto issue_tile = [&](int tile) {
-        const int stage = tile % kStages;
+    const int stages = p.stages;
+    auto issue_tile = [&](int tile, int stage) {
         const int tile_begin = key_begin + tile * TILE;
 #pragma unroll
         for (int u = 0; u < kStepsPerTile; ++u) {
@@ -283,9 +303,8 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     };
 
     // Start the copies first: the query loads below overlap with them.
-#pragma unroll
-    for (int t = 0; t < kStages - 1; ++t) {
-        if (t < num_tiles) issue_tile(t);
+    for (int t = 0; t < stages - 1; ++t) {
+        if (t < num_tiles) issue_tile(t, t);
         cp_async_commit();
     }
 
@@ -306,9 +325,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         for (int e = 0; e < 8; ++e) acc[r][e] = 0.f;
     }
 
+    int stage = 0;       // t % stages
+    int prev_stage = stages - 1;  // (t - 1) % stages: refilled after tile t is computed
     for (int t = 0; t < num_tiles; ++t) {
-        cp_async_wait<kStages - 2>();  // tile t has landed (this thread's part of it)
-        const int stage = t % kStages;
+        cp_async_wait_dyn(stages - 2);  // tile t has landed (this thread's part of it)
         const int tile_begin = key_begin + t * TILE;
 
         float s[kStepsPerTile][ROWS];
@@ -371,9 +391,11 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                 for (int e = 0; e < 8; ++e) acc[r][e] = fmaf(s[u][r], vf[e], acc[r][e]);
         }
         // Refill the stage read in the previous iteration (all its values are
-        // consumed), keeping kStages - 1 tiles in flight.
-        if (t + kStages - 1 < num_tiles) issue_tile(t + kStages - 1);
+        // consumed), keeping stages - 1 tiles in flight.
+        if (t + stages - 1 < num_tiles) issue_tile(t + stages - 1, prev_stage);
         cp_async_commit();
+        prev_stage = stage;
+        stage = stage + 1 == stages ? 0 : stage + 1;
     }
     cp_async_wait<0>();
     __syncthreads();  // the pipeline buffers are reused below
@@ -400,8 +422,6 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     float* cl_lse = cl_o + ROWS * HEAD_DIM;                                  // [ROWS]
     float* cl_w = cl_lse + ROWS;                                             // [ROWS][kMaxClusterSplits]
     float* cl_lse_out = cl_w + ROWS * kMaxClusterSplits;                     // [ROWS]
-    static_assert(merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>() <= decode_smem_bytes<ROWS>(),
-                  "cluster merge area fits behind the key-group merge area");
     for (int idx = tid; idx < ROWS * HEAD_DIM; idx += kThreads) {
         const int r = idx / HEAD_DIM;
         const int e = idx % HEAD_DIM;
@@ -519,28 +539,61 @@ namespace decode_detail {
 
 constexpr int kMaxCachedDevices = 64;
 
-// Opts the kernel into its shared memory size and reports how many blocks of
-// it fit on one SM; both are per device and computed once.
+// The deepest pipeline (2..kMaxStages) whose shared memory the device
+// grants one block of this kernel (opt-in limit); per device, computed once.
 template <typename T, int HEAD_DIM, int ROWS>
-cudaError_t decode_blocks_per_sm(int device, int* blocks_per_sm) {
+int decode_max_stages(int device) {
     static std::atomic<int> cached[kMaxCachedDevices];  // 0: not computed yet
     const bool cacheable = device >= 0 && device < kMaxCachedDevices;
     if (cacheable) {
         const int c = cached[device].load(std::memory_order_relaxed);
+        if (c > 0) return c;
+    }
+    int optin = 0;
+    if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
+        (void)cudaGetLastError();
+        optin = 0;
+    }
+    int stages = kMaxStages;
+    while (stages > kDefaultStages && decode_smem_bytes<ROWS, HEAD_DIM>(stages) > optin) --stages;
+    if (cacheable) cached[device].store(stages, std::memory_order_relaxed);
+    return stages;
+}
+
+// Opts the kernel into the shared memory of a `stages`-deep pipeline (the
+// opt-in only ever grows, so launches captured earlier with more stay valid)
+// and reports how many blocks of it fit on one SM; per device and depth,
+// computed once.
+template <typename T, int HEAD_DIM, int ROWS>
+cudaError_t decode_blocks_per_sm(int device, int stages, int* blocks_per_sm) {
+    static std::atomic<int> cached[kMaxCachedDevices][kMaxStages + 1];  // 0: not computed yet
+    static std::atomic<int> opted_in[kMaxCachedDevices];                // bytes granted so far
+    static std::mutex mutex;
+    const bool cacheable = device >= 0 && device < kMaxCachedDevices && stages >= 2 && stages <= kMaxStages;
+    if (cacheable) {
+        const int c = cached[device][stages].load(std::memory_order_relaxed);
         if (c > 0) {
             *blocks_per_sm = c;
             return cudaSuccess;
         }
     }
     auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
-    const int smem = decode_smem_bytes<ROWS>();
-    cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    const int smem = decode_smem_bytes<ROWS, HEAD_DIM>(stages);
+    cudaError_t e = cudaSuccess;
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        const bool known = device >= 0 && device < kMaxCachedDevices;
+        if (!known || opted_in[device].load(std::memory_order_relaxed) < smem) {
+            e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+            if (e == cudaSuccess && known) opted_in[device].store(smem, std::memory_order_relaxed);
+        }
+    }
     if (e != cudaSuccess) return e;
     int n = 0;
     e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, smem);
     if (e != cudaSuccess) return e;
     if (n < 1) n = 1;
-    if (cacheable) cached[device].store(n, std::memory_order_relaxed);
+    if (cacheable) cached[device][stages].store(n, std::memory_order_relaxed);
     *blocks_per_sm = n;
     return cudaSuccess;
 }
@@ -550,14 +603,14 @@ template <typename T, int HEAD_DIM, int ROWS>
 cudaError_t launch_decode_split(const DecodeParams& p, cudaStream_t stream) {
     const dim3 grid(p.num_splits, p.num_kv_heads * p.row_chunks, p.batch);
     decode_split_kernel<T, HEAD_DIM, ROWS>
-        <<<grid, kThreads, decode_smem_bytes<ROWS>(), stream>>>(p);
+        <<<grid, kThreads, decode_smem_bytes<ROWS, HEAD_DIM>(p.stages), stream>>>(p);
     return cudaGetLastError();
 }
 
 // The largest cluster of split blocks this kernel can run with on `device`
 // (kMaxClusterSplits, 8, or 1 when clusters are not available: compute
-// capability below 9.0 or no sm_90 code); per device, computed once. Call
-// after decode_blocks_per_sm (which opts the kernel into its shared memory).
+// capability below 9.0 or no sm_90 code), queried with the default
+// pipeline depth's shared memory; per device, computed once.
 template <typename T, int HEAD_DIM, int ROWS>
 int decode_max_cluster(int device) {
     static std::atomic<int> cached[kMaxCachedDevices];  // 0: not computed yet
@@ -569,6 +622,8 @@ int decode_max_cluster(int device) {
     auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
     int result = 1;
     int major = 0;
+    int per_sm = 0;  // opts the kernel into the shared memory queried below
+    (void)decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, kDefaultStages, &per_sm);
     cudaFuncAttributes attributes{};
     if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
         cudaFuncGetAttributes(&attributes, kernel) == cudaSuccess && major >= 9 &&
@@ -578,7 +633,7 @@ int decode_max_cluster(int device) {
             cudaLaunchConfig_t config{};
             config.gridDim = dim3(size);
             config.blockDim = dim3(kThreads);
-            config.dynamicSmemBytes = decode_smem_bytes<ROWS>();
+            config.dynamicSmemBytes = decode_smem_bytes<ROWS, HEAD_DIM>(kDefaultStages);
             cudaLaunchAttribute attribute[1];
             attribute[0].id = cudaLaunchAttributeClusterDimension;
             attribute[0].val.clusterDim.x = size;
@@ -603,7 +658,7 @@ cudaError_t launch_decode_cluster(const DecodeParams& p, cudaStream_t stream) {
     cudaLaunchConfig_t config{};
     config.gridDim = dim3(p.num_splits, p.num_kv_heads * p.row_chunks, p.batch);
     config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = decode_smem_bytes<ROWS>();
+    config.dynamicSmemBytes = decode_smem_bytes<ROWS, HEAD_DIM>(p.stages);
     config.stream = stream;
     cudaLaunchAttribute attribute[1];
     attribute[0].id = cudaLaunchAttributeClusterDimension;
@@ -622,7 +677,8 @@ cudaError_t launch_decode_cluster(const DecodeParams& p, cudaStream_t stream) {
 // One .cu file per (dtype, head_dim) instantiates the row-pack sizes.
 #define PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, ROWS)                                   \
     template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
-        int, int*);                                                                        \
+        int, int, int*);                                                                   \
+    template int pattn::cuda::decode_detail::decode_max_stages<T, HEAD_DIM, ROWS>(int);    \
     template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
         const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                     \
     template cudaError_t pattn::cuda::decode_detail::launch_decode_cluster<T, HEAD_DIM, ROWS>( \
@@ -637,7 +693,8 @@ cudaError_t launch_decode_cluster(const DecodeParams& p, cudaStream_t stream) {
 // For the dispatching translation unit: the instantiations live elsewhere.
 #define PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, ROWS)                                              \
     extern template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
-        int, int*);                                                                              \
+        int, int, int*);                                                                         \
+    extern template int pattn::cuda::decode_detail::decode_max_stages<T, HEAD_DIM, ROWS>(int);    \
     extern template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
         const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                            \
     extern template cudaError_t pattn::cuda::decode_detail::launch_decode_cluster<T, HEAD_DIM, ROWS>( \

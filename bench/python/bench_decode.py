@@ -39,7 +39,6 @@ Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
        [--batches 1,16] [--caches 1024,8192] [--json PATH] [--no-json-stdout]
 """
 import ctypes
-import statistics
 import argparse
 import json
 import math
@@ -53,6 +52,7 @@ sys.path.insert(0, os.path.join(REPO, "samples", "python"))
 
 import paddedattn  # noqa: E402  (samples/python/paddedattn.py)
 import torch  # noqa: E402
+from cuda_timing import median_event_ms  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.nn.attention import SDPBackend, sdpa_kernel  # noqa: E402
 
@@ -114,35 +114,12 @@ def time_graph(fn, calls_per_graph, replays):
             for _ in range(calls_per_graph):
                 fn()
 
-    once()
-    times = []
-    for _ in range(replays):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        once()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) * 1000.0 / calls_per_graph)
-    times.sort()
-    return times[len(times) // 2], mode
+    return median_event_ms(once, 1, replays) * 1000.0 / calls_per_graph, mode
 
 
 def time_eager(fn, runs):
     """Median microseconds of one call between two CUDA events (host work included)."""
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) * 1000.0)
-    return statistics.median(times)
+    return median_event_ms(fn, 3, runs) * 1000.0
 
 
 class OursDecode:

@@ -42,6 +42,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "samples", "python"))
 import paddedattn as pa  # noqa: E402
+from cuda_timing import median_event_ms  # noqa: E402
 
 CASES = [
     # name, batch, seq, q heads, kv heads, head_dim, mode, length range
@@ -76,20 +77,7 @@ def visible_pairs(lens, causal):
 def time_cuda_back_to_back(fn, warmup, runs, calls=10):
     """Median milliseconds per call of `calls` back-to-back calls between two
     events: host work of one call overlaps the GPU work of the previous one."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(max(runs // 3, 5)):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(calls):
-            fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end) / calls)
-    return statistics.median(times)
+    return median_event_ms(fn, warmup, max(runs // 3, 5), calls)
 
 
 def host_us(fn, warmup, runs):
@@ -120,19 +108,7 @@ class upload_lengths:
 
 def time_cuda(fn, warmup, runs):
     """Median milliseconds of `runs` calls, each between two CUDA events."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        end.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    return median_event_ms(fn, warmup, runs)
 
 
 class OursCall:

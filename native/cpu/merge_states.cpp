@@ -4,76 +4,20 @@
 // gives o = 0, lse = -inf). o_out / lse_out may alias the a-side inputs.
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 
 #include "attention_args.h"
 #include "backends.h"
+#include "convert.h"
 #include "errors.h"
 
 namespace pattn {
 namespace cpu {
 namespace {
 
-float f16_to_float(uint16_t h) {
-    const uint32_t sign = (h & 0x8000u) << 16;
-    const uint32_t exp = (h >> 10) & 0x1fu;
-    const uint32_t man = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else {  // subnormal: value = man * 2^-24
-            float f = std::ldexp(static_cast<float>(man), -24);
-            return sign ? -f : f;
-        }
-    } else if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    }
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-uint16_t float_to_f16(float f) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-    const uint32_t abs = x & 0x7fffffffu;
-    if (abs > 0x7f800000u) return sign | 0x7e00u;            // NaN
-    if (abs >= 0x477ff000u) return sign | 0x7c00u;           // rounds to >= 65520: inf
-    if (abs < 0x38800000u) {                                 // below the smallest normal
-        // Subnormal (or zero): round abs / 2^-24 to nearest even.
-        float a;
-        std::memcpy(&a, &abs, 4);
-        const float scaled = a * 16777216.0f;  // exact: power of two
-        return sign | static_cast<uint16_t>(std::nearbyint(scaled));
-    }
-    // Normal: drop 13 mantissa bits, round to nearest even.
-    const uint32_t rebias = abs - (112u << 23);
-    const uint32_t rounded = rebias + 0xfffu + ((rebias >> 13) & 1u);
-    return sign | static_cast<uint16_t>(rounded >> 13);
-}
-
-float bf16_to_float(uint16_t h) {
-    const uint32_t bits = static_cast<uint32_t>(h) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-}
-
-uint16_t float_to_bf16(float f) {
-    uint32_t x;
-    std::memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-    return static_cast<uint16_t>((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
-
 float load(const void* base, pattn_dtype dtype, int64_t index) {
     switch (dtype) {
-        case PATTN_DTYPE_F16: return f16_to_float(static_cast<const uint16_t*>(base)[index]);
+        case PATTN_DTYPE_F16: return half_to_float(static_cast<const uint16_t*>(base)[index]);
         case PATTN_DTYPE_BF16: return bf16_to_float(static_cast<const uint16_t*>(base)[index]);
         default: return static_cast<const float*>(base)[index];
     }
@@ -81,7 +25,7 @@ float load(const void* base, pattn_dtype dtype, int64_t index) {
 
 void store(void* base, pattn_dtype dtype, int64_t index, float x) {
     switch (dtype) {
-        case PATTN_DTYPE_F16: static_cast<uint16_t*>(base)[index] = float_to_f16(x); break;
+        case PATTN_DTYPE_F16: static_cast<uint16_t*>(base)[index] = float_to_half(x); break;
         case PATTN_DTYPE_BF16: static_cast<uint16_t*>(base)[index] = float_to_bf16(x); break;
         default: static_cast<float*>(base)[index] = x; break;
     }

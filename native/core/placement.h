@@ -20,4 +20,13 @@ int32_t cuda_device_count_or_zero();
 // error message on failure.
 pattn_status check_placement(const char* name, const void* ptr, bool on_cuda, int32_t device_id);
 
+// Checks that `stream` (a cudaStream_t; NULL, cudaStreamLegacy and
+// cudaStreamPerThread mean the current device's, which the entry points make
+// the tensors' device) belongs to CUDA device `device_id`, so that a call never
+// launches work of one device on another device's stream. Runtimes older than
+// CUDA 12.8 cannot ask a stream for its device: there the check passes and a
+// foreign stream fails at launch with a CUDA error. Sets the error message
+// (argument "stream") on failure.
+pattn_status check_stream_device(void* stream, int32_t device_id);
+
 }  // namespace pattn

@@ -5,6 +5,7 @@
 #include "backends.h"
 #include "errors.h"
 #include "paddedattn.h"
+#include "placement.h"
 #include "validate.h"
 
 #if defined(PATTN_WITH_CUDA)
@@ -15,17 +16,19 @@ namespace pattn {
 namespace {
 
 #if defined(PATTN_WITH_CUDA)
-// The kernels launch on the tensors' device; the caller's current device is
-// restored afterwards.
+// The kernels launch on the tensors' device, on a stream of that device; the
+// caller's current device is restored afterwards.
 template <typename Launch>
-pattn_status on_device(int32_t device_id, Launch&& launch) {
+pattn_status on_device(int32_t device_id, void* stream, Launch&& launch) {
+    pattn_status s = check_stream_device(stream, device_id);
+    if (s != PATTN_STATUS_SUCCESS) return s;
     ScopedDevice device(device_id);
     if (device.status() != cudaSuccess) return cuda_error(device.status(), "cudaSetDevice");
     return launch();
 }
 #else
 template <typename Launch>
-pattn_status on_device(int32_t, Launch&& launch) {
+pattn_status on_device(int32_t, void*, Launch&& launch) {
     return launch();
 }
 #endif
@@ -53,7 +56,7 @@ PATTN_API pattn_status pattn_sequence_prefill(const pattn_prefill_params* params
         pattn_status s = pattn::validate_prefill(params, &args, &where, &no_op);
         if (s != PATTN_STATUS_SUCCESS || no_op) return s;
         if (!where.on_cuda) return pattn::cpu::prefill(args);
-        return pattn::on_device(where.device_id, [&] { return pattn::cuda::prefill(args, stream); });
+        return pattn::on_device(where.device_id, stream, [&] { return pattn::cuda::prefill(args, stream); });
     });
 }
 
@@ -66,7 +69,7 @@ PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* str
         if (s != PATTN_STATUS_SUCCESS || no_op) return s;
         // Decode is causal prefill with every query row real.
         if (!where.on_cuda) return pattn::cpu::prefill(args);
-        return pattn::on_device(where.device_id, [&] { return pattn::cuda::decode(args, stream); });
+        return pattn::on_device(where.device_id, stream, [&] { return pattn::cuda::decode(args, stream); });
     });
 }
 
@@ -78,7 +81,7 @@ PATTN_API pattn_status pattn_merge_states(const pattn_merge_params* params, void
         pattn_status s = pattn::validate_merge(params, &args, &where, &no_op);
         if (s != PATTN_STATUS_SUCCESS || no_op) return s;
         if (!where.on_cuda) return pattn::cpu::merge_states(args);
-        return pattn::on_device(where.device_id, [&] { return pattn::cuda::merge_states(args, stream); });
+        return pattn::on_device(where.device_id, stream, [&] { return pattn::cuda::merge_states(args, stream); });
     });
 }
 

@@ -98,6 +98,30 @@ pattn_status check_placement(const char* name, const void* ptr, bool on_cuda, in
     return PATTN_STATUS_SUCCESS;
 }
 
+pattn_status check_stream_device(void* stream, int32_t device_id) {
+    // Handles that name "the current device's stream" need no check.
+    if (stream == nullptr || stream == static_cast<void*>(cudaStreamLegacy) ||
+        stream == static_cast<void*>(cudaStreamPerThread))
+        return PATTN_STATUS_SUCCESS;
+#if CUDART_VERSION >= 12080
+    int stream_device = -1;
+    cudaError_t e = cudaStreamGetDevice(static_cast<cudaStream_t>(stream), &stream_device);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                         "stream = %p is not a CUDA stream the runtime knows (%s)", stream,
+                         cudaGetErrorName(e));
+    }
+    if (stream_device != device_id)
+        return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+                         "stream = %p belongs to CUDA device %d but the tensors are on CUDA device %d",
+                         stream, stream_device, (int)device_id);
+#else
+    (void)device_id;
+#endif
+    return PATTN_STATUS_SUCCESS;
+}
+
 }  // namespace pattn
 
 using pattn::guarded;

@@ -234,6 +234,58 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
         return result;
     }
 
+    /// <summary>
+    /// Copies all of <paramref name="source"/> into this buffer of the same length,
+    /// between any two of host memory and CUDA devices (between two devices a peer
+    /// copy, staged by the driver where the devices have no peer access). It first
+    /// waits for the work queued on both devices, and returns when the data is in place.
+    /// </summary>
+    /// <param name="source">The buffer to read; its length must equal this buffer's.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="source"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">Either buffer was disposed.</exception>
+    /// <exception cref="ArgumentException">The lengths differ.</exception>
+    /// <exception cref="PaddedAttentionException">The CUDA copy (or earlier asynchronous work) failed.</exception>
+    public unsafe void CopyFrom(DeviceBuffer<T> source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ThrowIfDisposed();
+        source.ThrowIfDisposed();
+        if (source.Length != Length)
+        {
+            throw new ArgumentException($"{source} has {source.Length} elements, this buffer {Length}.", nameof(source));
+        }
+        if (Length == 0)
+        {
+            return;
+        }
+        var lease = new HandleLease();
+        try
+        {
+            lease.Add(_handle);
+            lease.Add(source._handle);
+            void* destination = (void*)_handle.DangerousGetHandle();
+            void* from = (void*)source._handle.DangerousGetHandle();
+            if (!Device.IsCuda && !source.Device.IsCuda)
+            {
+                Buffer.MemoryCopy(from, destination, SizeInBytes, SizeInBytes);
+                return;
+            }
+            PaddedAttentionLibrary.EnsureLoaded();
+            foreach (Device device in new[] { source.Device, Device })
+            {
+                if (device.IsCuda)
+                {
+                    PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_device_synchronize(device.Id));
+                }
+            }
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_memcpy(destination, from, (ulong)SizeInBytes));
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
     /// <summary>Sets every byte of the buffer to <paramref name="value"/> (0xFF poisons floats with NaN). Returns when done.</summary>
     /// <param name="value">The byte value.</param>
     /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>

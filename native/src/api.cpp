@@ -67,9 +67,6 @@ PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* str
         // Decode is causal prefill with every query row real; a paged cache
         // has its own CPU path.
         if (!where.on_cuda) return args.page_table ? pattn::cpu::decode_paged(args) : pattn::cpu::prefill(args);
-        if (args.page_table)
-            return pattn::set_error(PATTN_STATUS_UNSUPPORTED,
-                                    "page_table: a paged KV cache is not supported on CUDA yet");
         return pattn::on_device(where.device_id, [&] { return pattn::cuda::decode(args, stream); });
     });
 }

@@ -16,7 +16,7 @@ t0=$(date +%s)
 cmake -S "$repo/native" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCH:-90a}" > "$out/configure.log" 2>&1 \
   || { tail -20 "$out/configure.log"; exit 1; }
-cmake --build "$build" -j"$(nproc)" --target paddedattn test_decode_paged_cuda test_decode_cuda \
+cmake --build "$build" -j"$(nproc)" --target paddedattn test_decode_paged_cuda test_decode_cuda test_decode_paged_graph \
       test_decode_heuristics > "$out/build.log" 2>&1 || { grep -E "error" "$out/build.log" | head -20; exit 1; }
 echo "build: $(( $(date +%s) - t0 )) s"
 status=0
@@ -25,6 +25,7 @@ timeout 120 compute-sanitizer --tool memcheck --error-exitcode 3 "$build/test_de
 tail -3 "$out/test_decode_paged_cuda.memcheck.log"
 timeout 120 "$build/test_decode_cuda" > "$out/test_decode_cuda.log" 2>&1 || status=1
 tail -2 "$out/test_decode_cuda.log"
+timeout 60 "$build/test_decode_paged_graph" 2>&1 | tail -2
 "$build/test_decode_heuristics" | tail -1
 echo "tests: $(( $(date +%s) - t0 )) s"
 lib="$build/libpaddedattn.so"

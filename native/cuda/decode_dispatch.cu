@@ -169,6 +169,10 @@ pattn_status run_decode_rows(const AttentionArgs& a, const DecodeParams& p, cons
                              DeviceState& device, cudaStream_t stream) {
     if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, stream);
     if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, stream);
+    // 5 or 6 rows (GQA groups of 5 or 6, e.g. 40/8 heads; q_len 3 x group 2)
+    // in blocks of 8 would spend a quarter to three eighths of the dot
+    // products and accumulators on empty rows.
+    if (p.rows_per_kv_head <= 6) return run_decode<T, HEAD_DIM, 6>(a, p, tuning, device, stream);
     return run_decode<T, HEAD_DIM, 8>(a, p, tuning, device, stream);
 }
 

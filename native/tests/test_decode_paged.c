@@ -8,7 +8,7 @@
  * prefix; empty rows (and rows of one key, of exactly one page, one page
  * plus one key); pages in shuffled order; NaN in every unused page and in
  * the unused slots of each row's last page, and -1 in the unused entries of
- * the table; q_len 1/3/16, GQA 4, MHA, MQA; head_dim 64/128; f16/bf16 (and
+ * the table; q_len 1/3/16, GQA 4 and 5, MHA, MQA; head_dim 64/128; f16/bf16 (and
  * f32 on the CPU); lse; NaN-poisoned outputs; forced num_splits 1/2/7 and
  * automatic; host and device lengths (GPU); no lengths (full rows); the
  * argument checks of the page table; an ABI-1 struct_size.
@@ -288,7 +288,7 @@ static void long_rows(int on_gpu) {
         c.dtype = (n % 2) ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16;
         c.batch = 3;
         c.q_len = n == 3 ? 16 : 1;
-        c.num_qo_heads = 8;
+        c.num_qo_heads = n == 2 ? 10 : 8; /* n == 2: GQA 5, the GPU's 6-row blocks */
         c.num_kv_heads = 2;
         c.head_dim = 128;
         c.page_size = n == 2 ? 64 : 16;

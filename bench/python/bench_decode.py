@@ -34,9 +34,21 @@ combine kernel) on the named cases, each variant's output checked against
 the default's. The ctypes
 parameters of ours are built once, outside the timed region.
 
+With --varlen-suite (instead of the cases above): the serving shapes
+(VARLEN_CASES: b32 16k 40/8, b8 4k q4 32/8 d64, b128 2k, b2 64k, b64 8k q2
+28/4, b1-b4 with 32k-128k caches, b1 1k, b16 8k), kv lengths uniform in
+[cache/2, cache], right padding, lengths in device memory, against
+FlashAttention-2 varlen (torch.ops.aten._flash_attention_forward on the
+real rows packed, cu_seqlens_k; the packing is not timed), and ours on a
+paged copy of the same cache (page sizes 16 and 64, pages in a shuffled
+order, page_table [batch, max_pages]). Outputs of the graph replays are
+compared with each other and with FA2. GB/s counts the real K/V bytes only;
+the fraction is of the read-only stream.
+
 Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
        [--quick] [--no-flex] [--sweep] [--stage-sweep] [--variant-cases 64x1024,...]
        [--batches 1,16] [--caches 1024,8192] [--json PATH] [--no-json-stdout]
+       [--varlen-suite [--varlen-only b32_16k,b2_64k]]
 """
 import ctypes
 import argparse
@@ -81,6 +93,9 @@ def parse_args():
                     help="comma-separated BATCHxCACHE cases (e.g. 1x1024,64x1024) to time on a grid of pipeline "
                          "depths x forced split counts x merge (cluster / combine kernel)")
     ap.add_argument("--no-json-stdout", action="store_true", help="write the JSON to the file only")
+    ap.add_argument("--varlen-suite", action="store_true",
+                    help="run the serving shapes against FA2 varlen and the paged variants instead")
+    ap.add_argument("--varlen-only", default="", help="comma-separated names of VARLEN_CASES to run (default all)")
     return ap.parse_args()
 
 
@@ -125,11 +140,13 @@ def time_eager(fn, runs):
 class OursDecode:
     """pattn_decode with its ctypes parameters built once (as a real caller would)."""
 
-    def __init__(self, q, k, v, o, lens, num_splits=0):
+    def __init__(self, q, k, v, o, lens, num_splits=0, page_table=None, padding=None):
         self.keep = []
         p = paddedattn.DecodeParams()
         p.struct_size = ctypes.sizeof(paddedattn.DecodeParams)
-        p.padding_side = int(paddedattn.PaddingSide.LEFT)
+        p.padding_side = int(paddedattn.PaddingSide.LEFT if padding is None else padding)
+        p.page_table = paddedattn.tensor_like(page_table)
+        self.keep.append(page_table)
         p.q, p.k_cache, p.v_cache, p.o = (paddedattn.tensor_from_torch(x) for x in (q, k, v, o))
         p.lse = paddedattn.absent_tensor()
         if isinstance(lens, torch.Tensor):
@@ -402,6 +419,154 @@ def run_case(batch, cache_len, args, flex_state, copy_gbs):
     return result
 
 
+# name: (batch, cache_len, q_len, num_qo_heads, num_kv_heads, head_dim)
+VARLEN_CASES = [
+    ("b32_16k", (32, 16384, 1, 40, 8, 128)),
+    ("b8_4k_q4_d64", (8, 4096, 4, 32, 8, 64)),
+    ("b128_2k", (128, 2048, 1, 32, 8, 128)),
+    ("b2_64k", (2, 65536, 1, 32, 8, 128)),
+    ("b64_8k_q2_28_4", (64, 8192, 2, 28, 4, 128)),
+    ("b1_32k", (1, 32768, 1, 32, 8, 128)),
+    ("b1_64k", (1, 65536, 1, 32, 8, 128)),
+    ("b1_128k", (1, 131072, 1, 32, 8, 128)),
+    ("b2_32k", (2, 32768, 1, 32, 8, 128)),
+    ("b2_128k", (2, 131072, 1, 32, 8, 128)),
+    ("b4_32k", (4, 32768, 1, 32, 8, 128)),
+    ("b4_64k", (4, 65536, 1, 32, 8, 128)),
+    ("b4_128k", (4, 131072, 1, 32, 8, 128)),
+    ("b1_1k", (1, 1024, 1, 32, 8, 128)),
+    ("b16_8k", (16, 8192, 1, 32, 8, 128)),
+]
+PAGE_SIZES = (16, 64)
+
+
+def paged_copy(k, v, page_size, gen):
+    """The cache [batch, cache, heads, dim] as pages [num_pages, page_size, heads, dim] in a shuffled
+    order and the block table [batch, max_pages] (int32) that maps row b's page e to its page."""
+    batch, cache_len, heads, dim = k.shape
+    per_row = (cache_len + page_size - 1) // page_size
+    num_pages = batch * per_row
+    perm = torch.randperm(num_pages, device="cuda", generator=gen)
+    table = perm.view(batch, per_row).to(torch.int32).contiguous()
+    padded = per_row * page_size
+
+    def pages(x):
+        if padded != cache_len:
+            x = torch.cat([x, x.new_zeros(batch, padded - cache_len, heads, dim)], dim=1)
+        out = torch.empty(num_pages, page_size, heads, dim, device="cuda", dtype=x.dtype)
+        out[perm] = x.reshape(num_pages, page_size, heads, dim)
+        return out
+
+    return pages(k), pages(v), table
+
+
+def run_varlen_case(name, shape, args, read_gbs):
+    batch, cache_len, q_len, qo_heads, kv_heads, dim = shape
+    gen = torch.Generator(device="cuda")
+    gen.manual_seed(batch * 7919 + cache_len + q_len)
+    q = torch.randn(batch, q_len, qo_heads, dim, device="cuda", dtype=DTYPE, generator=gen)
+    k = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=DTYPE, generator=gen)
+    v = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=DTYPE, generator=gen)
+    lens = torch.randint(cache_len // 2, cache_len + 1, (batch,), device="cuda", dtype=torch.int32, generator=gen)
+    host_lens = [int(x) for x in lens.tolist()]
+    real_keys = sum(host_lens)
+    kv_bytes = real_keys * kv_heads * dim * 2 * 2  # real K and V rows only
+    calls = 20 if not args.quick else 5
+    replays = 15 if not args.quick else 5
+    result = {"name": name, "batch": batch, "cache_len": cache_len, "q_len": q_len, "num_qo_heads": qo_heads,
+              "num_kv_heads": kv_heads, "head_dim": dim, "real_keys": real_keys, "kv_bytes": kv_bytes}
+
+    def entry(us, mode):
+        gbs = kv_bytes / (us * 1e-6) / 1e9
+        return {"us": us, "timing": mode, "kv_gbs": gbs, "read_fraction": gbs / read_gbs}
+
+    right = int(paddedattn.PaddingSide.RIGHT)
+    o = torch.empty_like(q)
+    ours = OursDecode(q, k, v, o, lens, padding=right)
+    result["paddedattn"] = entry(*time_graph(ours, calls, replays))
+    o_contig = o.clone()  # the output of the last graph replay
+
+    # FA2 varlen on the real rows packed (not timed), GQA native.
+    cu_k = torch.zeros(batch + 1, device="cuda", dtype=torch.int32)
+    cu_k[1:] = torch.cumsum(lens, 0)
+    cu_q = torch.arange(0, (batch + 1) * q_len, q_len, device="cuda", dtype=torch.int32)
+    keep = torch.arange(cache_len, device="cuda")[None, :] < lens[:, None]
+    k_packed, v_packed = k[keep].contiguous(), v[keep].contiguous()
+    q_packed = q.reshape(batch * q_len, qo_heads, dim)
+    max_k = max(host_lens)
+
+    def fa2():
+        return torch.ops.aten._flash_attention_forward(q_packed, k_packed, v_packed, cu_q, cu_k, q_len, max_k, 0.0,
+                                                       q_len > 1, False)[0]
+
+    try:
+        ref = fa2()
+        torch.cuda.synchronize()
+        result["fa2_varlen"] = entry(*time_graph(fa2, calls, replays))
+        result["fa2_varlen"]["speedup_of_paddedattn"] = result["fa2_varlen"]["us"] / result["paddedattn"]["us"]
+        result["max_abs_diff_vs_fa2"] = float((o_contig.reshape(ref.shape).float() - ref.float()).abs().max().item())
+    except Exception as e:  # report, keep going
+        torch.cuda.synchronize()
+        result["fa2_varlen"] = {"error": "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:160])}
+    del k_packed, v_packed
+
+    for page_size in PAGE_SIZES:
+        kp, vp, table = paged_copy(k, v, page_size, gen)
+        op = torch.empty_like(q)
+        paged = OursDecode(q, kp, vp, op, lens, page_table=table, padding=right)
+        key = "paddedattn_paged%d" % page_size
+        try:
+            result[key] = entry(*time_graph(paged, calls, replays))
+            result[key]["vs_contiguous"] = result[key]["us"] / result["paddedattn"]["us"]
+            # Graph replays of the paged call give the contiguous result (same split count).
+            result[key]["max_abs_diff_vs_contiguous"] = float((op.float() - o_contig.float()).abs().max().item())
+        except Exception as e:
+            torch.cuda.synchronize()
+            result[key] = {"error": "%s: %s" % (type(e).__name__, str(e).splitlines()[0][:160])}
+        del kp, vp, table
+    del q, k, v, o
+    torch.cuda.empty_cache()
+    return result
+
+
+def varlen_main(args, props, copy_gbs, read_gbs, path):
+    report = {"device": props.name, "torch": torch.__version__, "library": paddedattn.version_string(),
+              "suite": "varlen", "dtype": "bf16", "padding": "right",
+              "kv_lens": "uniform in [cache/2, cache], device memory",
+              "copy_bandwidth_gbs": copy_gbs, "read_bandwidth_gbs": read_gbs, "cases": []}
+    only = [x for x in args.varlen_only.split(",") if x]
+    for name, shape in VARLEN_CASES:
+        if only and name not in only:
+            continue
+        r = run_varlen_case(name, shape, args, read_gbs)
+        report["cases"].append(r)
+        print("case %s: ours %.1f us, FA2 varlen %s, paged16 %s, paged64 %s" % (
+            name, r["paddedattn"]["us"], r["fa2_varlen"].get("us", r["fa2_varlen"].get("error")),
+            r["paddedattn_paged16"].get("us", r["paddedattn_paged16"].get("error")),
+            r["paddedattn_paged64"].get("us", r["paddedattn_paged64"].get("error"))), flush=True)
+        if path:
+            with open(path, "w") as f:
+                f.write(json.dumps(report, indent=1))
+    print("device: %s, torch %s, copy %.0f GB/s (read + write), read-only %.0f GB/s" % (
+        props.name, torch.__version__, copy_gbs, read_gbs))
+    print("| case | ours us | K/V GB/s | of read-only | FA2 varlen us | FA2 / ours | paged16 us (/ contig) | "
+          "paged64 us (/ contig) | max diff vs FA2 | paged vs contig |")
+    for r in report["cases"]:
+        f2 = r["fa2_varlen"]
+        p16, p64 = r["paddedattn_paged16"], r["paddedattn_paged64"]
+        print("| %s | %.1f | %.0f | %.0f%% | %s | %s | %s | %s | %s | %s |" % (
+            r["name"], r["paddedattn"]["us"], r["paddedattn"]["kv_gbs"], 100 * r["paddedattn"]["read_fraction"],
+            "%.1f" % f2["us"] if "us" in f2 else "n/a", "%.2f" % f2["speedup_of_paddedattn"] if "us" in f2 else "n/a",
+            "%.1f (%.2f)" % (p16["us"], p16["vs_contiguous"]) if "us" in p16 else "n/a",
+            "%.1f (%.2f)" % (p64["us"], p64["vs_contiguous"]) if "us" in p64 else "n/a",
+            "%.1e" % r["max_abs_diff_vs_fa2"] if "max_abs_diff_vs_fa2" in r else "n/a",
+            "%.1e/%.1e" % (p16.get("max_abs_diff_vs_contiguous", float("nan")),
+                           p64.get("max_abs_diff_vs_contiguous", float("nan")))))
+    if path:
+        with open(path, "w") as f:
+            f.write(json.dumps(report, indent=1))
+
+
 def main():
     args = parse_args()
     paddedattn.load_library(args.lib)
@@ -409,6 +574,11 @@ def main():
     props = torch.cuda.get_device_properties(0)
     copy_gbs = copy_bandwidth_gbs()
     read_gbs = read_bandwidth_gbs()
+    if args.varlen_suite:
+        path = args.json or (os.path.join(os.environ["OUT"], "bench_decode_varlen.json")
+                             if os.environ.get("OUT") else None)
+        varlen_main(args, props, copy_gbs, read_gbs, path)
+        return
     report = {
         "device": props.name,
         "torch": torch.__version__,

@@ -32,6 +32,18 @@ struct AttentionArgs : QkvLayout {
     bool lens_on_device;
 
     int32_t num_splits;           // decode: KV splits per row, 0 = choose
+
+    // Decode against a paged KV cache (page_table != null): k and v are
+    // [num_pages, page_size, num_kv_heads, head_dim] (k_stride_b / v_stride_b
+    // step pages, k_stride_s / v_stride_s slots of a page), real key j of
+    // row b is slot j % page_size of page
+    // page_table[b * page_table_stride + j / page_size], and kv_len is the
+    // capacity of a row, max_pages_per_row * page_size (0 without pages).
+    // The table lives where the tensors live; host tables are checked,
+    // device entries are clamped into [0, num_pages).
+    const int32_t* page_table;
+    int64_t page_table_stride;
+    int32_t page_size, num_pages, max_pages_per_row;
 };
 
 // Merge of two attention states; rank-3 tensors are seen as rank 4 with

@@ -17,6 +17,7 @@
 #include "common/math_constants.h"
 #include "common/tuning.h"
 #include "cuda_check.h"
+#include "decode_heuristics.h"
 #include "decode_launch.cuh"
 #include "decode_params.h"
 #include "errors.h"
@@ -40,7 +41,7 @@ namespace decode_detail {
 // packed rows: 4 blocks instead of 3; 64 x 1k 77.4 -> 68.9 us, 64 x 8k
 // 451.9 -> 432.6, 64 x 32k 1693 -> 1619, 16 x 32k 413.0 -> 406.6); small
 // batches keep kDefaultStages (latency bound: equal within 0.4 us).
-bool throughput_bound(int64_t base_blocks, int sms) { return 2 * base_blocks >= sms; }
+// throughput_bound() is in decode_heuristics.cpp.
 
 template <typename T, int HEAD_DIM, int ROWS>
 cudaError_t choose_stages(int64_t base_blocks, int sms, DeviceState& device, int* stages) {
@@ -53,48 +54,7 @@ cudaError_t choose_stages(int64_t base_blocks, int sms, DeviceState& device, int
     return e;
 }
 
-// Splits per row, from sweeps of forced split counts on an H200 (batch 1,
-// 16, 64 x cache 1k to 32k, 8 KV heads; docs/performance.md, Decode):
-//  - every SM gets a block: small batches are latency bound (batch 1 was
-//    fastest with about 16 splits at 1k and 8k keys, 32 at 32k), but with
-//    many splits per row not more blocks than SMs;
-//  - no split longer than kMaxKeysPerSplit keys;
-//  - a grid of between one and two waves of resident blocks, whose second
-//    wave would run mostly empty, is raised to two full waves when the
-//    splits keep at least kMinKeysForWaves keys (batch 64 x 1k: 87 -> 78 us);
-//  - on a throughput-bound batch, a grid of less than one wave is raised
-//    to one full wave when the splits keep at least kMinKeysForOneWave
-//    keys (16 x 1k with 4 blocks per SM: 2 -> 4 splits, 24.7 -> 23.7 us);
-//  - at most kWaves waves of blocks, at least kMinKeysPerSplit keys per
-//    split, at most kMaxAutoSplits splits.
-int choose_num_splits(int64_t base_blocks, int max_kv, int sms, int slots) {
-    constexpr int kMaxKeysPerSplit = 1024;
-    constexpr int kMinKeysForWaves = 256;
-    constexpr int kMinKeysForOneWave = 128;
-    constexpr int kMinKeysPerSplit = 64;
-    constexpr int kWaves = 4;
-    constexpr int kMaxAutoSplits = 128;
-    if (max_kv <= 0 || base_blocks <= 0) return 1;
-    auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
-    // Splits that give every SM a block; with more than 8 of them, rounded
-    // down so the grid is not a few blocks more than the SMs (1 x 8k: 17
-    // splits = 136 blocks on 132 SMs took 17.3 us, 16 splits 14.0 us).
-    int64_t fill = ceil_div(sms, base_blocks);
-    if (fill > 8 && fill * base_blocks > sms) fill = sms / base_blocks;
-    int64_t splits = std::max(fill, ceil_div(max_kv, kMaxKeysPerSplit));
-    const int64_t blocks = base_blocks * splits;
-    if (blocks > slots && blocks < 2 * static_cast<int64_t>(slots)) {
-        const int64_t two_waves = ceil_div(2 * static_cast<int64_t>(slots), base_blocks);
-        if (max_kv / two_waves >= kMinKeysForWaves) splits = two_waves;
-    }
-    if (throughput_bound(base_blocks, sms) && base_blocks * splits < slots) {
-        const int64_t one_wave = slots / base_blocks;
-        if (one_wave > splits && max_kv / one_wave >= kMinKeysForOneWave) splits = one_wave;
-    }
-    splits = std::min(splits, ceil_div(static_cast<int64_t>(kWaves) * slots, base_blocks));
-    splits = std::min(splits, ceil_div(max_kv, kMinKeysPerSplit));
-    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(splits, kMaxAutoSplits)));
-}
+// The split count comes from choose_num_splits (decode_heuristics.cpp, host-only, unit-tested).
 
 template <typename T, int HEAD_DIM, int ROWS>
 pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwitches& tuning, DeviceState& device,
@@ -129,7 +89,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
     const int slots = sms * per_sm;
     int splits = a.num_splits;
     if (splits <= 0) {
-        splits = choose_num_splits(base_blocks, max_kv, sms, slots);
+        splits = choose_num_splits(SplitInputs{base_blocks, max_kv, Shape::kTileKeys, sms, slots});
     } else {
         // More splits than tiles only adds empty blocks; the result is the same.
         const int max_useful = std::max(1, (max_kv + Shape::kTileKeys - 1) / Shape::kTileKeys);
@@ -209,6 +169,10 @@ pattn_status run_decode_rows(const AttentionArgs& a, const DecodeParams& p, cons
                              DeviceState& device, cudaStream_t stream) {
     if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, stream);
     if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, stream);
+    // 5 or 6 rows (GQA groups of 5 or 6, e.g. 40/8 heads; q_len 3 x group 2)
+    // in blocks of 8 would spend a quarter to three eighths of the dot
+    // products and accumulators on empty rows.
+    if (p.rows_per_kv_head <= 6) return run_decode<T, HEAD_DIM, 6>(a, p, tuning, device, stream);
     return run_decode<T, HEAD_DIM, 8>(a, p, tuning, device, stream);
 }
 
@@ -257,6 +221,15 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.rows_per_kv_head = p.group * a.q_len;
     p.left_padded = a.left_padded ? 1 : 0;
     p.scale_log2 = a.scale * kLog2e;
+    if (a.page_table) {
+        p.page_table = a.page_table;
+        p.page_table_stride = a.page_table_stride;
+        p.page_size = a.page_size;
+        p.num_pages = a.num_pages;
+        p.page_shift = -1;
+        for (int shift = 0; shift < 31; ++shift)
+            if ((1 << shift) == a.page_size) p.page_shift = shift;
+    }
 
     cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
     PATTN_DISPATCH_HEAD_DIM("decode", a.head_dim, HEAD_DIM,

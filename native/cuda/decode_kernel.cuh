@@ -102,10 +102,15 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     const int unmasked_end = min(key_end, vis_min);  // keys every row sees
     const int num_tiles = key_end > key_begin ? (key_end - key_begin + TILE - 1) / TILE : 0;
 
-    const T* k_row = static_cast<const T*>(p.k) + b * p.k_stride_b + kv_head * p.k_stride_h +
-                     ext.k_first * p.k_stride_s + vec * 8;
-    const T* v_row = static_cast<const T*>(p.v) + b * p.v_stride_b + kv_head * p.v_stride_h +
-                     ext.k_first * p.v_stride_s + vec * 8;
+    // Contiguous cache: row b's keys start at k_row; paged: k_row is page 0
+    // and every key finds its page through the row's page table.
+    const bool paged = p.page_table != nullptr;
+    const int32_t* page_row = paged ? p.page_table + b * p.page_table_stride : nullptr;
+    const int64_t k_first = paged ? 0 : ext.k_first;
+    const T* k_row = static_cast<const T*>(p.k) + (paged ? 0 : b * p.k_stride_b) + kv_head * p.k_stride_h +
+                     k_first * p.k_stride_s + vec * 8;
+    const T* v_row = static_cast<const T*>(p.v) + (paged ? 0 : b * p.v_stride_b) + kv_head * p.v_stride_h +
+                     k_first * p.v_stride_s + vec * 8;
 
     const int stages = p.stages;
     auto issue_tile = [&](int tile, int stage) {
@@ -114,11 +119,24 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         for (int u = 0; u < kStepsPerTile; ++u) {
             const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
             const bool real = j < key_end;
-            const int64_t jj = real ? j : key_begin;  // a real key, never padding
+            const int jj = real ? j : key_begin;  // a real key, never padding
+            int64_t k_off, v_off;
+            if (paged) {
+                // The key's page through the row's table (the loads of the
+                // steps are independent, so they are all in flight at once).
+                const int entry = p.page_shift >= 0 ? jj >> p.page_shift : jj / p.page_size;
+                const int slot = jj - entry * p.page_size;
+                const int64_t page = min(max(__ldg(page_row + entry), 0), p.num_pages - 1);
+                k_off = page * p.k_stride_b + slot * p.k_stride_s;
+                v_off = page * p.v_stride_b + slot * p.v_stride_s;
+            } else {
+                k_off = jj * p.k_stride_s;
+                v_off = jj * p.v_stride_s;
+            }
             uint4* k_slot = slots + ((stage * 2 + 0) * kStepsPerTile + u) * kThreads + tid;
             uint4* v_slot = slots + ((stage * 2 + 1) * kStepsPerTile + u) * kThreads + tid;
-            cp_async_16(k_slot, k_row + jj * p.k_stride_s, real);
-            cp_async_16(v_slot, v_row + jj * p.v_stride_s, real);
+            cp_async_16(k_slot, k_row + k_off, real);
+            cp_async_16(v_slot, v_row + v_off, real);
         }
     };
 

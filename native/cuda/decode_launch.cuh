@@ -175,6 +175,7 @@ cudaError_t launch_combine(const CombineParams& c, unsigned rows, size_t smem, D
 #define PATTN_DECODE_INSTANTIATE(T, HEAD_DIM)     \
     PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 1) \
     PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 4) \
+    PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 6) \
     PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 8)
 
 // For the dispatching translation unit: the instantiations live elsewhere.
@@ -191,4 +192,5 @@ cudaError_t launch_combine(const CombineParams& c, unsigned rows, size_t smem, D
 #define PATTN_DECODE_EXTERN(T, HEAD_DIM)     \
     PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 1) \
     PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 4) \
+    PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 6) \
     PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 8)

@@ -34,6 +34,16 @@ struct DecodeParams : QkvLayout {
     int32_t stages;            // cp.async pipeline depth, 2..kMaxStages (tiles in flight: stages - 1)
     float scale_log2;          // softmax scale * log2(e): scores live in base 2
 
+    // Paged cache (page_table != null, right padding): k/v are
+    // [num_pages, page_size, heads, head_dim], k_stride_b / v_stride_b step
+    // pages and k_stride_s / v_stride_s slots; real key j of row b is slot
+    // j % page_size of page page_table[b * page_table_stride + j / page_size]
+    // (clamped into [0, num_pages)). cache_len is the capacity of a row.
+    const int32_t* page_table;
+    int64_t page_table_stride;
+    int32_t page_size, num_pages;
+    int32_t page_shift;        // log2(page_size) when it is a power of two, else -1
+
     // 1: kv_lens is null and row b has param_lens[b] real keys (host
     // lengths, already range-checked).
     int32_t lens_in_params;

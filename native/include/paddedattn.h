@@ -40,7 +40,7 @@ extern "C" {
 /* Constants visible to binding generators (macros are not). */
 typedef enum pattn_constants {
     /* Bumped whenever a struct layout or a function signature changes. */
-    PATTN_ABI_VERSION = 1,
+    PATTN_ABI_VERSION = 2,
     /* Library version, also returned by pattn_version_string(). */
     PATTN_VERSION_MAJOR = 0,
     PATTN_VERSION_MINOR = 1,
@@ -199,6 +199,22 @@ typedef struct pattn_decode_params {
     pattn_tensor kv_valid_lens;
     float softmax_scale;        /* 0: 1/sqrt(head_dim) */
     int32_t num_splits;         /* KV splits per row; 0: chosen by the library */
+    /* ABI 2 (a caller of ABI 1 passes struct_size = offsetof(page_table) and
+     * gets the contiguous cache). Paged KV cache, vLLM's block table over
+     * FlashInfer's page layout: with page_table present, k_cache and v_cache
+     * are [num_pages, page_size, num_kv_heads, head_dim] and real key j of
+     * row b is slot j % page_size of page page_table[b][j / page_size].
+     *   page_table [batch, max_pages_per_row] i32, optional (data == NULL: a
+     *              contiguous cache as above); host memory for host tensors,
+     *              device memory for CUDA tensors. Only the first
+     *              ceil(kv / page_size) entries of a row are read (the rest
+     *              may hold anything, e.g. -1); rows may share pages.
+     *   kv_valid_lens: as above, at most max_pages_per_row * page_size
+     *              (absent: every row is max_pages_per_row * page_size long);
+     *              the last page's length follows from it.
+     * padding_side must be PATTN_PADDING_RIGHT. Host page tables are checked
+     * (0 <= entry < num_pages); device entries are clamped into range. */
+    pattn_tensor page_table;
 } pattn_decode_params;
 
 PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* stream);

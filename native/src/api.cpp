@@ -67,8 +67,9 @@ PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* str
         bool no_op = false;
         pattn_status s = pattn::validate_decode(params, &args, &where, &no_op);
         if (s != PATTN_STATUS_SUCCESS || no_op) return s;
-        // Decode is causal prefill with every query row real.
-        if (!where.on_cuda) return pattn::cpu::prefill(args);
+        // Decode is causal prefill with every query row real; a paged cache
+        // has its own CPU path.
+        if (!where.on_cuda) return args.page_table ? pattn::cpu::decode_paged(args) : pattn::cpu::prefill(args);
         return pattn::on_device(where.device_id, stream, [&] { return pattn::cuda::decode(args, stream); });
     });
 }

@@ -169,6 +169,7 @@ struct AttentionInputs {
     const pattn_tensor* lse;      // optional (data == NULL: absent)
     const pattn_tensor* q_lens;   // null pointer: the call has no such argument
     const pattn_tensor* kv_lens;  // optional
+    const pattn_tensor* page_table;  // decode: optional (absent: contiguous cache); null for prefill
     const char* k_name;
     const char* v_name;
     const char* len_name;         // "kv_len" or "cache_len"
@@ -206,9 +207,11 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     const bool has_lse = is_present(*in.lse);
     const bool has_q_lens = in.q_lens != nullptr && is_present(*in.q_lens);
     const bool has_kv_lens = is_present(*in.kv_lens);
+    const bool paged = in.page_table != nullptr && is_present(*in.page_table);
     static const char* const layout_q = "[batch, q_len, num_qo_heads, head_dim]";
-    const char* layout_kv = in.decode ? "[batch, cache_len, num_kv_heads, head_dim]"
-                                      : "[batch, kv_len, num_kv_heads, head_dim]";
+    const char* layout_kv = paged       ? "[num_pages, page_size, num_kv_heads, head_dim] (page_table is present)"
+                            : in.decode ? "[batch, cache_len, num_kv_heads, head_dim]"
+                                        : "[batch, kv_len, num_kv_heads, head_dim]";
 
     PATTN_CHECK(check_scale(in.scale));
 
@@ -220,12 +223,15 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     if (has_lse) PATTN_CHECK(check_tensor(*in.lse, "lse", 3, "[batch, q_len, num_qo_heads]", false));
     if (has_q_lens) PATTN_CHECK(check_tensor(*in.q_lens, "q_valid_lens", 1, "[batch]", false));
     if (has_kv_lens) PATTN_CHECK(check_tensor(*in.kv_lens, "kv_valid_lens", 1, "[batch]", false));
+    if (paged) PATTN_CHECK(check_tensor(*in.page_table, "page_table", 2, "[batch, max_pages_per_row]", true));
 
     // Placement: everything where q is; lengths on the host or there too.
     PATTN_CHECK(check_same_place(k, in.k_name, q, "q"));
     PATTN_CHECK(check_same_place(v, in.v_name, q, "q"));
     PATTN_CHECK(check_same_place(o, "o", q, "q"));
     if (has_lse) PATTN_CHECK(check_same_place(*in.lse, "lse", q, "q"));
+    // The kernels read the page table many times per row: it lives with the cache.
+    if (paged) PATTN_CHECK(check_same_place(*in.page_table, "page_table", q, "q"));
     const bool on_cuda = is_cuda(q);
     bool lens_on_device = false;
     {
@@ -280,12 +286,32 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     if (has_kv_lens && in.kv_lens->dtype != PATTN_DTYPE_I32)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens.dtype = %s, expected I32",
                          dtype_name(in.kv_lens->dtype));
+    if (paged && in.page_table->dtype != PATTN_DTYPE_I32)
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "page_table.dtype = %s, expected I32",
+                         dtype_name(in.page_table->dtype));
 
     // Shapes.
     const int64_t batch = q.shape[0], q_len = q.shape[1], num_qo_heads = q.shape[2],
                   head_dim = q.shape[3];
-    const int64_t kv_len = k.shape[1], num_kv_heads = k.shape[2];
-    PATTN_CHECK(check_shape_dim(k, in.k_name, 0, "batch", batch, "q.shape[0]"));
+    const int64_t num_kv_heads = k.shape[2];
+    // Paged: the capacity of a row (max_pages_per_row * page_size; 0 without pages).
+    const int64_t num_pages = paged ? k.shape[0] : 0, page_size = paged ? k.shape[1] : 0;
+    const int64_t max_pages = paged ? in.page_table->shape[1] : 0;
+    const int64_t kv_len = !paged ? k.shape[1] : (num_pages == 0 ? 0 : max_pages * page_size);
+    if (paged) {
+        PATTN_CHECK(check_shape_dim(*in.page_table, "page_table", 0, "batch", batch, "q.shape[0]"));
+        if (kv_len > INT32_MAX)
+            return set_error(PATTN_STATUS_UNSUPPORTED,
+                             "page_table.shape[1] (max_pages_per_row) = %" PRId64 " times %s.shape[1] "
+                             "(page_size) = %" PRId64 " is larger than the supported %d keys per row",
+                             max_pages, in.k_name, page_size, INT32_MAX);
+        if (in.left_padded)
+            return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                             "padding_side = LEFT with a page_table: a paged cache fills its pages from "
+                             "the first slot (use PATTN_PADDING_RIGHT)");
+    } else {
+        PATTN_CHECK(check_shape_dim(k, in.k_name, 0, "batch", batch, "q.shape[0]"));
+    }
     PATTN_CHECK(check_shape_dim(k, in.k_name, 3, "head_dim", head_dim, "q.shape[3]"));
     for (int i = 0; i < 4; ++i)
         if (v.shape[i] != k.shape[i])
@@ -380,7 +406,7 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
         PATTN_CHECK(check_element_alignment(o, "o"));
     }
     PATTN_CHECK(check_placement("q", q.data, on_cuda, q.device_id));
-    if (kv_len > 0 && num_kv_heads > 0) {
+    if ((paged ? num_pages * page_size : kv_len) > 0 && num_kv_heads > 0) {
         PATTN_CHECK(check_placement(in.k_name, k.data, on_cuda, q.device_id));
         PATTN_CHECK(check_placement(in.v_name, v.data, on_cuda, q.device_id));
     }
@@ -390,12 +416,36 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
         PATTN_CHECK(check_placement("q_valid_lens", in.q_lens->data, is_cuda(*in.q_lens), q.device_id));
     if (has_kv_lens)
         PATTN_CHECK(check_placement("kv_valid_lens", in.kv_lens->data, is_cuda(*in.kv_lens), q.device_id));
+    if (paged) {
+        PATTN_CHECK(check_element_alignment(*in.page_table, "page_table"));
+        if (batch > 0 && max_pages > 0)
+            PATTN_CHECK(check_placement("page_table", in.page_table->data, on_cuda, q.device_id));
+    }
 
     // Host lengths are checked; device lengths are clamped by the kernels.
     if (!lens_on_device) {
         if (has_q_lens) PATTN_CHECK(check_host_lengths(*in.q_lens, "q_valid_lens", batch, q_len, "q_len"));
         if (has_kv_lens)
-            PATTN_CHECK(check_host_lengths(*in.kv_lens, "kv_valid_lens", batch, kv_len, in.len_name));
+            PATTN_CHECK(check_host_lengths(*in.kv_lens, "kv_valid_lens", batch, kv_len,
+                                           paged ? "max_pages_per_row * page_size" : in.len_name));
+    }
+    // A host page table is checked where it is read: the first ceil(kv / page_size)
+    // entries of each row (device tables are clamped by the kernels).
+    if (paged && !on_cuda && page_size > 0) {
+        const int32_t* table = static_cast<const int32_t*>(in.page_table->data);
+        const int32_t* lens = has_kv_lens ? static_cast<const int32_t*>(in.kv_lens->data) : nullptr;
+        for (int64_t b = 0; b < batch; ++b) {
+            const int64_t kv = lens ? lens[b] : kv_len;
+            const int64_t used = (kv + page_size - 1) / page_size;
+            for (int64_t e = 0; e < used; ++e) {
+                const int32_t page = table[b * in.page_table->strides[0] + e];
+                if (page < 0 || page >= num_pages)
+                    return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                                     "page_table[%" PRId64 "][%" PRId64 "] = %d is outside [0, num_pages = %" PRId64
+                                     ") (row %" PRId64 " has %" PRId64 " keys)",
+                                     b, e, (int)page, num_pages, b, kv);
+            }
+        }
     }
 
     AttentionArgs& a = *args;
@@ -430,6 +480,13 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     a.kv_lens = has_kv_lens ? static_cast<const int32_t*>(in.kv_lens->data) : a.q_lens;
     a.lens_on_device = lens_on_device;
     a.num_splits = in.num_splits;
+    if (paged) {
+        a.page_table = static_cast<const int32_t*>(in.page_table->data);
+        a.page_table_stride = in.page_table->strides[0];
+        a.page_size = static_cast<int32_t>(page_size);
+        a.num_pages = static_cast<int32_t>(num_pages);
+        a.max_pages_per_row = static_cast<int32_t>(max_pages);
+    }
     return PATTN_STATUS_SUCCESS;
 }
 
@@ -480,12 +537,15 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
                              Placement* where, bool* no_op) {
     if (params == nullptr)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
-    if (params->struct_size != sizeof(pattn_decode_params))
+    // ABI 1 ended before page_table: such callers get the contiguous cache.
+    constexpr size_t kDecodeAbi1Size = offsetof(pattn_decode_params, page_table);
+    if (params->struct_size != sizeof(pattn_decode_params) && params->struct_size != kDecodeAbi1Size)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT,
                          "params->struct_size = %u, expected %zu (sizeof(pattn_decode_params) of "
-                         "ABI version %d)",
+                         "ABI version %d) or %zu (ABI version 1)",
                          (unsigned)params->struct_size, sizeof(pattn_decode_params),
-                         (int)PATTN_ABI_VERSION);
+                         (int)PATTN_ABI_VERSION, kDecodeAbi1Size);
+    const bool has_page_table_field = params->struct_size >= sizeof(pattn_decode_params);
     if (params->padding_side != PATTN_PADDING_RIGHT && params->padding_side != PATTN_PADDING_LEFT)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT,
                          "padding_side = %d is not a pattn_padding_side (0 = RIGHT, 1 = LEFT)",
@@ -506,6 +566,7 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
     in.left_padded = params->padding_side == PATTN_PADDING_LEFT;
     in.decode = true;
     in.num_splits = params->num_splits;
+    in.page_table = has_page_table_field ? &params->page_table : nullptr;
     return validate_attention(in, args, where, no_op);
 }
 

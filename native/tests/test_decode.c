@@ -2,7 +2,7 @@
  * test_decode.c — pattn_decode against a float64 reference written here,
  * on the CPU backend (this program) and on the GPU (test_decode_cuda.c).
  *
- * Covers q_len 1/3/16, GQA 4, MHA and MQA, head_dim 64/128/256, f16/bf16,
+ * Covers q_len 1/3/5/16, GQA 2/4/5/6, MHA and MQA, head_dim 64/128/256, f16/bf16,
  * left and right padding, kv lengths 0/1/7/odd/full, cache lengths 1, 65,
  * 333, 1000 and 4100 (split-KV really splits), NaN/Inf in the cache padding,
  * lse, NaN-poisoned outputs, host and device lengths, forced num_splits
@@ -313,6 +313,24 @@ static void split_cases(int on_gpu) {
             }
 }
 
+/* Five or six packed rows per KV head (GQA 40/8 and 6/1, q_len 3 x group 2,
+ * q_len 5 MHA): the GPU's 6-row blocks, with splits. */
+static void six_row_packs(int on_gpu) {
+    static const int32_t shapes[4][3] = {{1, 40, 8}, {1, 6, 1}, {3, 8, 4}, {5, 2, 2}}; /* q_len, qo, kv heads */
+    int n;
+    for (n = 0; n < 8; ++n) {
+        int32_t lens[3] = {333, 0, 171};
+        const int32_t* sh = shapes[n % 4];
+        const decode_case c = {.dtype = (n % 2) ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16, .batch = 3, .q_len = sh[0],
+                               .cache_len = 333, .num_qo_heads = sh[1], .num_kv_heads = sh[2],
+                               .head_dim = (n / 4) ? 64 : 128, .left_padded = n % 3 == 0, .kv_lens = lens,
+                               .lens_on_device = n % 2, .num_splits = (n / 2) % 2 ? 3 : 0, .with_lse = 1,
+                               .padding_value = NAN};
+        label_case(&c);
+        run_case(&c, on_gpu, 7000 + (uint64_t)n);
+    }
+}
+
 /* Device lengths outside [0, cache_len] are clamped (GPU only). */
 static void clamped_lengths(void) {
     int32_t lens[4] = {-3, 70, 1000, 9};
@@ -371,6 +389,7 @@ int main(void) {
     }
     sweep(on_gpu);
     split_cases(on_gpu);
+    six_row_packs(on_gpu);
     if (on_gpu) {
         clamped_lengths();
         unallocated_padding();

@@ -58,7 +58,7 @@ Calls (raise PattnError on failure; return None)
     sequence_prefill(q, k, v, o, mask_mode, lse=None, q_valid_lens=None,
                      kv_valid_lens=None, softmax_scale=0.0, stream=None)
     decode(q, k_cache, v_cache, o, padding_side=PaddingSide.RIGHT, lse=None,
-           kv_valid_lens=None, softmax_scale=0.0, num_splits=0, stream=None)
+           kv_valid_lens=None, softmax_scale=0.0, num_splits=0, stream=None, page_table=None)
     merge_states(o_a, lse_a, o_b, lse_b, o_out, lse_out, stream=None)
     q, k, v, ... are Tensor descriptors (or anything tensor_like() accepts:
     numpy arrays, torch tensors). Valid lengths may be a Tensor (host or
@@ -105,7 +105,7 @@ __all__ = [
 # Constants and enums (pattn_constants, pattn_status, ...)
 # --------------------------------------------------------------------------
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 VERSION_MAJOR = 0
 VERSION_MINOR = 1
 VERSION_PATCH = 0
@@ -210,6 +210,7 @@ class DecodeParams(ctypes.Structure):
         ("kv_valid_lens", Tensor),
         ("softmax_scale", ctypes.c_float),
         ("num_splits", ctypes.c_int32),
+        ("page_table", Tensor),
     ]
 
 
@@ -587,8 +588,10 @@ def sequence_prefill(q: Any, k: Any, v: Any, o: Any, mask_mode: int, lse: Any = 
 
 def decode(q: Any, k_cache: Any, v_cache: Any, o: Any, padding_side: int = PaddingSide.RIGHT,
            lse: Any = None, kv_valid_lens: Any = None, softmax_scale: float = 0.0,
-           num_splits: int = 0, stream: Any = None) -> None:
-    """pattn_decode; num_splits 0 lets the library choose."""
+           num_splits: int = 0, stream: Any = None, page_table: Any = None) -> None:
+    """pattn_decode; num_splits 0 lets the library choose. With page_table
+    ([batch, max_pages_per_row] int32), k_cache/v_cache are pages
+    [num_pages, page_size, num_kv_heads, head_dim] (right padding only)."""
     keep_alive: list = []
     params = DecodeParams()
     params.struct_size = ctypes.sizeof(DecodeParams)
@@ -598,6 +601,7 @@ def decode(q: Any, k_cache: Any, v_cache: Any, o: Any, padding_side: int = Paddi
     params.kv_valid_lens = _lengths(kv_valid_lens, keep_alive)
     params.softmax_scale = float(softmax_scale)
     params.num_splits = int(num_splits)
+    params.page_table = tensor_like(page_table)
     check(lib().pattn_decode(ctypes.byref(params), _stream_pointer(stream)))
 
 

@@ -20,7 +20,7 @@ namespace PaddedAttention;
 /// <see cref="ObjectDisposedException"/>; failures of the native library
 /// throw <see cref="PaddedAttentionException"/>.
 /// </summary>
-public static class Attention
+public static partial class Attention
 {
     private const int MaxDecodeQueries = 16;
 

@@ -23,9 +23,9 @@ internal sealed class NativeNameAttribute : global::System.Attribute
 [NativeName("pattn_constants")]
 internal static class PattnConstants
 {
-    /// <summary>C: <c>PATTN_ABI_VERSION = 1</c></summary>
+    /// <summary>C: <c>PATTN_ABI_VERSION = 2</c></summary>
     [NativeName("PATTN_ABI_VERSION")]
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     /// <summary>C: <c>PATTN_VERSION_MAJOR = 0</c></summary>
     [NativeName("PATTN_VERSION_MAJOR")]
@@ -257,6 +257,9 @@ internal unsafe struct PattnDecodeParams
 
     /// <summary>C: <c>int32_t num_splits</c></summary>
     public int num_splits;
+
+    /// <summary>C: <c>pattn_tensor page_table</c></summary>
+    public PattnTensor page_table;
 }
 
 /// <summary>C: <c>struct pattn_merge_params</c></summary>

@@ -45,7 +45,7 @@ order, page_table [batch, max_pages]). Outputs of the graph replays are
 compared with each other and with FA2. GB/s counts the real K/V bytes only;
 the fraction is of the read-only stream.
 
-Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
+Usage: PYTHONPATH=bindings/python python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
        [--quick] [--no-flex] [--sweep] [--stage-sweep] [--variant-cases 64x1024,...]
        [--batches 1,16] [--caches 1024,8192] [--json PATH] [--no-json-stdout]
        [--varlen-suite [--varlen-only b32_16k,b2_64k]]
@@ -55,14 +55,9 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "samples", "python"))
-
-import paddedattn  # noqa: E402  (samples/python/paddedattn.py)
+import paddedattn  # noqa: E402  (the package in bindings/python: PYTHONPATH=bindings/python)
 import torch  # noqa: E402
 from cuda_timing import median_event_ms  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

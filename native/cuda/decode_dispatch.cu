@@ -147,7 +147,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
     if (e == cudaSuccess) e = launch_decode_split<T, HEAD_DIM, ROWS>(p, stream);
     if (e == cudaSuccess && splits > 1) {
         CombineParams c{};
-        static_cast<QkvLayout&>(c) = a;
+        c.set_output(a);
         c.part_o = p.part_o;
         c.part_lse = p.part_lse;
         c.rows = rows;

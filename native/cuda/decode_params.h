@@ -101,12 +101,30 @@ constexpr int decode_smem_bytes(int stages) {
                : merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>();
 }
 
-// The combine kernel writes o and lse of the QkvLayout base (q/k/v unused).
-struct CombineParams : QkvLayout {
+// The combine kernel's parameters. Its o/lse pointers and strides are those
+// of the QkvLayout (set_output copies them) but keep their own places: this
+// field order is what the kernel was measured with, and moving the fields
+// changes its sm_90 code.
+struct CombineParams {
     const float* part_o;    // [splits, rows, head_dim], rows = batch * q_len * num_qo_heads
     const float* part_lse;  // [splits, rows], log2 domain
+    void* o;
+    float* lse;
     int64_t rows;
     int32_t splits, q_len, num_qo_heads, head_dim;
+    int64_t o_stride_b, o_stride_s, o_stride_h;
+    int64_t lse_stride_b, lse_stride_s, lse_stride_h;
+
+    void set_output(const QkvLayout& layout) {
+        o = layout.o;
+        lse = layout.lse;
+        o_stride_b = layout.o_stride_b;
+        o_stride_s = layout.o_stride_s;
+        o_stride_h = layout.o_stride_h;
+        lse_stride_b = layout.lse_stride_b;
+        lse_stride_s = layout.lse_stride_s;
+        lse_stride_h = layout.lse_stride_h;
+    }
 };
 
 constexpr int kCombineThreads = 128;

@@ -228,7 +228,7 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
     }
 }
 
-// PADDEDATTN_PREFILL_MMA_SYNC=1 keeps head_dim 128 on the mma.sync kernel
+// PADDEDATTN_PREFILL_MMA_SYNC=1 keeps every head_dim on the mma.sync kernel
 // also where the Hopper kernel could run: a diagnostic switch for comparing
 // the two in one build. Read on every call.
 bool hopper_disabled() {
@@ -236,22 +236,32 @@ bool hopper_disabled() {
     return v != nullptr && v[0] == '1';
 }
 
-// The Hopper (wgmma) kernel for head_dim 128 where its sm_90a image runs on
-// this device (prefill_hopper.h); the mma.sync kernel otherwise. Same tiles,
-// same work items and row order.
+// Head dims whose Hopper kernel was measured faster than the mma.sync kernel
+// on the H200 (docs/performance.md, "Optimisations: prediction -> result").
+constexpr bool hopper_by_default(int head_dim) {
+    return head_dim == 64 || head_dim == 128 || head_dim == 256;
+}
+
+// The Hopper (wgmma) kernel where its sm_90a image runs on this device
+// (prefill_hopper.h); the mma.sync kernel otherwise. The two differ in tile
+// height at head_dim 256, so the choice is made before the tiles are built.
+template <int HEAD_DIM, typename T>
+bool use_hopper() {
+    return hopper_by_default(HEAD_DIM) && !hopper_disabled() && prefill_hopper_ready<HEAD_DIM, T>();
+}
+
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_selected(const PrefillParams& p, int num_blocks, cudaStream_t stream) {
-    if constexpr (HEAD_DIM == 128) {
-        if (!hopper_disabled() && prefill_hopper_ready<T>())
-            return launch_prefill_hopper<T, CAUSAL>(p, num_blocks, stream);
-    }
+pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper, cudaStream_t stream) {
+    if (hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, stream);
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, stream);
 }
 
 template <int HEAD_DIM>
 pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStream_t stream) {
-    constexpr int block_m = prefill_block_m(HEAD_DIM);
-    constexpr int block_n = prefill_block_n(HEAD_DIM);
+    bool hopper = false;
+    PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(); })
+    const int block_m = hopper ? prefill_hopper_block_m(HEAD_DIM) : prefill_block_m(HEAD_DIM);
+    const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
     const int64_t total_rows = (int64_t)a.q_len * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
@@ -275,7 +285,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, {
             PATTN_DISPATCH_PREFILL_CAUSAL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, hopper, stream);
             })
         })
         return s;
@@ -312,7 +322,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
     s = [&]() -> pattn_status {
         PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, {
             PATTN_DISPATCH_PREFILL_CAUSAL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), hopper, stream);
             })
         })
         return s;

@@ -1,5 +1,5 @@
 // The launch and readiness check of the Hopper prefill kernel for one element
-// type; included only by prefill_hopper_<dtype>_hdim128.cu.
+// type; included only by prefill_hopper_<dtype>_hdim<d>.cu.
 #pragma once
 
 #include <atomic>
@@ -16,7 +16,7 @@ namespace prefill_hopper_detail {
 // The sm_90a image is the only one whose kernel has static shared memory
 // (the other device passes compile an empty body), and only CUDA 12+ can
 // build it. Cached per device: 0 unknown, 1 ready, 2 not.
-template <typename T>
+template <int HEAD_DIM, typename T>
 bool ready_on_current_device() {
 #if CUDART_VERSION >= 12000
     static std::atomic<int> cache[64];
@@ -35,9 +35,9 @@ bool ready_on_current_device() {
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
         minor == 0) {
         cudaFuncAttributes attr;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<T, false>) == cudaSuccess &&
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<T, true>) == cudaSuccess && attr.sharedSizeBytes > 0)
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true>) == cudaSuccess && attr.sharedSizeBytes > 0)
             ok = true;
     }
     cudaGetLastError();  // a failed query leaves no error behind for the launch checks
@@ -48,12 +48,13 @@ bool ready_on_current_device() {
 #endif
 }
 
-template <typename T, bool CAUSAL>
+template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch(const PrefillParams& params, int num_blocks, cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
-    auto kernel = prefill_hopper_kernel<T, CAUSAL>;
-    PATTN_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
-    kernel<<<num_blocks, kThreads, kSmemBytes, stream>>>(params);
+    constexpr int smem_bytes = HopperTraits<HEAD_DIM>::kSmemBytes;
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL>;
+    PATTN_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes));
+    kernel<<<num_blocks, kThreads, smem_bytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
 }
@@ -62,20 +63,20 @@ pattn_status launch(const PrefillParams& params, int num_blocks, cudaStream_t st
 }  // namespace cuda
 }  // namespace pattn
 
-template <typename T>
+template <int HEAD_DIM, typename T>
 bool pattn::cuda::prefill_hopper_ready() {
-    return pattn::cuda::prefill_hopper_detail::ready_on_current_device<T>();
+    return pattn::cuda::prefill_hopper_detail::ready_on_current_device<HEAD_DIM, T>();
 }
 
-template <typename T, bool CAUSAL>
+template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, cudaStream_t stream) {
-    return pattn::cuda::prefill_hopper_detail::launch<T, CAUSAL>(params, num_blocks, stream);
+    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, stream);
 }
 
-// Explicit instantiation for one element type (both mask kinds).
-#define PATTN_INSTANTIATE_PREFILL_HOPPER(T)                                                                 \
-    template bool pattn::cuda::prefill_hopper_ready<T>();                                                   \
-    template pattn_status pattn::cuda::launch_prefill_hopper<T, false>(const pattn::cuda::PrefillParams&, int, \
-                                                                       cudaStream_t);                       \
-    template pattn_status pattn::cuda::launch_prefill_hopper<T, true>(const pattn::cuda::PrefillParams&, int,  \
-                                                                      cudaStream_t);
+// Explicit instantiation for one (head_dim, element type), both mask kinds.
+#define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
+    template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>();                                         \
+    template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
+        const pattn::cuda::PrefillParams&, int, cudaStream_t);                                              \
+    template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
+        const pattn::cuda::PrefillParams&, int, cudaStream_t);

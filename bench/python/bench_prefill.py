@@ -25,9 +25,12 @@ for ours and ours-upld: what a caller's thread spends inside the library.
               padding that is the same real work. "frac cudnn" is ours (real
               work) over it.
   ours-mma    ours with PADDEDATTN_PREFILL_MMA_SYNC=1 (the mma.sync kernel
-              where the Hopper one would run): the A/B of the two kernels
+              where the Hopper one would run) and
+  ours-hopper ours with PADDEDATTN_PREFILL_HOPPER=1 (the Hopper kernel
+              wherever it can run): the A/B of the two kernels; `ours` is
+              the library's default choice between them
 --quick runs a subset of the cases (the new families) with ours, ours-mma,
-fa2 and cudnn-dense only (--peers picks peers explicitly).
+ours-hopper, fa2 and cudnn-dense only (--peers picks peers explicitly).
 TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
 key) pairs), so causal counts about half and padding nothing. A peer that
 refuses a case prints n/a with the reason.
@@ -83,8 +86,8 @@ CASES = [
     dict(name="b1 s16384 bidirectional 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="full", lens=None),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
-QUICK_PEERS = ("mma", "fa2", "cudnn-dense")
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
+QUICK_PEERS = ("mma", "hopper", "fa2", "cudnn-dense")
 
 MODES = {
     # mask mode, left padded, causal
@@ -106,14 +109,27 @@ def draw_lens(spec, b, s, gen):
     return torch.randint(lo, hi + 1, (b,), generator=gen).tolist()
 
 
-class mma_sync_only:
-    """Context: the library keeps the mma.sync kernels (no Hopper kernel)."""
+class env_switch:
+    """Context: one of the library's diagnostic switches set to 1."""
+
+    def __init__(self, name):
+        self.name = name
 
     def __enter__(self):
-        os.environ["PADDEDATTN_PREFILL_MMA_SYNC"] = "1"
+        os.environ[self.name] = "1"
 
     def __exit__(self, *exc):
-        os.environ.pop("PADDEDATTN_PREFILL_MMA_SYNC", None)
+        os.environ.pop(self.name, None)
+
+
+def mma_sync_only():
+    """The library keeps the mma.sync kernels (no Hopper kernel)."""
+    return env_switch("PADDEDATTN_PREFILL_MMA_SYNC")
+
+
+def hopper_always():
+    """The library takes the Hopper kernel wherever it can run."""
+    return env_switch("PADDEDATTN_PREFILL_HOPPER")
 
 
 def visible_pairs(lens, causal):
@@ -298,6 +314,10 @@ def run_case(case, args, gen):
         with mma_sync_only():
             ms = time_cuda(ours, args.warmup, args.runs)
             result["peers"]["ours-mma"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "hopper" in peers:
+        with hopper_always():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-hopper"] = dict(ms=ms, tflops=flops / ms / 1e9)
     if "b2b" in peers:
         ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
         result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
@@ -356,6 +376,17 @@ def run_case(case, args, gen):
         checks["max_row_rel_err_vs_mma_sync"] = row_rel_err(o_ours, o_mma, rows_real)
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
+    if "hopper" in peers:
+        o_hop = torch.full_like(o, float("nan"))
+        with hopper_always():
+            OursCall(q, k, v, o_hop, torch.full_like(lse, float("nan")), mask_mode, lens_arg,
+                     lens_on_device=False)()
+        torch.cuda.synchronize()
+        checks["max_row_rel_err_vs_hopper"] = row_rel_err(o_ours, o_hop, rows_real)
+        checks["matches_hopper"] = checks["max_row_rel_err_vs_hopper"] < 1.6e-2
+        checks["hopper_real_rows_finite"] = bool(torch.isfinite(o_hop[rows_real]).all().item())
+        checks["hopper_padding_rows_zero"] = bool((o_hop[~rows_real] == 0).all().item())
+        del o_hop
     if lens_arg is not None and "dlen" in peers:
         o_dev.fill_(float("nan"))
         ours_dev()
@@ -532,7 +563,7 @@ def fmt_peer(r, name):
 
 
 def print_table(results):
-    cols = ["ours", "ours-mma", "ours-b2b", "ours-dlen", "ours-upld", "flex", "cudnn", "efficient"]
+    cols = ["ours", "ours-mma", "ours-hopper", "ours-b2b", "ours-dlen", "ours-upld", "flex", "cudnn", "efficient"]
     print()
     print("TFLOP/s on real work (bf16 unless the case says f16); ms of ours; ours / peer")
     header = "| case | " + " | ".join(cols) + (" | flash dense (dense TFLOP/s) | ours ms | ours-upld ms | host us"
@@ -558,17 +589,19 @@ def print_table(results):
             " | ".join(ratios), "ok" if ok else "FAIL " + json.dumps(c)))
     print()
     print("Against FlashAttention-2 varlen and SDPA cuDNN dense (the ceiling: dense work, no mask)")
-    print("| case | ours | ours-mma | fa2 varlen | cudnn dense | ours ms | x ours-mma | x fa2 | frac cudnn dense |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| case | ours | ours-mma | ours-hopper | fa2 varlen | cudnn dense | ours ms | x ours-mma | x ours-hopper"
+          " | x fa2 | frac cudnn dense |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ours = r["peers"]["ours"]
 
         def ratio(name):
             p = r["peers"].get(name, {})
             return "%.2f" % (ours["tflops"] / p["tflops"]) if "tflops" in p else "-"
-        print("| %s | %.1f | %s | %s | %s | %.3f | %s | %s | %s |" % (
-            r["case"], ours["tflops"], fmt_peer(r, "ours-mma"), fmt_peer(r, "fa2"), fmt_peer(r, "cudnn-dense"),
-            ours["ms"], ratio("ours-mma"), ratio("fa2"), ratio("cudnn-dense")))
+        print("| %s | %.1f | %s | %s | %s | %s | %.3f | %s | %s | %s | %s |" % (
+            r["case"], ours["tflops"], fmt_peer(r, "ours-mma"), fmt_peer(r, "ours-hopper"), fmt_peer(r, "fa2"),
+            fmt_peer(r, "cudnn-dense"), ours["ms"], ratio("ours-mma"), ratio("ours-hopper"), ratio("fa2"),
+            ratio("cudnn-dense")))
     for r in results:
         for name, p in r["peers"].items():
             if "na" in p:

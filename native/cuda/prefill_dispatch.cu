@@ -229,25 +229,55 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
 }
 
 // PADDEDATTN_PREFILL_MMA_SYNC=1 keeps every head_dim on the mma.sync kernel
-// also where the Hopper kernel could run: a diagnostic switch for comparing
-// the two in one build. Read on every call.
+// also where the Hopper kernel would run: a diagnostic switch for comparing
+// the two in one build (it wins over PADDEDATTN_PREFILL_HOPPER). Read on
+// every call.
 bool hopper_disabled() {
     const char* v = std::getenv("PADDEDATTN_PREFILL_MMA_SYNC");
     return v != nullptr && v[0] == '1';
 }
 
-// Head dims whose Hopper kernel was measured faster than the mma.sync kernel
-// on the H200 (docs/performance.md, "Optimisations: prediction -> result").
-constexpr bool hopper_by_default(int head_dim) {
-    return head_dim == 64 || head_dim == 128 || head_dim == 256;
+// PADDEDATTN_PREFILL_HOPPER=1 takes the Hopper kernel wherever its sm_90a
+// image runs, whatever the head_dim and the row lengths (the other half of
+// the A/B). Read on every call.
+bool hopper_forced() {
+    const char* v = std::getenv("PADDEDATTN_PREFILL_HOPPER");
+    return v != nullptr && v[0] == '1';
+}
+
+// Where the Hopper kernel is the default: the longest row (host lengths; the
+// padded length when the lengths are on the device or absent) must reach
+// this many tokens. Measured on the H200 in one process against the mma.sync
+// kernel (docs/performance.md, "Optimisations: prediction -> result"): at
+// head_dim 128 and 256 it is 1.3-1.6x faster on rows of 2k-16k tokens but
+// 6-13% slower on batches of short rows (most below 300 tokens), whose
+// blocks are mostly padding and where one 160-192 KB block per SM hides
+// less latency than two mma.sync blocks; at head_dim 64 it was slower on
+// every case measured (0.26-0.95x), so it is not a default there.
+int32_t hopper_min_row_len(int head_dim) {
+    return head_dim == 64 ? INT32_MAX : 1024;
+}
+
+int32_t longest_row(const AttentionArgs& a) {
+    int32_t longest = 0;
+    if (a.lens_on_device || (a.q_lens == nullptr && a.kv_lens == nullptr))
+        return std::max(a.q_len, a.kv_len);
+    for (int32_t b = 0; b < a.batch; ++b) {
+        const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
+        const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+        longest = std::max(longest, std::max(qv, kv));
+    }
+    return longest;
 }
 
 // The Hopper (wgmma) kernel where its sm_90a image runs on this device
-// (prefill_hopper.h); the mma.sync kernel otherwise. The two differ in tile
-// height at head_dim 256, so the choice is made before the tiles are built.
+// (prefill_hopper.h) and the shape is one where it was measured faster; the
+// mma.sync kernel otherwise. The two differ in tile height at head_dim 256,
+// so the choice is made before the tiles are built.
 template <int HEAD_DIM, typename T>
-bool use_hopper() {
-    return hopper_by_default(HEAD_DIM) && !hopper_disabled() && prefill_hopper_ready<HEAD_DIM, T>();
+bool use_hopper(const AttentionArgs& a) {
+    if (hopper_disabled() || !prefill_hopper_ready<HEAD_DIM, T>()) return false;
+    return hopper_forced() || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
 }
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
@@ -259,7 +289,7 @@ pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper
 template <int HEAD_DIM>
 pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStream_t stream) {
     bool hopper = false;
-    PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(); })
+    PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(a); })
     const int block_m = hopper ? prefill_hopper_block_m(HEAD_DIM) : prefill_block_m(HEAD_DIM);
     const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
     const int64_t total_rows = (int64_t)a.q_len * p.group_size;

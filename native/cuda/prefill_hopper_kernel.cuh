@@ -81,6 +81,9 @@ __device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lead_bytes
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+// Waits until at most one committed wgmma group is still running (groups
+// complete in commit order).
+__device__ __forceinline__ void wgmma_wait_one() { asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
 // cp.async writes (generic proxy) made visible to wgmma reads (async proxy).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 // Keeps the compiler from moving register reads/writes across wgmma issue and wait.
@@ -157,6 +160,90 @@ PATTN_DEFINE_WGMMA_N256(__nv_bfloat16, "bf16")
 #undef PATTN_DEFINE_WGMMA_N128
 #undef PATTN_DEFINE_WGMMA_N256
 
+// S = Q K^T of one KV tile: HEAD_DIM / 16 k16 steps; step kk is column
+// block kk / 4, 32 bytes per step inside the 128-byte rows. Issued, not
+// waited for.
+template <typename T, int HEAD_DIM, int BLOCK_M, int BLOCK_N>
+__device__ __forceinline__ void issue_qk(float (&acc_s)[BLOCK_N / 2], uint64_t q_desc, uint64_t k_desc) {
+#pragma unroll
+    for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
+        const uint64_t q_off = (uint64_t)(((kk >> 2) * BLOCK_M * 128 + (kk & 3) * 32) >> 4);
+        const uint64_t k_off = (uint64_t)(((kk >> 2) * BLOCK_N * 128 + (kk & 3) * 32) >> 4);
+        Wgmma<T, BLOCK_N>::ss(acc_s, q_desc + q_off, k_desc + k_off, kk > 0);
+    }
+}
+
+// O += P V: score n8 tiles 2ks, 2ks+1 are the A fragment of k16 step ks; V
+// rows (keys) 16 ks.. of the tile, N-major (d contiguous). Issued, not waited for.
+template <typename T, int HEAD_DIM, int BLOCK_N>
+__device__ __forceinline__ void issue_pv(float (&acc_o)[HEAD_DIM / 2], const uint32_t (&p)[BLOCK_N / 16][4],
+                                         uint64_t v_desc) {
+#pragma unroll
+    for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+        Wgmma<T, HEAD_DIM>::rs(acc_o, p[ks], v_desc + (uint64_t)((ks * 16 * 128) >> 4));
+}
+
+// Scores at or past a row's visible-key count (relative to this tile) to -inf.
+template <int BLOCK_N>
+__device__ __forceinline__ void mask_scores(float (&acc_s)[BLOCK_N / 2], int vis0, int vis1, int lane) {
+#pragma unroll
+    for (int j = 0; j < BLOCK_N / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int key = j * 8 + (lane & 3) * 2 + (e & 1);
+            if (key >= ((e & 2) ? vis1 : vis0)) acc_s[j * 4 + e] = -INFINITY;
+        }
+}
+
+// Online softmax of one score tile (rows row_local + 8 h): scores become
+// exp2(scale_log2 * s - max) in place, running max and this thread's share
+// of the sum are updated, and correction[h] is the factor the output
+// accumulated so far must be scaled by. Rows that have seen no key yet use 0
+// as the reference, so fully masked rows give p = 0 instead of NaN.
+template <int BLOCK_N>
+__device__ __forceinline__ void softmax_tile(float (&acc_s)[BLOCK_N / 2], float (&row_max)[2], float (&row_sum)[2],
+                                             float scale_log2, float (&correction)[2]) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < BLOCK_N / 8; ++j) mx = fmaxf(mx, fmaxf(acc_s[j * 4 + 2 * h], acc_s[j * 4 + 2 * h + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        const float new_max = fmaxf(row_max[h], mx * scale_log2);
+        const float ref = new_max == -INFINITY ? 0.f : new_max;
+        correction[h] = fast_exp2(row_max[h] - ref);
+        row_max[h] = new_max;
+        float sum = 0.f;
+#pragma unroll
+        for (int j = 0; j < BLOCK_N / 8; ++j) {
+            const float a = fast_exp2(fmaf(acc_s[j * 4 + 2 * h], scale_log2, -ref));
+            const float b = fast_exp2(fmaf(acc_s[j * 4 + 2 * h + 1], scale_log2, -ref));
+            acc_s[j * 4 + 2 * h] = a;
+            acc_s[j * 4 + 2 * h + 1] = b;
+            sum += a + b;
+        }
+        row_sum[h] = row_sum[h] * correction[h] + sum;
+    }
+}
+
+template <int HEAD_DIM>
+__device__ __forceinline__ void rescale_output(float (&acc_o)[HEAD_DIM / 2], const float (&correction)[2]) {
+#pragma unroll
+    for (int j = 0; j < HEAD_DIM / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc_o[j * 4 + e] *= correction[e >> 1];
+}
+
+// The probabilities as the register A fragments of the P V steps.
+template <typename T, int BLOCK_N>
+__device__ __forceinline__ void pack_probs(const float (&acc_s)[BLOCK_N / 2], uint32_t (&p)[BLOCK_N / 16][4]) {
+#pragma unroll
+    for (int ks = 0; ks < BLOCK_N / 16; ++ks)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) p[ks][r] = Mma<T>::pack(acc_s[8 * ks + 2 * r], acc_s[8 * ks + 2 * r + 1]);
+}
+
 // A K or V tile: `rows_valid` rows (the rest zero-filled, never read) into
 // one stage; each thread copies chunk tid % CHUNKS of rows tid / CHUNKS +
 // (256 / CHUNKS) * pass.
@@ -178,7 +265,12 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const T* src, int64_t st
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-template <int HEAD_DIM, typename T, bool CAUSAL>
+// OVERLAP: the softmax of KV tile j runs while the P V product of tile j + 1
+// is still on the tensor cores (FlashAttention-3's intra-warpgroup
+// overlap): each iteration issues S = Q K^T of tile j and O += P V of the
+// previous tile, waits for S only, computes the softmax, then waits for
+// P V and rescales O. K runs one tile ahead of V in the two-stage ring.
+template <int HEAD_DIM, typename T, bool CAUSAL, bool OVERLAP>
 __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using Tr = HopperTraits<HEAD_DIM>;
@@ -244,8 +336,9 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
         const uint32_t stage = (uint32_t)(kt & 1) * Tr::kKvTileBytes;
         load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)kt * kBlockN * params.k_stride_s,
                                        params.k_stride_s, rows, tid);
-        load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)kt * kBlockN * params.v_stride_s,
-                                       params.v_stride_s, rows, tid);
+        if (!OVERLAP)
+            load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)kt * kBlockN * params.v_stride_s,
+                                           params.v_stride_s, rows, tid);
         cp_async_commit();
     }
 
@@ -264,97 +357,105 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     const uint64_t v_desc = make_desc(v_smem, kBlockN * 128, 1024);
     constexpr uint64_t kStageDesc = Tr::kKvTileBytes >> 4;
 
-    for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
-        const int key0 = kt * kBlockN;
-        cp_async_wait_all();
-        fence_proxy_async();
-        __syncthreads();  // tile kt (and Q) visible; every warpgroup is done with the other stage
-        if (kt > 0) {
-            const int next = kt - 1;
-            const uint32_t stage = (uint32_t)(next & 1) * Tr::kKvTileBytes;
-            load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)next * kBlockN * params.k_stride_s,
-                                           params.k_stride_s, kBlockN, tid);
-            load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)next * kBlockN * params.v_stride_s,
-                                           params.v_stride_s, kBlockN, tid);
-            cp_async_commit();
-        }
-        const uint64_t stage_desc = (uint64_t)(kt & 1) * kStageDesc;
-
-        // ---- S = Q K^T: HEAD_DIM / 16 k16 steps; step kk is column block
-        // kk / 4, 32 bytes per step inside the 128-byte rows.
-        float acc_s[kScoreRegs];
-        wgmma_fence();
-#pragma unroll
-        for (int kk = 0; kk < HEAD_DIM / 16; ++kk) {
-            const uint64_t q_off = (uint64_t)(((kk >> 2) * kBlockM * 128 + (kk & 3) * 32) >> 4);
-            const uint64_t k_off = (uint64_t)(((kk >> 2) * kBlockN * 128 + (kk & 3) * 32) >> 4);
-            Wgmma<T, kBlockN>::ss(acc_s, q_desc + q_off, k_desc + stage_desc + k_off, kk > 0);
-        }
-        wgmma_commit();
-        wgmma_wait_all();
-        fence_regs(acc_s);
-
-        // ---- mask (only tiles reaching past the keys every row sees)
-        if (key0 + kBlockN > block_state[S_KEYS_ALL]) {
-            const int vis0 = row_visible[row_local] - key0;
-            const int vis1 = row_visible[row_local + 8] - key0;
-#pragma unroll
-            for (int j = 0; j < kBlockN / 8; ++j)
-#pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int key = j * 8 + (lane & 3) * 2 + (e & 1);
-                    if (key >= ((e & 2) ? vis1 : vis0)) acc_s[j * 4 + e] = -INFINITY;
-                }
-        }
-
-        // ---- online softmax (rows row_local + 8 h)
-#pragma unroll
-        for (int h = 0; h < 2; ++h) {
-            float mx = -INFINITY;
-#pragma unroll
-            for (int j = 0; j < kBlockN / 8; ++j)
-                mx = fmaxf(mx, fmaxf(acc_s[j * 4 + 2 * h], acc_s[j * 4 + 2 * h + 1]));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            const float new_max = fmaxf(row_max[h], mx * scale_log2);
-            const float ref = new_max == -INFINITY ? 0.f : new_max;
-            const float correction = fast_exp2(row_max[h] - ref);
-            row_max[h] = new_max;
-            float sum = 0.f;
-#pragma unroll
-            for (int j = 0; j < kBlockN / 8; ++j) {
-                const float a = fast_exp2(fmaf(acc_s[j * 4 + 2 * h], scale_log2, -ref));
-                const float b = fast_exp2(fmaf(acc_s[j * 4 + 2 * h + 1], scale_log2, -ref));
-                acc_s[j * 4 + 2 * h] = a;
-                acc_s[j * 4 + 2 * h + 1] = b;
-                sum += a + b;
+    if constexpr (!OVERLAP) {
+        for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
+            const int key0 = kt * kBlockN;
+            cp_async_wait_all();
+            fence_proxy_async();
+            __syncthreads();  // tile kt (and Q) visible; every warpgroup is done with the other stage
+            if (kt > 0) {
+                const int next = kt - 1;
+                const uint32_t stage = (uint32_t)(next & 1) * Tr::kKvTileBytes;
+                load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)next * kBlockN * params.k_stride_s,
+                                               params.k_stride_s, kBlockN, tid);
+                load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)next * kBlockN * params.v_stride_s,
+                                               params.v_stride_s, kBlockN, tid);
+                cp_async_commit();
             }
-            row_sum[h] = row_sum[h] * correction + sum;
-#pragma unroll
-            for (int j = 0; j < HEAD_DIM / 8; ++j) {
-                acc_o[j * 4 + 2 * h] *= correction;
-                acc_o[j * 4 + 2 * h + 1] *= correction;
-            }
-        }
+            const uint64_t stage_desc = (uint64_t)(kt & 1) * kStageDesc;
 
-        // ---- O += P V: score n8 tiles 2ks, 2ks+1 are the A fragment of k16
-        // step ks; V rows (keys) 16 ks.. of the tile, N-major (d contiguous).
+            float acc_s[kScoreRegs];
+            wgmma_fence();
+            issue_qk<T, HEAD_DIM, kBlockM, kBlockN>(acc_s, q_desc, k_desc + stage_desc);
+            wgmma_commit();
+            wgmma_wait_all();
+            fence_regs(acc_s);
+
+            // mask only tiles reaching past the keys every row sees
+            if (key0 + kBlockN > block_state[S_KEYS_ALL])
+                mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
+            float correction[2];
+            softmax_tile<kBlockN>(acc_s, row_max, row_sum, scale_log2, correction);
+            rescale_output<HEAD_DIM>(acc_o, correction);
+
+            uint32_t p[kBlockN / 16][4];
+            pack_probs<T, kBlockN>(acc_s, p);
+            fence_regs(acc_o);
+            wgmma_fence();
+            issue_pv<T, HEAD_DIM, kBlockN>(acc_o, p, v_desc + stage_desc);
+            wgmma_commit();
+            wgmma_wait_all();
+            fence_regs(acc_o);
+        }
+    } else {
+        // Iteration kt: S of tile kt (K stage kt & 1) and P V of tile kt + 1
+        // (V stage (kt + 1) & 1); at its top it loads K(kt - 1) into the K
+        // stage tile kt + 1 used and V(kt) into the V stage tile kt + 2 used,
+        // both finished before the barrier.
         uint32_t p[kBlockN / 16][4];
-#pragma unroll
-        for (int ks = 0; ks < kBlockN / 16; ++ks) {
-            p[ks][0] = Mma<T>::pack(acc_s[8 * ks + 0], acc_s[8 * ks + 1]);
-            p[ks][1] = Mma<T>::pack(acc_s[8 * ks + 2], acc_s[8 * ks + 3]);
-            p[ks][2] = Mma<T>::pack(acc_s[8 * ks + 4], acc_s[8 * ks + 5]);
-            p[ks][3] = Mma<T>::pack(acc_s[8 * ks + 6], acc_s[8 * ks + 7]);
+        bool have_p = false;
+        for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
+            const int key0 = kt * kBlockN;
+            cp_async_wait_all();
+            fence_proxy_async();
+            __syncthreads();
+            if (kt > 0) {
+                const int next = kt - 1;
+                load_tile<T, kBlockN, kChunks>(k_smem + (uint32_t)(next & 1) * Tr::kKvTileBytes,
+                                               k_base + (int64_t)next * kBlockN * params.k_stride_s,
+                                               params.k_stride_s, kBlockN, tid);
+            }
+            load_tile<T, kBlockN, kChunks>(v_smem + (uint32_t)(kt & 1) * Tr::kKvTileBytes,
+                                           v_base + (int64_t)kt * kBlockN * params.v_stride_s, params.v_stride_s,
+                                           min(kBlockN, keys_any - key0), tid);
+            cp_async_commit();
+
+            float acc_s[kScoreRegs];
+            fence_regs(acc_o);
+            wgmma_fence();
+            issue_qk<T, HEAD_DIM, kBlockM, kBlockN>(acc_s, q_desc, k_desc + (uint64_t)(kt & 1) * kStageDesc);
+            wgmma_commit();
+            if (have_p) {
+                issue_pv<T, HEAD_DIM, kBlockN>(acc_o, p, v_desc + (uint64_t)((kt + 1) & 1) * kStageDesc);
+                wgmma_commit();
+                wgmma_wait_one();  // S is ready; P V may still run
+            } else {
+                wgmma_wait_all();
+            }
+            fence_regs(acc_s);
+
+            if (key0 + kBlockN > block_state[S_KEYS_ALL])
+                mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
+            float correction[2];
+            softmax_tile<kBlockN>(acc_s, row_max, row_sum, scale_log2, correction);
+
+            wgmma_wait_all();  // P V of tile kt + 1 done: O and p may be touched
+            fence_regs(acc_o);
+            rescale_output<HEAD_DIM>(acc_o, correction);
+            pack_probs<T, kBlockN>(acc_s, p);
+            have_p = true;
         }
-        fence_regs(acc_o);
-        wgmma_fence();
-#pragma unroll
-        for (int ks = 0; ks < kBlockN / 16; ++ks)
-            Wgmma<T, HEAD_DIM>::rs(acc_o, p[ks], v_desc + stage_desc + (uint64_t)((ks * 16 * 128) >> 4));
-        wgmma_commit();
-        wgmma_wait_all();
-        fence_regs(acc_o);
+        if (have_p) {  // the last P V, tile 0 (V stage 0)
+            cp_async_wait_all();
+            fence_proxy_async();
+            __syncthreads();
+            fence_regs(acc_o);
+            wgmma_fence();
+            issue_pv<T, HEAD_DIM, kBlockN>(acc_o, p, v_desc);
+            wgmma_commit();
+            wgmma_wait_all();
+            fence_regs(acc_o);
+        }
     }
 
     // ---- epilogue: normalize, stage in the Q buffer, 16-byte coalesced stores

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdlib>
 
 #include "cuda_check.h"
 #include "errors.h"
@@ -35,9 +36,9 @@ bool ready_on_current_device() {
         cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
         minor == 0) {
         cudaFuncAttributes attr;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false>) == cudaSuccess &&
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true>) == cudaSuccess && attr.sharedSizeBytes > 0)
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false>) == cudaSuccess && attr.sharedSizeBytes > 0)
             ok = true;
     }
     cudaGetLastError();  // a failed query leaves no error behind for the launch checks
@@ -48,11 +49,20 @@ bool ready_on_current_device() {
 #endif
 }
 
+// PADDEDATTN_PREFILL_HOPPER_OVERLAP=1 runs the main loop that overlaps the
+// softmax of one KV tile with the P V product of the previous one
+// (prefill_hopper_kernel.cuh, OVERLAP). Read on every call.
+inline bool overlap_enabled() {
+    const char* v = std::getenv("PADDEDATTN_PREFILL_HOPPER_OVERLAP");
+    return v != nullptr && v[0] == '1';
+}
+
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch(const PrefillParams& params, int num_blocks, cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     constexpr int smem_bytes = HopperTraits<HEAD_DIM>::kSmemBytes;
-    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL>;
+    auto kernel = overlap_enabled() ? prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, true>
+                                    : prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, false>;
     PATTN_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes));
     kernel<<<num_blocks, kThreads, smem_bytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());

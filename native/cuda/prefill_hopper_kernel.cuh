@@ -3,7 +3,7 @@
 // described by matrix descriptors, P fed from registers for O = P V.
 //
 // Block = 128 packed query rows (the host builds the tiles and work items
-// with prefill_hopper_block_m, prefill_hopper.h) run by two warpgroups of 64
+// with prefill_hopper_block_m, prefill_params.h) run by two warpgroups of 64
 // rows each, against KV tiles (128 keys; 64 at head_dim 256, where the
 // 128-column f32 output of each thread leaves room for 32 score registers
 // only) visited from the last visible one down; K/V tiles go through a
@@ -23,25 +23,21 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "common/math_constants.h"
+#include "common/ptx.cuh"
+#include "common/softmax.cuh"
 #include "mask_rules.h"
-#include "prefill_hopper.h"
-#include "prefill_kernel.cuh"
 #include "prefill_params.h"
+#include "prefill_tile.cuh"
 
 namespace pattn {
 namespace cuda {
 namespace prefill_hopper_detail {
 
-using prefill_detail::cp_async_16;
-using prefill_detail::cp_async_commit;
-using prefill_detail::cp_async_wait_all;
-using prefill_detail::fast_exp2;
-using prefill_detail::Mma;
 using prefill_detail::row_info;
 using prefill_detail::BlockTile;
 using prefill_detail::locate_block_tile;
 using prefill_detail::RowInfo;
-using prefill_detail::smem_addr;
 
 constexpr int kThreads = 256;    // two warpgroups, 64 rows each
 
@@ -195,44 +191,11 @@ __device__ __forceinline__ void mask_scores(float (&acc_s)[BLOCK_N / 2], int vis
         }
 }
 
-// Online softmax of one score tile (rows row_local + 8 h): scores become
-// exp2(scale_log2 * s - max) in place, running max and this thread's share
-// of the sum are updated, and correction[h] is the factor the output
-// accumulated so far must be scaled by. Rows that have seen no key yet use 0
-// as the reference, so fully masked rows give p = 0 instead of NaN.
-template <int BLOCK_N>
-__device__ __forceinline__ void softmax_tile(float (&acc_s)[BLOCK_N / 2], float (&row_max)[2], float (&row_sum)[2],
-                                             float scale_log2, float (&correction)[2]) {
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int j = 0; j < BLOCK_N / 8; ++j) mx = fmaxf(mx, fmaxf(acc_s[j * 4 + 2 * h], acc_s[j * 4 + 2 * h + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float new_max = fmaxf(row_max[h], mx * scale_log2);
-        const float ref = new_max == -INFINITY ? 0.f : new_max;
-        correction[h] = fast_exp2(row_max[h] - ref);
-        row_max[h] = new_max;
-        float sum = 0.f;
-#pragma unroll
-        for (int j = 0; j < BLOCK_N / 8; ++j) {
-            const float a = fast_exp2(fmaf(acc_s[j * 4 + 2 * h], scale_log2, -ref));
-            const float b = fast_exp2(fmaf(acc_s[j * 4 + 2 * h + 1], scale_log2, -ref));
-            acc_s[j * 4 + 2 * h] = a;
-            acc_s[j * 4 + 2 * h + 1] = b;
-            sum += a + b;
-        }
-        row_sum[h] = row_sum[h] * correction[h] + sum;
-    }
-}
-
-template <int HEAD_DIM>
-__device__ __forceinline__ void rescale_output(float (&acc_o)[HEAD_DIM / 2], const float (&correction)[2]) {
-#pragma unroll
-    for (int j = 0; j < HEAD_DIM / 8; ++j)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) acc_o[j * 4 + e] *= correction[e >> 1];
+// The flat wgmma accumulators as n8 tiles of the fragment common/softmax.cuh
+// works on (same registers, compile-time indices only).
+template <int N>
+__device__ __forceinline__ float (&as_n8_tiles(float (&acc)[N]))[N / 4][4] {
+    return reinterpret_cast<float (&)[N / 4][4]>(acc);
 }
 
 // The probabilities as the register A fragments of the P V steps.
@@ -385,8 +348,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
             if (key0 + kBlockN > block_state[S_KEYS_ALL])
                 mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
             float correction[2];
-            softmax_tile<kBlockN>(acc_s, row_max, row_sum, scale_log2, correction);
-            rescale_output<HEAD_DIM>(acc_o, correction);
+            online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, scale_log2, correction);
+            rescale_rows<HEAD_DIM / 8>(as_n8_tiles(acc_o), correction);
 
             uint32_t p[kBlockN / 16][4];
             pack_probs<T, kBlockN>(acc_s, p);
@@ -437,11 +400,11 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
             if (key0 + kBlockN > block_state[S_KEYS_ALL])
                 mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
             float correction[2];
-            softmax_tile<kBlockN>(acc_s, row_max, row_sum, scale_log2, correction);
+            online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, scale_log2, correction);
 
             wgmma_wait_all();  // P V of tile kt + 1 done: O and p may be touched
             fence_regs(acc_o);
-            rescale_output<HEAD_DIM>(acc_o, correction);
+            rescale_rows<HEAD_DIM / 8>(as_n8_tiles(acc_o), correction);
             pack_probs<T, kBlockN>(acc_s, p);
             have_p = true;
         }
@@ -470,10 +433,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
         const int32_t p_end = min(p0 + kBlockM, params.q_len * group);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            float sum = row_sum[h];
-            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-            const float inv = sum > 0.f ? 1.f / sum : 0.f;
+            const float sum = row_total(row_sum[h]);
+            const float inv = row_inverse(sum);
             const int row = row_local + 8 * h;
 #pragma unroll
             for (int j = 0; j < HEAD_DIM / 8; ++j) {
@@ -484,7 +445,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
                 const int32_t pr = p0 + row;
                 if (pr < p_end) {
                     RowInfo ri = row_info(pr, group, kv_head, ext, params.left_padded, CAUSAL);
-                    float lse = sum > 0.f ? row_max[h] * 0.69314718055994530942f + logf(sum) : -INFINITY;
+                    const float lse = row_lse(row_max[h], sum);
                     params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
                                (int64_t)ri.head * params.lse_stride_h] = lse;
                 }

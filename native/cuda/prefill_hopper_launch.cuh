@@ -1,13 +1,10 @@
-// The launch and readiness check of the Hopper prefill kernel for one element
-// type; included only by prefill_hopper_<dtype>_hdim<d>.cu.
+// The launch and readiness check of the Hopper prefill kernels for one (head_dim,
+// element type); included only by prefill_hopper_<dtype>_hdim<d>.cu.
 #pragma once
-
-#include <atomic>
-#include <cstdlib>
 
 #include "cuda_check.h"
 #include "errors.h"
-#include "prefill_hopper.h"
+#include "common/device_state.h"
 #include "prefill_hopper_kernel.cuh"
 
 namespace pattn {
@@ -18,23 +15,13 @@ namespace prefill_hopper_detail {
 // (the other device passes compile an empty body), and only CUDA 12+ can
 // build it. Cached per device: 0 unknown, 1 ready, 2 not.
 template <int HEAD_DIM, typename T>
-bool ready_on_current_device() {
+bool ready_on_device(DeviceState& device) {
 #if CUDART_VERSION >= 12000
-    static std::atomic<int> cache[64];
-    int device = -1;
-    if (cudaGetDevice(&device) != cudaSuccess || device < 0) {
-        cudaGetLastError();
-        return false;
-    }
-    if (device < 64) {
-        int known = cache[device].load(std::memory_order_relaxed);
-        if (known != 0) return known == 1;
-    }
+    static const int slot = reserve_kernel_values(1);
+    const int known = device.cached(slot);
+    if (known != 0) return known == 1;
     bool ok = false;
-    int major = 0, minor = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
-        minor == 0) {
+    if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
         if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
@@ -42,28 +29,21 @@ bool ready_on_current_device() {
             ok = true;
     }
     cudaGetLastError();  // a failed query leaves no error behind for the launch checks
-    if (device < 64) cache[device].store(ok ? 1 : 2, std::memory_order_relaxed);
+    device.cache(slot, ok ? 1 : 2);
     return ok;
 #else
+    (void)device;
     return false;
 #endif
 }
 
-// PADDEDATTN_PREFILL_HOPPER_OVERLAP=1 runs the main loop that overlaps the
-// softmax of one KV tile with the P V product of the previous one
-// (prefill_hopper_kernel.cuh, OVERLAP). Read on every call.
-inline bool overlap_enabled() {
-    const char* v = std::getenv("PADDEDATTN_PREFILL_HOPPER_OVERLAP");
-    return v != nullptr && v[0] == '1';
-}
-
-template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch(const PrefillParams& params, int num_blocks, cudaStream_t stream) {
+template <int HEAD_DIM, typename T, bool CAUSAL, bool OVERLAP>
+pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     constexpr int smem_bytes = HopperTraits<HEAD_DIM>::kSmemBytes;
-    auto kernel = overlap_enabled() ? prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, true>
-                                    : prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, false>;
-    PATTN_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_bytes));
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, OVERLAP>;
+    static const int opt_in_slot = reserve_kernel_values(1);
+    PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
     kernel<<<num_blocks, kThreads, smem_bytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
@@ -74,19 +54,22 @@ pattn_status launch(const PrefillParams& params, int num_blocks, cudaStream_t st
 }  // namespace pattn
 
 template <int HEAD_DIM, typename T>
-bool pattn::cuda::prefill_hopper_ready() {
-    return pattn::cuda::prefill_hopper_detail::ready_on_current_device<HEAD_DIM, T>();
+bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
+    return pattn::cuda::prefill_hopper_detail::ready_on_device<HEAD_DIM, T>(device);
 }
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, cudaStream_t stream) {
-    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, stream);
+pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, bool overlap,
+                                                DeviceState& device, cudaStream_t stream) {
+    using namespace pattn::cuda::prefill_hopper_detail;
+    return overlap ? launch<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, device, stream)
+                   : launch<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, device, stream);
 }
 
 // Explicit instantiation for one (head_dim, element type), both mask kinds.
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
-    template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>();                                         \
+    template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
-        const pattn::cuda::PrefillParams&, int, cudaStream_t);                                              \
+        const pattn::cuda::PrefillParams&, int, bool, pattn::cuda::DeviceState&, cudaStream_t);             \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
-        const pattn::cuda::PrefillParams&, int, cudaStream_t);
+        const pattn::cuda::PrefillParams&, int, bool, pattn::cuda::DeviceState&, cudaStream_t);

@@ -29,8 +29,6 @@ for ours and ours-upld: what a caller's thread spends inside the library.
   ours-hopper ours with PADDEDATTN_PREFILL_HOPPER=1 (the Hopper kernel
               wherever it can run): the A/B of the two kernels; `ours` is
               the library's default choice between them
-  ours-ovl    ours-hopper with PADDEDATTN_PREFILL_HOPPER_OVERLAP=1 (the
-              Hopper main loop that overlaps softmax with the P V product)
 --quick runs a subset of the cases (the new families) with ours, ours-mma,
 ours-hopper, fa2 and cudnn-dense only (--peers picks peers explicitly).
 TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
@@ -88,8 +86,8 @@ CASES = [
     dict(name="b1 s16384 bidirectional 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="full", lens=None),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "ovl", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
-QUICK_PEERS = ("mma", "hopper", "ovl", "fa2", "cudnn-dense")
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
+QUICK_PEERS = ("mma", "hopper", "fa2", "cudnn-dense")
 
 MODES = {
     # mask mode, left padded, causal
@@ -132,18 +130,6 @@ def mma_sync_only():
 def hopper_always():
     """The library takes the Hopper kernel wherever it can run."""
     return env_switch("PADDEDATTN_PREFILL_HOPPER")
-
-
-class hopper_overlap:
-    """The Hopper kernel everywhere, with the overlapped main loop."""
-
-    def __enter__(self):
-        os.environ["PADDEDATTN_PREFILL_HOPPER"] = "1"
-        os.environ["PADDEDATTN_PREFILL_HOPPER_OVERLAP"] = "1"
-
-    def __exit__(self, *exc):
-        os.environ.pop("PADDEDATTN_PREFILL_HOPPER", None)
-        os.environ.pop("PADDEDATTN_PREFILL_HOPPER_OVERLAP", None)
 
 
 def visible_pairs(lens, causal):
@@ -332,10 +318,6 @@ def run_case(case, args, gen):
         with hopper_always():
             ms = time_cuda(ours, args.warmup, args.runs)
             result["peers"]["ours-hopper"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "ovl" in peers:
-        with hopper_overlap():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-ovl"] = dict(ms=ms, tflops=flops / ms / 1e9)
     if "b2b" in peers:
         ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
         result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
@@ -394,7 +376,7 @@ def run_case(case, args, gen):
         checks["max_row_rel_err_vs_mma_sync"] = row_rel_err(o_ours, o_mma, rows_real)
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
-    for peer, switch in (("hopper", hopper_always), ("ovl", hopper_overlap)):
+    for peer, switch in (("hopper", hopper_always),):
         if peer not in peers:
             continue
         o_alt = torch.full_like(o, float("nan"))
@@ -583,7 +565,7 @@ def fmt_peer(r, name):
 
 
 def print_table(results):
-    cols = ["ours", "ours-mma", "ours-hopper", "ours-ovl", "ours-b2b", "ours-dlen", "ours-upld", "flex", "cudnn", "efficient"]
+    cols = ["ours", "ours-mma", "ours-hopper", "ours-b2b", "ours-dlen", "ours-upld", "flex", "cudnn", "efficient"]
     print()
     print("TFLOP/s on real work (bf16 unless the case says f16); ms of ours; ours / peer")
     header = "| case | " + " | ".join(cols) + (" | flash dense (dense TFLOP/s) | ours ms | ours-upld ms | host us"
@@ -609,9 +591,9 @@ def print_table(results):
             " | ".join(ratios), "ok" if ok else "FAIL " + json.dumps(c)))
     print()
     print("Against FlashAttention-2 varlen and SDPA cuDNN dense (the ceiling: dense work, no mask)")
-    print("| case | ours | ours-mma | ours-hopper | ours-ovl | fa2 varlen | cudnn dense | ours ms | x ours-mma"
-          " | x ours-hopper | x fa2 | frac cudnn dense | ovl x fa2 | ovl frac cudnn |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| case | ours | ours-mma | ours-hopper | fa2 varlen | cudnn dense | ours ms | x ours-mma"
+          " | x ours-hopper | x fa2 | frac cudnn dense |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         ours = r["peers"]["ours"]
 
@@ -619,10 +601,10 @@ def print_table(results):
             p = r["peers"].get(name, {})
             n = r["peers"].get(num, {})
             return "%.2f" % (n["tflops"] / p["tflops"]) if "tflops" in p and "tflops" in n else "-"
-        print("| %s | %.1f | %s | %s | %s | %s | %s | %.3f | %s | %s | %s | %s | %s | %s |" % (
-            r["case"], ours["tflops"], fmt_peer(r, "ours-mma"), fmt_peer(r, "ours-hopper"), fmt_peer(r, "ours-ovl"),
-            fmt_peer(r, "fa2"), fmt_peer(r, "cudnn-dense"), ours["ms"], ratio("ours-mma"), ratio("ours-hopper"),
-            ratio("fa2"), ratio("cudnn-dense"), ratio("fa2", "ours-ovl"), ratio("cudnn-dense", "ours-ovl")))
+        print("| %s | %.1f | %s | %s | %s | %s | %.3f | %s | %s | %s | %s |" % (
+            r["case"], ours["tflops"], fmt_peer(r, "ours-mma"), fmt_peer(r, "ours-hopper"), fmt_peer(r, "fa2"),
+            fmt_peer(r, "cudnn-dense"), ours["ms"], ratio("ours-mma"), ratio("ours-hopper"), ratio("fa2"),
+            ratio("cudnn-dense")))
     for r in results:
         for name, p in r["peers"].items():
             if "na" in p:

@@ -142,11 +142,10 @@ bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceStat
 }
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper, const TuningSwitches& tuning,
-                             DeviceState& device, cudaStream_t stream) {
+pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper, DeviceState& device,
+                             cudaStream_t stream) {
     if (hopper)
-        return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, tuning.prefill_hopper_overlap, device,
-                                                          stream);
+        return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
 }
 
@@ -180,7 +179,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, hopper, tuning, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, hopper, device, stream);
             })
         })
         return s;
@@ -205,7 +204,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     s = [&]() -> pattn_status {
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), hopper, tuning, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), hopper, device, stream);
             })
         })
         return s;

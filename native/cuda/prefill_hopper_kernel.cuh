@@ -77,9 +77,6 @@ __device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lead_bytes
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_wait_all() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
-// Waits until at most one committed wgmma group is still running (groups
-// complete in commit order).
-__device__ __forceinline__ void wgmma_wait_one() { asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); }
 // cp.async writes (generic proxy) made visible to wgmma reads (async proxy).
 __device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 // Keeps the compiler from moving register reads/writes across wgmma issue and wait.
@@ -228,12 +225,7 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const T* src, int64_t st
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-// OVERLAP: the softmax of KV tile j runs while the P V product of tile j + 1
-// is still on the tensor cores (FlashAttention-3's intra-warpgroup
-// overlap): each iteration issues S = Q K^T of tile j and O += P V of the
-// previous tile, waits for S only, computes the softmax, then waits for
-// P V and rescales O. K runs one tile ahead of V in the two-stage ring.
-template <int HEAD_DIM, typename T, bool CAUSAL, bool OVERLAP>
+template <int HEAD_DIM, typename T, bool CAUSAL>
 __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using Tr = HopperTraits<HEAD_DIM>;
@@ -299,9 +291,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
         const uint32_t stage = (uint32_t)(kt & 1) * Tr::kKvTileBytes;
         load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)kt * kBlockN * params.k_stride_s,
                                        params.k_stride_s, rows, tid);
-        if (!OVERLAP)
-            load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)kt * kBlockN * params.v_stride_s,
-                                           params.v_stride_s, rows, tid);
+        load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)kt * kBlockN * params.v_stride_s,
+                                       params.v_stride_s, rows, tid);
         cp_async_commit();
     }
 
@@ -320,105 +311,44 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     const uint64_t v_desc = make_desc(v_smem, kBlockN * 128, 1024);
     constexpr uint64_t kStageDesc = Tr::kKvTileBytes >> 4;
 
-    if constexpr (!OVERLAP) {
-        for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
-            const int key0 = kt * kBlockN;
-            cp_async_wait_all();
-            fence_proxy_async();
-            __syncthreads();  // tile kt (and Q) visible; every warpgroup is done with the other stage
-            if (kt > 0) {
-                const int next = kt - 1;
-                const uint32_t stage = (uint32_t)(next & 1) * Tr::kKvTileBytes;
-                load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)next * kBlockN * params.k_stride_s,
-                                               params.k_stride_s, kBlockN, tid);
-                load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)next * kBlockN * params.v_stride_s,
-                                               params.v_stride_s, kBlockN, tid);
-                cp_async_commit();
-            }
-            const uint64_t stage_desc = (uint64_t)(kt & 1) * kStageDesc;
-
-            float acc_s[kScoreRegs];
-            wgmma_fence();
-            issue_qk<T, HEAD_DIM, kBlockM, kBlockN>(acc_s, q_desc, k_desc + stage_desc);
-            wgmma_commit();
-            wgmma_wait_all();
-            fence_regs(acc_s);
-
-            // mask only tiles reaching past the keys every row sees
-            if (key0 + kBlockN > block_state[S_KEYS_ALL])
-                mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
-            float correction[2];
-            online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, scale_log2, correction);
-            rescale_rows<HEAD_DIM / 8>(as_n8_tiles(acc_o), correction);
-
-            uint32_t p[kBlockN / 16][4];
-            pack_probs<T, kBlockN>(acc_s, p);
-            fence_regs(acc_o);
-            wgmma_fence();
-            issue_pv<T, HEAD_DIM, kBlockN>(acc_o, p, v_desc + stage_desc);
-            wgmma_commit();
-            wgmma_wait_all();
-            fence_regs(acc_o);
-        }
-    } else {
-        // Iteration kt: S of tile kt (K stage kt & 1) and P V of tile kt + 1
-        // (V stage (kt + 1) & 1); at its top it loads K(kt - 1) into the K
-        // stage tile kt + 1 used and V(kt) into the V stage tile kt + 2 used,
-        // both finished before the barrier.
-        uint32_t p[kBlockN / 16][4];
-        bool have_p = false;
-        for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
-            const int key0 = kt * kBlockN;
-            cp_async_wait_all();
-            fence_proxy_async();
-            __syncthreads();
-            if (kt > 0) {
-                const int next = kt - 1;
-                load_tile<T, kBlockN, kChunks>(k_smem + (uint32_t)(next & 1) * Tr::kKvTileBytes,
-                                               k_base + (int64_t)next * kBlockN * params.k_stride_s,
-                                               params.k_stride_s, kBlockN, tid);
-            }
-            load_tile<T, kBlockN, kChunks>(v_smem + (uint32_t)(kt & 1) * Tr::kKvTileBytes,
-                                           v_base + (int64_t)kt * kBlockN * params.v_stride_s, params.v_stride_s,
-                                           min(kBlockN, keys_any - key0), tid);
+    for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
+        const int key0 = kt * kBlockN;
+        cp_async_wait_all();
+        fence_proxy_async();
+        __syncthreads();  // tile kt (and Q) visible; every warpgroup is done with the other stage
+        if (kt > 0) {
+            const int next = kt - 1;
+            const uint32_t stage = (uint32_t)(next & 1) * Tr::kKvTileBytes;
+            load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)next * kBlockN * params.k_stride_s,
+                                           params.k_stride_s, kBlockN, tid);
+            load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)next * kBlockN * params.v_stride_s,
+                                           params.v_stride_s, kBlockN, tid);
             cp_async_commit();
-
-            float acc_s[kScoreRegs];
-            fence_regs(acc_o);
-            wgmma_fence();
-            issue_qk<T, HEAD_DIM, kBlockM, kBlockN>(acc_s, q_desc, k_desc + (uint64_t)(kt & 1) * kStageDesc);
-            wgmma_commit();
-            if (have_p) {
-                issue_pv<T, HEAD_DIM, kBlockN>(acc_o, p, v_desc + (uint64_t)((kt + 1) & 1) * kStageDesc);
-                wgmma_commit();
-                wgmma_wait_one();  // S is ready; P V may still run
-            } else {
-                wgmma_wait_all();
-            }
-            fence_regs(acc_s);
-
-            if (key0 + kBlockN > block_state[S_KEYS_ALL])
-                mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
-            float correction[2];
-            online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, scale_log2, correction);
-
-            wgmma_wait_all();  // P V of tile kt + 1 done: O and p may be touched
-            fence_regs(acc_o);
-            rescale_rows<HEAD_DIM / 8>(as_n8_tiles(acc_o), correction);
-            pack_probs<T, kBlockN>(acc_s, p);
-            have_p = true;
         }
-        if (have_p) {  // the last P V, tile 0 (V stage 0)
-            cp_async_wait_all();
-            fence_proxy_async();
-            __syncthreads();
-            fence_regs(acc_o);
-            wgmma_fence();
-            issue_pv<T, HEAD_DIM, kBlockN>(acc_o, p, v_desc);
-            wgmma_commit();
-            wgmma_wait_all();
-            fence_regs(acc_o);
-        }
+        const uint64_t stage_desc = (uint64_t)(kt & 1) * kStageDesc;
+
+        float acc_s[kScoreRegs];
+        wgmma_fence();
+        issue_qk<T, HEAD_DIM, kBlockM, kBlockN>(acc_s, q_desc, k_desc + stage_desc);
+        wgmma_commit();
+        wgmma_wait_all();
+        fence_regs(acc_s);
+
+        // mask only tiles reaching past the keys every row sees
+        if (key0 + kBlockN > block_state[S_KEYS_ALL])
+            mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
+        float correction[2];
+        online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, scale_log2, correction);
+        rescale_rows<HEAD_DIM / 8>(as_n8_tiles(acc_o), correction);
+
+        uint32_t p[kBlockN / 16][4];
+        pack_probs<T, kBlockN>(acc_s, p);
+        fence_regs(acc_o);
+        wgmma_fence();
+        issue_pv<T, HEAD_DIM, kBlockN>(acc_o, p, v_desc + stage_desc);
+        wgmma_commit();
+        wgmma_wait_all();
+        fence_regs(acc_o);
     }
 
     // ---- epilogue: normalize, stage in the Q buffer, 16-byte coalesced stores

@@ -23,9 +23,9 @@ bool ready_on_device(DeviceState& device) {
     bool ok = false;
     if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false>) == cudaSuccess &&
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false>) == cudaSuccess && attr.sharedSizeBytes > 0)
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true>) == cudaSuccess && attr.sharedSizeBytes > 0)
             ok = true;
     }
     cudaGetLastError();  // a failed query leaves no error behind for the launch checks
@@ -37,11 +37,11 @@ bool ready_on_device(DeviceState& device) {
 #endif
 }
 
-template <int HEAD_DIM, typename T, bool CAUSAL, bool OVERLAP>
+template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     constexpr int smem_bytes = HopperTraits<HEAD_DIM>::kSmemBytes;
-    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, OVERLAP>;
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL>;
     static const int opt_in_slot = reserve_kernel_values(1);
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
     kernel<<<num_blocks, kThreads, smem_bytes, stream>>>(params);
@@ -59,17 +59,15 @@ bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
 }
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, bool overlap,
-                                                DeviceState& device, cudaStream_t stream) {
-    using namespace pattn::cuda::prefill_hopper_detail;
-    return overlap ? launch<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, device, stream)
-                   : launch<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, device, stream);
+pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
+                                                cudaStream_t stream) {
+    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, device, stream);
 }
 
 // Explicit instantiation for one (head_dim, element type), both mask kinds.
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
     template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
-        const pattn::cuda::PrefillParams&, int, bool, pattn::cuda::DeviceState&, cudaStream_t);             \
+        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);             \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
-        const pattn::cuda::PrefillParams&, int, bool, pattn::cuda::DeviceState&, cudaStream_t);
+        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);    

@@ -96,10 +96,9 @@ template <int HEAD_DIM, typename T>
 bool prefill_hopper_ready(DeviceState& device);
 
 // Launches the Hopper kernel on the tiles / work items of `params`, built
-// with prefill_hopper_block_m rows per tile; `overlap` picks the main loop
-// that overlaps the softmax with the P V product (prefill_hopper_kernel.cuh).
+// with prefill_hopper_block_m rows per tile.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, bool overlap, DeviceState& device,
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
                                    cudaStream_t stream);
 
 }  // namespace cuda

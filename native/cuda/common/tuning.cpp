@@ -14,8 +14,6 @@ TuningSwitches read_tuning_switches() {
     t.prefill_mma_sync = v != nullptr && v[0] == '1';
     v = std::getenv("PADDEDATTN_PREFILL_HOPPER");
     t.prefill_hopper = v != nullptr && v[0] == '1';
-    v = std::getenv("PADDEDATTN_PREFILL_HOPPER_OVERLAP");
-    t.prefill_hopper_overlap = v != nullptr && v[0] == '1';
     v = std::getenv("PADDEDATTN_DECODE_CLUSTER");
     t.decode_cluster = DecodeClusterMode::Auto;
     if (v != nullptr && v[0] == '0') t.decode_cluster = DecodeClusterMode::Off;

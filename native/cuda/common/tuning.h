@@ -19,14 +19,11 @@ struct TuningSwitches {
     bool upload_lengths;
     // PADDEDATTN_PREFILL_MMA_SYNC=1: every head_dim stays on the mma.sync
     // prefill kernel also where the Hopper kernel would run (wins over the
-    // two switches below).
+    // switch below).
     bool prefill_mma_sync;
     // PADDEDATTN_PREFILL_HOPPER=1: the Hopper prefill kernel wherever its
     // sm_90a image runs, whatever the head_dim and row lengths.
     bool prefill_hopper;
-    // PADDEDATTN_PREFILL_HOPPER_OVERLAP=1: the Hopper kernel's main loop that
-    // overlaps the softmax of one KV tile with the P V product of the last.
-    bool prefill_hopper_overlap;
     // PADDEDATTN_DECODE_CLUSTER: unset = Auto (cluster merge where it was
     // measured faster), 0 = Off (split kernel + combine kernel), "all" = All
     // (every split count the cluster can hold).

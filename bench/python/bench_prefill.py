@@ -272,6 +272,27 @@ def reference_lse(q, k, lens, s, left, causal, scale, hq, hkv):
     return out
 
 
+def dense_sdpa(qt, kt, vt, g, causal, backend):
+    """SDPA on the dense [B, H, S, D] batch without a mask through `backend`:
+    enable_gqa where the backend takes it, K/V expanded to the query heads
+    otherwise. Returns the call (run it inside sdpa_kernel([backend]))."""
+    from torch.nn.attention import sdpa_kernel
+    import torch.nn.functional as F
+
+    kk, vv, kwargs = kt, vt, {}
+    with sdpa_kernel([backend]):
+        try:
+            F.scaled_dot_product_attention(qt[:1], kk[:1], vv[:1], is_causal=causal, enable_gqa=True)
+            kwargs = dict(enable_gqa=True)
+        except RuntimeError:
+            kk = kt.repeat_interleave(g, dim=1)
+            vv = vt.repeat_interleave(g, dim=1)
+
+    def fn():
+        return F.scaled_dot_product_attention(qt, kk, vv, is_causal=causal, **kwargs)
+    return fn
+
+
 def run_case(case, args, gen):
     dev = torch.device("cuda")
     b, s, hq, hkv, d = case["b"], case["s"], case["hq"], case["hkv"], case["d"]
@@ -475,19 +496,8 @@ def run_case(case, args, gen):
     # SDPA cuDNN on the dense batch without a mask: the ceiling (dense work).
     if "cudnn-dense" in peers:
         try:
+            fn = dense_sdpa(qt, kt, vt, g, causal, SDPBackend.CUDNN_ATTENTION)
             with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
-                kk, vv = kt, vt
-                kwargs = {}
-                try:
-                    F.scaled_dot_product_attention(qt[:1], kk[:1], vv[:1], is_causal=causal, enable_gqa=True)
-                    kwargs = dict(enable_gqa=True)
-                except RuntimeError:
-                    kk = kt.repeat_interleave(g, dim=1)
-                    vv = vt.repeat_interleave(g, dim=1)
-
-                def fn():
-                    return F.scaled_dot_product_attention(qt, kk, vv, is_causal=causal, **kwargs)
-
                 ms = time_cuda(fn, args.warmup, args.runs)
             result["peers"]["cudnn-dense"] = dict(ms=ms, tflops=dense_flops / ms / 1e9,
                                                   note="dense work, no mask")
@@ -526,19 +536,8 @@ def run_case(case, args, gen):
     try:
         if "flash-dense" not in peers:
             raise _Skipped()
-        kk, vv = kt, vt
-        kwargs = {}
+        fn = dense_sdpa(qt, kt, vt, g, causal, SDPBackend.FLASH_ATTENTION)
         with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
-            try:
-                F.scaled_dot_product_attention(qt[:1], kk[:1], vv[:1], is_causal=causal, enable_gqa=True)
-                kwargs = dict(enable_gqa=True)
-            except RuntimeError:
-                kk = kt.repeat_interleave(g, dim=1)
-                vv = vt.repeat_interleave(g, dim=1)
-
-            def fn():
-                return F.scaled_dot_product_attention(qt, kk, vv, is_causal=causal, **kwargs)
-
             ms = time_cuda(fn, args.warmup, args.runs)
         result["peers"]["flash-dense"] = dict(ms=ms, tflops=flops / ms / 1e9, dense_tflops=dense_flops / ms / 1e9)
     except _Skipped:

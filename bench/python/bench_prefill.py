@@ -17,6 +17,20 @@ for ours and ours-upld: what a caller's thread spends inside the library.
   efficient   SDPA, memory-efficient backend, boolean mask
   flash-dense SDPA flash on the dense padded batch, no mask (its TFLOP/s count
               dense work and are reported separately)
+  fa2         FlashAttention-2 varlen (PyTorch's bundled kernel,
+              aten._flash_attention_forward) on the packed real tokens
+              [total, heads, d] with cu_seqlens, GQA native; packing not timed
+  cudnn-dense SDPA cuDNN on the dense batch, no mask (is_causal where causal):
+              the ceiling. Its rate counts the dense work it did; with no
+              padding that is the same real work. "frac cudnn" is ours (real
+              work) over it.
+  ours-mma    ours with PADDEDATTN_PREFILL_MMA_SYNC=1 (the mma.sync kernel
+              where the Hopper one would run) and
+  ours-hopper ours with PADDEDATTN_PREFILL_HOPPER=1 (the Hopper kernel
+              wherever it can run): the A/B of the two kernels; `ours` is
+              the library's default choice between them
+--quick runs a subset of the cases (the new families) with ours, ours-mma,
+ours-hopper, fa2 and cudnn-dense only (--peers picks peers explicitly).
 TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
 key) pairs), so causal counts about half and padding nothing. A peer that
 refuses a case prints n/a with the reason.
@@ -53,7 +67,25 @@ CASES = [
     # Extra cases: head_dim 256 and a right-padded causal batch.
     dict(name="b16 s2048 causal right d256", b=16, s=2048, hq=16, hkv=4, d=256, mode="causal_right", lens=(256, 2048)),
     dict(name="b32 s1024 padded left d64 GQA", b=32, s=1024, hq=32, hkv=8, d=64, mode="padded_left", lens=(64, 1024)),
+    # Short and skewed batches (the embedding-server workload), head_dim 64 /
+    # 256, and single long rows. "lognormal" lengths: exp(N(ln median, sigma)),
+    # clipped to [1, s] (median 180, sigma 0.5: most rows 100-300).
+    dict(name="b128 s1024 causal left lognormal", b=128, s=1024, hq=32, hkv=8, d=128, mode="causal_left",
+         lens=("lognormal", 180, 0.5)),
+    dict(name="b512 s128 padded right d64 12/12 f16 (BERT)", b=512, s=128, hq=12, hkv=12, d=64,
+         mode="padded_right", lens=(16, 128), dtype="f16"),
+    dict(name="b256 s256 padded right 32/8", b=256, s=256, hq=32, hkv=8, d=128, mode="padded_right",
+         lens=(16, 256)),
+    dict(name="b8 s4096 causal left d256 16/4", b=8, s=4096, hq=16, hkv=4, d=256, mode="causal_left",
+         lens=(1024, 4096)),
+    dict(name="b32 s1024 causal left d64 28/4 (GQA 7:1)", b=32, s=1024, hq=28, hkv=4, d=64, mode="causal_left",
+         lens=(64, 1024)),
+    dict(name="b1 s16384 causal 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="causal_full", lens=None),
+    dict(name="b1 s16384 bidirectional 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="full", lens=None),
 ]
+QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
+QUICK_PEERS = ("mma", "hopper", "fa2", "cudnn-dense")
 
 MODES = {
     # mask mode, left padded, causal
@@ -62,7 +94,40 @@ MODES = {
     "padded_right": (pa.MaskMode.PADDED, False, False),
     "padded_left": (pa.MaskMode.PADDED_LEFT, True, False),
     "causal_full": (pa.MaskMode.CAUSAL_PADDED_RIGHT, False, True),
+    "full": (pa.MaskMode.PADDED, False, False),
 }
+
+
+def draw_lens(spec, b, s, gen):
+    if spec[0] == "lognormal":
+        _, median, sigma = spec
+        x = torch.empty(b).log_normal_(math.log(median), sigma, generator=gen)
+        return x.round().clamp(1, s).int().tolist()
+    lo, hi = spec
+    return torch.randint(lo, hi + 1, (b,), generator=gen).tolist()
+
+
+class env_switch:
+    """Context: one of the library's diagnostic switches set to 1."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        os.environ[self.name] = "1"
+
+    def __exit__(self, *exc):
+        os.environ.pop(self.name, None)
+
+
+def mma_sync_only():
+    """The library keeps the mma.sync kernels (no Hopper kernel)."""
+    return env_switch("PADDEDATTN_PREFILL_MMA_SYNC")
+
+
+def hopper_always():
+    """The library takes the Hopper kernel wherever it can run."""
+    return env_switch("PADDEDATTN_PREFILL_HOPPER")
 
 
 def visible_pairs(lens, causal):
@@ -205,17 +270,38 @@ def reference_lse(q, k, lens, s, left, causal, scale, hq, hkv):
     return out
 
 
+def dense_sdpa(qt, kt, vt, g, causal, backend):
+    """SDPA on the dense [B, H, S, D] batch without a mask through `backend`:
+    enable_gqa where the backend takes it, K/V expanded to the query heads
+    otherwise. Returns the call (run it inside sdpa_kernel([backend]))."""
+    from torch.nn.attention import sdpa_kernel
+    import torch.nn.functional as F
+
+    kk, vv, kwargs = kt, vt, {}
+    with sdpa_kernel([backend]):
+        try:
+            F.scaled_dot_product_attention(qt[:1], kk[:1], vv[:1], is_causal=causal, enable_gqa=True)
+            kwargs = dict(enable_gqa=True)
+        except RuntimeError:
+            kk = kt.repeat_interleave(g, dim=1)
+            vv = vt.repeat_interleave(g, dim=1)
+
+    def fn():
+        return F.scaled_dot_product_attention(qt, kk, vv, is_causal=causal, **kwargs)
+    return fn
+
+
 def run_case(case, args, gen):
     dev = torch.device("cuda")
     b, s, hq, hkv, d = case["b"], case["s"], case["hq"], case["hkv"], case["d"]
     mask_mode, left, causal = MODES[case["mode"]]
-    dtype = torch.bfloat16
+    dtype = torch.float16 if case.get("dtype") == "f16" else torch.bfloat16
+    peers = args.peer_set
     if case["lens"] is None:
         lens = [s] * b
         lens_arg = None
     else:
-        lo, hi = case["lens"]
-        lens = torch.randint(lo, hi + 1, (b,), generator=gen).tolist()
+        lens = draw_lens(case["lens"], b, s, gen)
         lens_arg = lens
     q = torch.randn(b, s, hq, d, device=dev, dtype=dtype)
     k = torch.randn(b, s, hkv, d, device=dev, dtype=dtype)
@@ -234,6 +320,7 @@ def run_case(case, args, gen):
         rows_real[bi, lo_r:hi_r] = True
 
     result = dict(case=case["name"], batch=b, seq=s, num_qo_heads=hq, num_kv_heads=hkv, head_dim=d,
+                  dtype="f16" if dtype == torch.float16 else "bf16",
                   mode=case["mode"], lens_range=case["lens"], real_tflop=flops / 1e12,
                   dense_tflop=dense_flops / 1e12, peers={}, checks={})
 
@@ -242,13 +329,23 @@ def run_case(case, args, gen):
     ms = time_cuda(ours, args.warmup, args.runs)
     result["peers"]["ours"] = dict(ms=ms, tflops=flops / ms / 1e9)
     result["host_us"] = dict(ours=host_us(ours, args.warmup, args.runs))
-    ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
-    result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    with upload_lengths():
-        ms = time_cuda(ours, args.warmup, args.runs)
-        result["peers"]["ours-upld"] = dict(ms=ms, tflops=flops / ms / 1e9)
-        result["host_us"]["ours-upld"] = host_us(ours, args.warmup, args.runs)
-    if lens_arg is not None:
+    if "mma" in peers:
+        with mma_sync_only():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-mma"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "hopper" in peers:
+        with hopper_always():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-hopper"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "b2b" in peers:
+        ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
+        result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "upld" in peers:
+        with upload_lengths():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-upld"] = dict(ms=ms, tflops=flops / ms / 1e9)
+            result["host_us"]["ours-upld"] = host_us(ours, args.warmup, args.runs)
+    if lens_arg is not None and "dlen" in peers:
         o_dev = torch.empty_like(o)
         ours_dev = OursCall(q, k, v, o_dev, lse.clone(), mask_mode, lens_arg, lens_on_device=True)
         ms = time_cuda(ours_dev, args.warmup, args.runs)
@@ -288,7 +385,30 @@ def run_case(case, args, gen):
     torch.cuda.synchronize()
     checks["upload_path_equal"] = bool(torch.equal(o_up, o_ours) and torch.equal(lse_up, lse_ours))
     del o_up, lse_up
-    if lens_arg is not None:
+    if "mma" in peers:
+        # The mma.sync kernel computes the same function (not the same bits).
+        o_mma = torch.full_like(o, float("nan"))
+        with mma_sync_only():
+            OursCall(q, k, v, o_mma, torch.full_like(lse, float("nan")), mask_mode, lens_arg,
+                     lens_on_device=False)()
+        torch.cuda.synchronize()
+        checks["max_row_rel_err_vs_mma_sync"] = row_rel_err(o_ours, o_mma, rows_real)
+        checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
+        del o_mma
+    for peer, switch in (("hopper", hopper_always),):
+        if peer not in peers:
+            continue
+        o_alt = torch.full_like(o, float("nan"))
+        with switch():
+            OursCall(q, k, v, o_alt, torch.full_like(lse, float("nan")), mask_mode, lens_arg,
+                     lens_on_device=False)()
+        torch.cuda.synchronize()
+        checks["max_row_rel_err_vs_" + peer] = row_rel_err(o_ours, o_alt, rows_real)
+        checks["matches_" + peer] = checks["max_row_rel_err_vs_" + peer] < 1.6e-2
+        checks[peer + "_real_rows_finite"] = bool(torch.isfinite(o_alt[rows_real]).all().item())
+        checks[peer + "_padding_rows_zero"] = bool((o_alt[~rows_real] == 0).all().item()) if pad.any() else True
+        del o_alt
+    if lens_arg is not None and "dlen" in peers:
         o_dev.fill_(float("nan"))
         ours_dev()
         torch.cuda.synchronize()
@@ -314,8 +434,10 @@ def run_case(case, args, gen):
     import torch.nn.functional as F
 
     mask = None
+    mask_error = "not needed"
     try:
-        mask = bool_mask(lens, s, left, causal, dev)
+        if peers & {"efficient", "cudnn"}:
+            mask = bool_mask(lens, s, left, causal, dev)
     except RuntimeError as e:  # out of memory for a dense mask
         mask = None
         mask_error = str(e).splitlines()[0]
@@ -347,8 +469,42 @@ def run_case(case, args, gen):
             result["peers"][name] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
             return None
 
-    out_eff = sdpa_peer("efficient", SDPBackend.EFFICIENT_ATTENTION)
-    sdpa_peer("cudnn", SDPBackend.CUDNN_ATTENTION)
+    # FlashAttention-2 varlen on the packed real tokens (packing not timed).
+    if "fa2" in peers:
+        try:
+            qp, kp, vp = q[rows_real].contiguous(), k[rows_real].contiguous(), v[rows_real].contiguous()
+            cu = torch.zeros(b + 1, dtype=torch.int32, device=dev)
+            cu[1:] = torch.tensor(lens, dtype=torch.int32, device=dev).cumsum(0)
+            max_len = max(lens)
+
+            def fn():
+                return torch.ops.aten._flash_attention_forward(qp, kp, vp, cu, cu, max_len, max_len, 0.0, causal,
+                                                               False)[0]
+
+            ms = time_cuda(fn, args.warmup, args.runs)
+            result["peers"]["fa2"] = dict(ms=ms, tflops=flops / ms / 1e9)
+            ref = torch.zeros_like(o)
+            ref[rows_real] = fn()
+            checks["max_row_rel_err_vs_fa2"] = row_rel_err(o_ours, ref, rows_real)
+            checks["matches_fa2"] = checks["max_row_rel_err_vs_fa2"] < 1.6e-2
+            del qp, kp, vp, ref
+        except Exception as e:  # noqa: BLE001
+            result["peers"]["fa2"] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
+
+    # SDPA cuDNN on the dense batch without a mask: the ceiling (dense work).
+    if "cudnn-dense" in peers:
+        try:
+            fn = dense_sdpa(qt, kt, vt, g, causal, SDPBackend.CUDNN_ATTENTION)
+            with sdpa_kernel([SDPBackend.CUDNN_ATTENTION]):
+                ms = time_cuda(fn, args.warmup, args.runs)
+            result["peers"]["cudnn-dense"] = dict(ms=ms, tflops=dense_flops / ms / 1e9,
+                                                  note="dense work, no mask")
+        except Exception as e:  # noqa: BLE001
+            result["peers"]["cudnn-dense"] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
+
+    out_eff = sdpa_peer("efficient", SDPBackend.EFFICIENT_ATTENTION) if "efficient" in peers else None
+    if "cudnn" in peers:
+        sdpa_peer("cudnn", SDPBackend.CUDNN_ATTENTION)
 
     if out_eff is not None:
         ref = out_eff.transpose(1, 2)
@@ -358,6 +514,8 @@ def run_case(case, args, gen):
         del ref, out_eff
 
     try:
+        if "flex" not in peers:
+            raise _Skipped()
         flex, block_mask = make_flex(lens, s, left, causal, b, dev)
 
         def fn():
@@ -368,31 +526,30 @@ def run_case(case, args, gen):
         out_flex = fn().transpose(1, 2)
         checks["max_row_rel_err_vs_flex"] = row_rel_err(o_ours, out_flex, rows_real)
         del out_flex
+    except _Skipped:
+        pass
     except Exception as e:  # noqa: BLE001
         result["peers"]["flex"] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
 
     try:
-        kk, vv = kt, vt
-        kwargs = {}
+        if "flash-dense" not in peers:
+            raise _Skipped()
+        fn = dense_sdpa(qt, kt, vt, g, causal, SDPBackend.FLASH_ATTENTION)
         with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
-            try:
-                F.scaled_dot_product_attention(qt[:1], kk[:1], vv[:1], is_causal=causal, enable_gqa=True)
-                kwargs = dict(enable_gqa=True)
-            except RuntimeError:
-                kk = kt.repeat_interleave(g, dim=1)
-                vv = vt.repeat_interleave(g, dim=1)
-
-            def fn():
-                return F.scaled_dot_product_attention(qt, kk, vv, is_causal=causal, **kwargs)
-
             ms = time_cuda(fn, args.warmup, args.runs)
         result["peers"]["flash-dense"] = dict(ms=ms, tflops=flops / ms / 1e9, dense_tflops=dense_flops / ms / 1e9)
+    except _Skipped:
+        pass
     except Exception as e:  # noqa: BLE001
         result["peers"]["flash-dense"] = dict(na=(type(e).__name__ + ": " + str(e).splitlines()[0])[:200])
 
     del mask, qt, kt, vt, q, k, v, o, lse
     torch.cuda.empty_cache()
     return result
+
+
+class _Skipped(Exception):
+    """A peer left out by --peers / --quick."""
 
 
 def fmt_peer(r, name):
@@ -405,9 +562,9 @@ def fmt_peer(r, name):
 
 
 def print_table(results):
-    cols = ["ours", "ours-b2b", "ours-dlen", "ours-upld", "flex", "cudnn", "efficient"]
+    cols = ["ours", "ours-mma", "ours-hopper", "ours-b2b", "ours-dlen", "ours-upld", "flex", "cudnn", "efficient"]
     print()
-    print("TFLOP/s on real work (bf16); ms of ours; ours / peer")
+    print("TFLOP/s on real work (bf16 unless the case says f16); ms of ours; ours / peer")
     header = "| case | " + " | ".join(cols) + (" | flash dense (dense TFLOP/s) | ours ms | ours-upld ms | host us"
                                               " (ours / upld) | x flex | x cudnn | x efficient | checks |")
     print(header)
@@ -429,6 +586,22 @@ def print_table(results):
             "%.3f" % up["ms"] if "ms" in up else "-",
             "%.0f / %.0f" % (hu.get("ours", float("nan")), hu.get("ours-upld", float("nan"))),
             " | ".join(ratios), "ok" if ok else "FAIL " + json.dumps(c)))
+    print()
+    print("Against FlashAttention-2 varlen and SDPA cuDNN dense (the ceiling: dense work, no mask)")
+    print("| case | ours | ours-mma | ours-hopper | fa2 varlen | cudnn dense | ours ms | x ours-mma"
+          " | x ours-hopper | x fa2 | frac cudnn dense |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        ours = r["peers"]["ours"]
+
+        def ratio(name, num="ours"):
+            p = r["peers"].get(name, {})
+            n = r["peers"].get(num, {})
+            return "%.2f" % (n["tflops"] / p["tflops"]) if "tflops" in p and "tflops" in n else "-"
+        print("| %s | %.1f | %s | %s | %s | %s | %.3f | %s | %s | %s | %s |" % (
+            r["case"], ours["tflops"], fmt_peer(r, "ours-mma"), fmt_peer(r, "ours-hopper"), fmt_peer(r, "fa2"),
+            fmt_peer(r, "cudnn-dense"), ours["ms"], ratio("ours-mma"), ratio("ours-hopper"), ratio("fa2"),
+            ratio("cudnn-dense")))
     for r in results:
         for name, p in r["peers"].items():
             if "na" in p:
@@ -441,6 +614,9 @@ def main():
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--cases", help="comma-separated case indices (default: all)")
+    ap.add_argument("--quick", action="store_true",
+                    help="the new case families only, peers ours-mma, fa2, cudnn-dense, 10 runs")
+    ap.add_argument("--peers", help="comma-separated peers to run (default: all): " + ",".join(ALL_PEERS))
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--json", help="also write the JSON here")
     ap.add_argument("--no-peers", action="store_true", help="time and check ours only")
@@ -450,17 +626,26 @@ def main():
     pa.load_library(args.lib)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    cases = CASES if not args.cases else [CASES[int(i)] for i in args.cases.split(",")]
+    if args.quick and args.runs == ap.get_default("runs"):
+        args.runs = 10
+    args.peer_set = set(args.peers.split(",")) if args.peers else set(QUICK_PEERS if args.quick else ALL_PEERS)
+    unknown = args.peer_set - set(ALL_PEERS)
+    if unknown:
+        ap.error("unknown peers: " + ",".join(sorted(unknown)))
+    if args.cases:
+        cases = [CASES[int(i)] for i in args.cases.split(",")]
+    else:
+        cases = [CASES[i] for i in QUICK_CASES] if args.quick else CASES
     results = []
     if args.only_ours:
         for case in cases:
             mask_mode, _, _ = MODES[case["mode"]]
             b, s = case["b"], case["s"]
-            q = torch.randn(b, s, case["hq"], case["d"], device="cuda", dtype=torch.bfloat16)
-            k = torch.randn(b, s, case["hkv"], case["d"], device="cuda", dtype=torch.bfloat16)
+            dt = torch.float16 if case.get("dtype") == "f16" else torch.bfloat16
+            q = torch.randn(b, s, case["hq"], case["d"], device="cuda", dtype=dt)
+            k = torch.randn(b, s, case["hkv"], case["d"], device="cuda", dtype=dt)
             v = torch.randn_like(k)
-            lens = None if case["lens"] is None else torch.randint(
-                case["lens"][0], case["lens"][1] + 1, (b,), generator=gen).tolist()
+            lens = None if case["lens"] is None else draw_lens(case["lens"], b, s, gen)
             o = torch.empty_like(q)
             lse = torch.empty(b, s, case["hq"], device="cuda")
             OursCall(q, k, v, o, lse, mask_mode, lens, lens_on_device=False)()

@@ -106,25 +106,56 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
     }
 }
 
-// The Hopper (wgmma) kernel for head_dim 128 where its sm_90a image runs on
-// this device (prefill_params.h), unless PADDEDATTN_PREFILL_MMA_SYNC=1
-// (tuning.h); the mma.sync kernel otherwise. Same tiles, same work items and
-// row order.
-template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_selected(const PrefillParams& p, int num_blocks, const TuningSwitches& tuning,
-                             DeviceState& device, cudaStream_t stream) {
-    if constexpr (HEAD_DIM == 128) {
-        if (!tuning.prefill_mma_sync && prefill_hopper_ready<T>(device))
-            return launch_prefill_hopper<T, CAUSAL>(p, num_blocks, device, stream);
+// Where the Hopper kernel is the default: the longest row (host lengths; the
+// padded length when the lengths are on the device or absent) must reach
+// this many tokens. Measured on the H200 in one process against the mma.sync
+// kernel (docs/performance.md, "Optimisations: prediction -> result"): at
+// head_dim 128 and 256 it is 1.3-1.6x faster on rows of 2k-16k tokens but
+// 6-13% slower on batches of short rows (most below 300 tokens), whose
+// blocks are mostly padding and where one 160-192 KB block per SM hides
+// less latency than two mma.sync blocks; at head_dim 64 it was slower on
+// every case measured (0.26-0.95x), so it is not a default there.
+int32_t hopper_min_row_len(int head_dim) {
+    return head_dim == 64 ? INT32_MAX : 1024;
+}
+
+int32_t longest_row(const AttentionArgs& a) {
+    if (a.lens_on_device || (a.q_lens == nullptr && a.kv_lens == nullptr)) return std::max(a.q_len, a.kv_len);
+    int32_t longest = 0;
+    for (int32_t b = 0; b < a.batch; ++b) {
+        const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
+        const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+        longest = std::max(longest, std::max(qv, kv));
     }
+    return longest;
+}
+
+// The Hopper (wgmma) kernel where its sm_90a image runs on this device
+// (prefill_params.h) and the shape is one where it was measured faster, or
+// everywhere it runs with PADDEDATTN_PREFILL_HOPPER=1; never with
+// PADDEDATTN_PREFILL_MMA_SYNC=1 (tuning.h). The two kernels differ in tile
+// height at head_dim 256, so the choice is made before the tiles are built.
+template <int HEAD_DIM, typename T>
+bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceState& device) {
+    if (tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
+    return tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
+}
+
+template <int HEAD_DIM, typename T, bool CAUSAL>
+pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper, DeviceState& device,
+                             cudaStream_t stream) {
+    if (hopper)
+        return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
 }
 
 template <int HEAD_DIM>
 pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const TuningSwitches& tuning,
                                DeviceState& device, cudaStream_t stream) {
-    constexpr int block_m = prefill_block_m(HEAD_DIM);
-    constexpr int block_n = prefill_block_n(HEAD_DIM);
+    bool hopper = false;
+    PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(a, tuning, device); })
+    const int block_m = hopper ? prefill_hopper_block_m(HEAD_DIM) : prefill_block_m(HEAD_DIM);
+    const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
     const int64_t total_rows = (int64_t)a.q_len * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
@@ -148,7 +179,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, tuning, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, hopper, device, stream);
             })
         })
         return s;
@@ -173,7 +204,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     s = [&]() -> pattn_status {
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), tuning, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), hopper, device, stream);
             })
         })
         return s;

@@ -1,5 +1,5 @@
-// The launch and readiness check of the Hopper prefill kernel for one element
-// type; included only by prefill_hopper_<dtype>_hdim128.cu.
+// The launch and readiness check of the Hopper prefill kernels for one (head_dim,
+// element type); included only by prefill_hopper_<dtype>_hdim<d>.cu.
 #pragma once
 
 #include "cuda_check.h"
@@ -14,7 +14,7 @@ namespace prefill_hopper_detail {
 // The sm_90a image is the only one whose kernel has static shared memory
 // (the other device passes compile an empty body), and only CUDA 12+ can
 // build it. Cached per device: 0 unknown, 1 ready, 2 not.
-template <typename T>
+template <int HEAD_DIM, typename T>
 bool ready_on_device(DeviceState& device) {
 #if CUDART_VERSION >= 12000
     static const int slot = reserve_kernel_values(1);
@@ -23,9 +23,9 @@ bool ready_on_device(DeviceState& device) {
     bool ok = false;
     if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<T, false>) == cudaSuccess &&
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<T, true>) == cudaSuccess && attr.sharedSizeBytes > 0)
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true>) == cudaSuccess && attr.sharedSizeBytes > 0)
             ok = true;
     }
     cudaGetLastError();  // a failed query leaves no error behind for the launch checks
@@ -37,13 +37,14 @@ bool ready_on_device(DeviceState& device) {
 #endif
 }
 
-template <typename T, bool CAUSAL>
+template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
-    auto kernel = prefill_hopper_kernel<T, CAUSAL>;
+    constexpr int smem_bytes = HopperTraits<HEAD_DIM>::kSmemBytes;
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL>;
     static const int opt_in_slot = reserve_kernel_values(1);
-    PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), kSmemBytes));
-    kernel<<<num_blocks, kThreads, kSmemBytes, stream>>>(params);
+    PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
+    kernel<<<num_blocks, kThreads, smem_bytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
 }
@@ -52,21 +53,21 @@ pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& de
 }  // namespace cuda
 }  // namespace pattn
 
-template <typename T>
+template <int HEAD_DIM, typename T>
 bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
-    return pattn::cuda::prefill_hopper_detail::ready_on_device<T>(device);
+    return pattn::cuda::prefill_hopper_detail::ready_on_device<HEAD_DIM, T>(device);
 }
 
-template <typename T, bool CAUSAL>
+template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
                                                 cudaStream_t stream) {
-    return pattn::cuda::prefill_hopper_detail::launch<T, CAUSAL>(params, num_blocks, device, stream);
+    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, device, stream);
 }
 
-// Explicit instantiation for one element type (both mask kinds).
-#define PATTN_INSTANTIATE_PREFILL_HOPPER(T)                                                                 \
-    template bool pattn::cuda::prefill_hopper_ready<T>(pattn::cuda::DeviceState&);                          \
-    template pattn_status pattn::cuda::launch_prefill_hopper<T, false>(                                     \
-        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);                   \
-    template pattn_status pattn::cuda::launch_prefill_hopper<T, true>(                                      \
-        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);
+// Explicit instantiation for one (head_dim, element type), both mask kinds.
+#define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
+    template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
+    template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
+        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);             \
+    template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
+        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);    

@@ -18,6 +18,7 @@
 
 #include "common/math_constants.h"
 #include "common/ptx.cuh"
+#include "common/softmax.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
 #include "prefill_tile.cuh"
@@ -240,39 +241,13 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                     }
         }
 
-        // ---- online softmax
+        // ---- online softmax (common/softmax.cuh)
 #pragma unroll
-        for (int mt = 0; mt < M_TILES; ++mt)
-#pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float mx = -INFINITY;
-#pragma unroll
-                for (int nt = 0; nt < N_TILES; ++nt)
-                    mx = fmaxf(mx, fmaxf(acc_s[mt][nt][2 * h], acc_s[mt][nt][2 * h + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float new_max = fmaxf(row_max[mt][h], mx * scale_log2);
-                // A row with no visible key so far keeps max -inf; exp2 against
-                // 0 then gives p = 0 and a correction of 0 instead of NaN.
-                const float ref = new_max == -INFINITY ? 0.f : new_max;
-                const float correction = fast_exp2(row_max[mt][h] - ref);
-                row_max[mt][h] = new_max;
-                float sum = 0.f;
-#pragma unroll
-                for (int nt = 0; nt < N_TILES; ++nt) {
-                    float p0v = fast_exp2(fmaf(acc_s[mt][nt][2 * h], scale_log2, -ref));
-                    float p1v = fast_exp2(fmaf(acc_s[mt][nt][2 * h + 1], scale_log2, -ref));
-                    acc_s[mt][nt][2 * h] = p0v;
-                    acc_s[mt][nt][2 * h + 1] = p1v;
-                    sum += p0v + p1v;
-                }
-                row_sum[mt][h] = row_sum[mt][h] * correction + sum;
-#pragma unroll
-                for (int dt = 0; dt < D_TILES; ++dt) {
-                    acc_o[mt][dt][2 * h] *= correction;
-                    acc_o[mt][dt][2 * h + 1] *= correction;
-                }
-            }
+        for (int mt = 0; mt < M_TILES; ++mt) {
+            float correction[2];
+            online_softmax_tile<N_TILES>(acc_s[mt], row_max[mt], row_sum[mt], scale_log2, correction);
+            rescale_rows<D_TILES>(acc_o[mt], correction);
+        }
 
         cp_async_wait_all();
         __syncthreads();  // V tile visible; every warp is done with the K buffer
@@ -324,10 +299,8 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         for (int mt = 0; mt < M_TILES; ++mt)
 #pragma unroll
             for (int h = 0; h < 2; ++h) {
-                float sum = row_sum[mt][h];
-                sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-                sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-                const float inv = sum > 0.f ? 1.f / sum : 0.f;
+                const float sum = row_total(row_sum[mt][h]);
+                const float inv = row_inverse(sum);
                 const int row = warp_row0 + mt * 16 + lane / 4 + h * 8;
 #pragma unroll
                 for (int dt = 0; dt < D_TILES; ++dt) {
@@ -338,8 +311,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                     const int32_t p = p0 + row;
                     if (p < p_end) {
                         RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, CAUSAL);
-                        // row_max is in log2 units of the scaled score.
-                        float lse = sum > 0.f ? row_max[mt][h] * kLn2 + logf(sum) : -INFINITY;
+                        const float lse = row_lse(row_max[mt][h], sum);
                         params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
                                    (int64_t)ri.head * params.lse_stride_h] = lse;
                     }

@@ -1,7 +1,7 @@
 // Internal: what the tensor-core prefill kernels receive, and the entry
 // points each instantiation file defines: launch_prefill in
 // prefill_<dtype>_hdim<d>.cu (mma.sync, sm_80+), launch_prefill_hopper in
-// prefill_hopper_<dtype>_hdim128.cu (wgmma, sm_90a).
+// prefill_hopper_<dtype>_hdim<d>.cu (wgmma, sm_90a).
 #pragma once
 
 #include <cstdint>
@@ -83,14 +83,21 @@ template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_prefill(const PrefillParams& params, int num_blocks, DeviceState& device,
                             cudaStream_t stream);
 
+// Packed query rows per block and keys per KV tile of the Hopper kernels
+// (the host builds tiles and work items with these; the kernel traits in
+// prefill_hopper_kernel.cuh use the same numbers). At head_dim 256 the
+// 128-column f32 output per thread leaves room for 64-key score tiles only.
+constexpr int prefill_hopper_block_m(int /*head_dim*/) { return 128; }
+constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64 : 128; }
+
 // True when `device` is compute capability 9.0 and the library holds the
-// sm_90a image of the Hopper kernel for T (decided once per device).
-template <typename T>
+// sm_90a image of the Hopper kernel for (HEAD_DIM, T) (decided once per device).
+template <int HEAD_DIM, typename T>
 bool prefill_hopper_ready(DeviceState& device);
 
-// Launches the Hopper kernel (head_dim 128) on the tiles / work items of
-// `params`, exactly as launch_prefill<128, T, CAUSAL> would.
-template <typename T, bool CAUSAL>
+// Launches the Hopper kernel on the tiles / work items of `params`, built
+// with prefill_hopper_block_m rows per tile.
+template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
                                    cudaStream_t stream);
 

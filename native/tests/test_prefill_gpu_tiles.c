@@ -1,6 +1,7 @@
 /*
  * CUDA prefill kernels at their tile edges: lengths around the query tile
- * (64 / 128 packed rows) and KV tile (64 keys) boundaries, GQA groups that do
+ * (64 / 128 packed rows) and KV tile (48 / 64 keys for mma.sync, 64 / 128 for
+ * the Hopper kernels) boundaries, GQA groups that do
  * not divide a tile (3, 5), q_len != kv_len with separate kv lengths (rows
  * that see no key), lengths in device memory (full grid, clamped, including
  * out-of-range values), strided views into one packed QKV buffer, an output
@@ -261,6 +262,8 @@ int main(void) {
     static const int32_t dims[3] = {64, 128, 256};
     /* Lengths at the tile edges (query tiles of 64/128 packed rows, KV tiles of 64). */
     static const int32_t edge_lens[6] = {63, 64, 65, 129, 1, 0};
+    /* Around the Hopper kernels' 128-key tiles and 128-row query tiles. */
+    static const int32_t hopper_edge_lens[6] = {127, 128, 255, 257, 300, 2};
     tu_rng rng = tu_rng_make(20261122u);
     void* stream = NULL;
     int di, ti, mi;
@@ -288,6 +291,14 @@ int main(void) {
                 c.q_len = 150;
                 c.kv_len = 70;
                 c.lens_on_device = 1;
+                run_case(&c, &rng, stream);
+            }
+
+    for (di = 0; di < 3; ++di)
+        for (ti = 0; ti < 2; ++ti)
+            for (mi = 0; mi < 4; ++mi) {
+                gpu_case c = {.dtype = dtypes[ti], .head_dim = dims[di], .mode = modes[mi], .hq = 4, .hkv = 2,
+                              .batch = 6, .q_len = 300, .kv_len = 300, .fixed_q_lens = hopper_edge_lens};
                 run_case(&c, &rng, stream);
             }
 

@@ -12,6 +12,8 @@ TuningSwitches read_tuning_switches() {
     t.upload_lengths = v != nullptr && v[0] == '1';
     v = std::getenv("PADDEDATTN_PREFILL_MMA_SYNC");
     t.prefill_mma_sync = v != nullptr && v[0] == '1';
+    v = std::getenv("PADDEDATTN_PREFILL_HOPPER");
+    t.prefill_hopper = v != nullptr && v[0] == '1';
     v = std::getenv("PADDEDATTN_DECODE_CLUSTER");
     t.decode_cluster = DecodeClusterMode::Auto;
     if (v != nullptr && v[0] == '0') t.decode_cluster = DecodeClusterMode::Off;

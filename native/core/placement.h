@@ -24,8 +24,9 @@ pattn_status check_placement(const char* name, const void* ptr, bool on_cuda, in
 // cudaStreamPerThread mean the current device's, which the entry points make
 // the tensors' device) belongs to CUDA device `device_id`, so that a call never
 // launches work of one device on another device's stream. Runtimes older than
-// CUDA 12.8 cannot ask a stream for its device: there the check passes and a
-// foreign stream fails at launch with a CUDA error. Sets the error message
+// CUDA 12.8 cannot ask a stream for its device, and a stream in capture cannot
+// be asked either: there the check passes and a foreign stream fails at launch
+// with a CUDA error. Sets the error message
 // (argument "stream") on failure.
 pattn_status check_stream_device(void* stream, int32_t device_id);
 

@@ -104,6 +104,15 @@ pattn_status check_stream_device(void* stream, int32_t device_id) {
         stream == static_cast<void*>(cudaStreamPerThread))
         return PATTN_STATUS_SUCCESS;
 #if CUDART_VERSION >= 12080
+    // Asking a capturing stream for its device is not allowed (it would
+    // invalidate the caller's capture), so a stream in capture is not checked.
+    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+    if (cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &capture) != cudaSuccess) {
+        cudaGetLastError();
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "stream = %p is not a CUDA stream the runtime knows",
+                         stream);
+    }
+    if (capture != cudaStreamCaptureStatusNone) return PATTN_STATUS_SUCCESS;
     int stream_device = -1;
     cudaError_t e = cudaStreamGetDevice(static_cast<cudaStream_t>(stream), &stream_device);
     if (e != cudaSuccess) {

@@ -56,38 +56,38 @@ int64_t numel(const pattn_tensor& t) {
 pattn_status check_tensor(const pattn_tensor& t, const char* name, int32_t ndim,
                           const char* layout, bool contiguous_last) {
     if (t.device_type != PATTN_DEVICE_CPU && t.device_type != PATTN_DEVICE_CUDA)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                          "%s.device_type = %d is not a pattn_device_type (0 = CPU, 1 = CUDA)", name,
                          (int)t.device_type);
     if (is_cuda(t) && t.device_id < 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "%s.device_id = %d is negative", name,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name, "%s.device_id = %d is negative", name,
                          (int)t.device_id);
     if (dtype_name(t.dtype) == nullptr)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                          "%s.dtype = %d is not a pattn_dtype (0 = F32, 1 = F16, 2 = BF16, 3 = I32)",
                          name, (int)t.dtype);
     if (t.ndim != ndim)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "%s.ndim = %d, expected %d (%s)", name,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name, "%s.ndim = %d, expected %d (%s)", name,
                          (int)t.ndim, (int)ndim, layout);
     for (int i = 0; i < ndim; ++i) {
         if (t.shape[i] < 0)
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT, "%s.shape[%d] = %" PRId64 " is negative",
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name, "%s.shape[%d] = %" PRId64 " is negative",
                              name, i, t.shape[i]);
         if (t.shape[i] > INT32_MAX)
-            return set_error(PATTN_STATUS_UNSUPPORTED,
+            return set_argument_error(PATTN_STATUS_UNSUPPORTED, name,
                              "%s.shape[%d] = %" PRId64 " is larger than the supported %d", name, i,
                              t.shape[i], INT32_MAX);
         if (t.strides[i] < 0)
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                              "%s.strides[%d] = %" PRId64 " is negative (negative strides are not supported)",
                              name, i, t.strides[i]);
     }
     if (contiguous_last && t.strides[ndim - 1] != 1)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                          "%s.strides[%d] = %" PRId64 ": the last dimension must be contiguous (stride 1)",
                          name, ndim - 1, t.strides[ndim - 1]);
     if (t.data == nullptr && numel(t) > 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "%s.data is NULL (shape has %" PRId64 " elements)",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name, "%s.data is NULL (shape has %" PRId64 " elements)",
                          name, numel(t));
     return PATTN_STATUS_SUCCESS;
 }
@@ -110,7 +110,7 @@ pattn_status check_same_place(const pattn_tensor& t, const char* name, const pat
     char a[48], b[48];
     describe_place(t, a, sizeof a);
     describe_place(ref, b, sizeof b);
-    return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+    return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, name,
                      "%s is %s but %s is %s: all tensors of one call must be on one device", name, a,
                      ref_name, b);
 }
@@ -118,7 +118,7 @@ pattn_status check_same_place(const pattn_tensor& t, const char* name, const pat
 pattn_status check_shape_dim(const pattn_tensor& t, const char* name, int dim, const char* what,
                              int64_t expected, const char* source) {
     if (t.shape[dim] == expected) return PATTN_STATUS_SUCCESS;
-    return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+    return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                      "%s.shape[%d] (%s) = %" PRId64 " does not match %s = %" PRId64, name, dim, what,
                      t.shape[dim], source, expected);
 }
@@ -127,7 +127,7 @@ pattn_status check_shape_dim(const pattn_tensor& t, const char* name, int dim, c
 pattn_status check_vector_alignment(const pattn_tensor& t, const char* name) {
     const uintptr_t address = reinterpret_cast<uintptr_t>(t.data);
     if (address % 16 != 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                          "%s.data = %p is not 16-byte aligned: the CUDA path needs 16-byte aligned data "
                          "and batch/sequence/head strides that are multiples of 8 elements",
                          name, t.data);
@@ -135,7 +135,7 @@ pattn_status check_vector_alignment(const pattn_tensor& t, const char* name) {
     for (int i = 0; i < 3; ++i) {
         if (t.shape[i] <= 1) continue;  // the stride of a size-1 dimension is never applied
         if (t.strides[i] % 8 != 0)
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                              "%s.strides[%d] (%s stride) = %" PRId64
                              " is not a multiple of 8 elements: the CUDA path needs 16-byte aligned rows",
                              name, i, dim_names[i], t.strides[i]);
@@ -147,7 +147,7 @@ pattn_status check_element_alignment(const pattn_tensor& t, const char* name) {
     const uintptr_t address = reinterpret_cast<uintptr_t>(t.data);
     const size_t size = dtype_size(t.dtype);
     if (address % size != 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                          "%s.data = %p is not aligned to its element size (%zu bytes)", name, t.data,
                          size);
     return PATTN_STATUS_SUCCESS;
@@ -155,7 +155,7 @@ pattn_status check_element_alignment(const pattn_tensor& t, const char* name) {
 
 pattn_status check_scale(float scale) {
     if (!std::isfinite(scale))
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "softmax_scale = %g is not finite",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "softmax_scale", "softmax_scale = %g is not finite",
                          (double)scale);
     return PATTN_STATUS_SUCCESS;
 }
@@ -190,7 +190,7 @@ pattn_status check_host_lengths(const pattn_tensor& lens, const char* name, int6
     const int32_t* values = static_cast<const int32_t*>(lens.data);
     for (int64_t b = 0; b < batch; ++b) {
         if (values[b] < 0 || values[b] > hi)
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name,
                              "%s[%" PRId64 "] = %d is outside [0, %s = %" PRId64 "]", name, b,
                              (int)values[b], hi_name, hi);
     }
@@ -239,7 +239,7 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
                     char a[48], b[48];
                     describe_place(*lens[i], a, sizeof a);
                     describe_place(q, b, sizeof b);
-                    return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+                    return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, names[i],
                                      "%s is %s but q is %s: valid lengths must be in host memory or "
                                      "on the device of q",
                                      names[i], a, b);
@@ -248,7 +248,7 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
             }
         }
         if (lens[0] && lens[1] && is_cuda(*lens[0]) != is_cuda(*lens[1]))
-            return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+            return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, "q_valid_lens",
                              "q_valid_lens is %s but kv_valid_lens is %s: both must be in host "
                              "memory or both on the device",
                              is_cuda(*lens[0]) ? "on the device" : "in host memory",
@@ -257,28 +257,28 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
 
     // Data types.
     if (q.dtype == PATTN_DTYPE_I32)
-        return set_error(PATTN_STATUS_UNSUPPORTED,
+        return set_argument_error(PATTN_STATUS_UNSUPPORTED, "q",
                          "q.dtype = I32 is not supported (supported: F16, BF16; F32 on the CPU)");
     if (q.dtype == PATTN_DTYPE_F32 && on_cuda)
-        return set_error(PATTN_STATUS_UNSUPPORTED,
+        return set_argument_error(PATTN_STATUS_UNSUPPORTED, "q",
                          "q.dtype = F32 is supported only on the CPU backend (CUDA: F16, BF16)");
     {
         const pattn_tensor* same[3] = {&k, &v, &o};
         const char* names[3] = {in.k_name, in.v_name, "o"};
         for (int i = 0; i < 3; ++i)
             if (same[i]->dtype != q.dtype)
-                return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, names[i],
                                  "%s.dtype = %s does not match q.dtype = %s", names[i],
                                  dtype_name(same[i]->dtype), dtype_name(q.dtype));
     }
     if (has_lse && in.lse->dtype != PATTN_DTYPE_F32)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "lse.dtype = %s, expected F32",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "lse", "lse.dtype = %s, expected F32",
                          dtype_name(in.lse->dtype));
     if (has_q_lens && in.q_lens->dtype != PATTN_DTYPE_I32)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens.dtype = %s, expected I32",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens", "q_valid_lens.dtype = %s, expected I32",
                          dtype_name(in.q_lens->dtype));
     if (has_kv_lens && in.kv_lens->dtype != PATTN_DTYPE_I32)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens.dtype = %s, expected I32",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens", "kv_valid_lens.dtype = %s, expected I32",
                          dtype_name(in.kv_lens->dtype));
 
     // Shapes.
@@ -289,67 +289,67 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     PATTN_CHECK(check_shape_dim(k, in.k_name, 3, "head_dim", head_dim, "q.shape[3]"));
     for (int i = 0; i < 4; ++i)
         if (v.shape[i] != k.shape[i])
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, in.v_name,
                              "%s.shape[%d] = %" PRId64 " does not match %s.shape[%d] = %" PRId64,
                              in.v_name, i, v.shape[i], in.k_name, i, k.shape[i]);
     for (int i = 0; i < 4; ++i)
         if (o.shape[i] != q.shape[i])
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "o",
                              "o.shape[%d] = %" PRId64 " does not match q.shape[%d] = %" PRId64, i,
                              o.shape[i], i, q.shape[i]);
     if (has_lse)
         for (int i = 0; i < 3; ++i)
             if (in.lse->shape[i] != q.shape[i])
-                return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "lse",
                                  "lse.shape[%d] = %" PRId64 " does not match q.shape[%d] = %" PRId64,
                                  i, in.lse->shape[i], i, q.shape[i]);
     if (has_q_lens) PATTN_CHECK(check_shape_dim(*in.q_lens, "q_valid_lens", 0, "batch", batch, "q.shape[0]"));
     if (has_kv_lens) PATTN_CHECK(check_shape_dim(*in.kv_lens, "kv_valid_lens", 0, "batch", batch, "q.shape[0]"));
     // The backends index lengths as plain arrays.
     if (has_q_lens && batch > 1 && in.q_lens->strides[0] != 1)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "q_valid_lens",
                          "q_valid_lens.strides[0] = %" PRId64 ": valid lengths must be contiguous",
                          in.q_lens->strides[0]);
     if (has_kv_lens && batch > 1 && in.kv_lens->strides[0] != 1)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens",
                          "kv_valid_lens.strides[0] = %" PRId64 ": valid lengths must be contiguous",
                          in.kv_lens->strides[0]);
 
     // Heads.
     if (num_kv_heads == 0 && num_qo_heads > 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, in.k_name,
                          "%s.shape[2] (num_kv_heads) = 0 but q.shape[2] (num_qo_heads) = %" PRId64,
                          in.k_name, num_qo_heads);
     if (num_kv_heads > 0 && num_qo_heads % num_kv_heads != 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "q",
                          "q.shape[2] (num_qo_heads) = %" PRId64
                          " is not a multiple of %s.shape[2] (num_kv_heads) = %" PRId64,
                          num_qo_heads, in.k_name, num_kv_heads);
 
     // Head dim.
     if (on_cuda && !cuda_supports_head_dim(head_dim))
-        return set_error(PATTN_STATUS_UNSUPPORTED,
+        return set_argument_error(PATTN_STATUS_UNSUPPORTED, "q",
                          "q.shape[3] (head_dim) = %" PRId64
                          " is not supported (supported on CUDA: 64, 128, 256)",
                          head_dim);
     if (!on_cuda && (head_dim < 1 || head_dim > kCpuMaxHeadDim))
-        return set_error(PATTN_STATUS_UNSUPPORTED,
+        return set_argument_error(PATTN_STATUS_UNSUPPORTED, "q",
                          "q.shape[3] (head_dim) = %" PRId64
                          " is not supported (supported on the CPU: 1 to %" PRId64 ")",
                          head_dim, kCpuMaxHeadDim);
 
     // Lengths.
     if (has_q_lens && !has_kv_lens && q_len != kv_len)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "kv_valid_lens",
                          "kv_valid_lens is absent (so it equals q_valid_lens) but q.shape[1] (q_len) = %" PRId64
                          " differs from %s.shape[1] (kv_len) = %" PRId64 "; pass kv_valid_lens",
                          q_len, in.k_name, kv_len);
     if (in.decode && q_len > 16)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "q",
                          "q.shape[1] (q_len) = %" PRId64 " is outside [1, 16] for decode (use prefill)",
                          q_len);
     if (in.num_splits < 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "num_splits = %d is negative",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "num_splits", "num_splits = %d is negative",
                          (int)in.num_splits);
 
     where->on_cuda = on_cuda;
@@ -362,7 +362,7 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     if (on_cuda) {
         const int32_t count = cuda_device_count_or_zero();
         if (q.device_id >= count && count > 0)
-            return set_error(PATTN_STATUS_NO_DEVICE,
+            return set_argument_error(PATTN_STATUS_NO_DEVICE, "q",
                              "q.device_id = %d does not exist (%d CUDA device(s))", (int)q.device_id,
                              (int)count);
         PATTN_CHECK(check_vector_alignment(q, "q"));
@@ -438,15 +438,15 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
 pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs* args,
                               Placement* where, bool* no_op) {
     if (params == nullptr)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "params", "params is NULL");
     if (params->struct_size != sizeof(pattn_prefill_params))
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "struct_size",
                          "params->struct_size = %u, expected %zu (sizeof(pattn_prefill_params) of "
                          "ABI version %d)",
                          (unsigned)params->struct_size, sizeof(pattn_prefill_params),
                          (int)PATTN_ABI_VERSION);
     if (params->reserved != 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params->reserved = %u, must be 0",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "reserved", "params->reserved = %u, must be 0",
                          (unsigned)params->reserved);
     AttentionInputs in{};
     switch (params->mask_mode) {
@@ -455,7 +455,7 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
         case PATTN_MASK_CAUSAL_PADDED_RIGHT: in.causal = true; in.left_padded = false; break;
         case PATTN_MASK_PADDED_LEFT: in.causal = false; in.left_padded = true; break;
         default:
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "mask_mode",
                              "mask_mode = %d is not a pattn_mask_mode (0 = PADDED, 1 = "
                              "CAUSAL_PADDED_LEFT, 2 = CAUSAL_PADDED_RIGHT, 3 = PADDED_LEFT)",
                              (int)params->mask_mode);
@@ -479,15 +479,15 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
 pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* args,
                              Placement* where, bool* no_op) {
     if (params == nullptr)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "params", "params is NULL");
     if (params->struct_size != sizeof(pattn_decode_params))
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "struct_size",
                          "params->struct_size = %u, expected %zu (sizeof(pattn_decode_params) of "
                          "ABI version %d)",
                          (unsigned)params->struct_size, sizeof(pattn_decode_params),
                          (int)PATTN_ABI_VERSION);
     if (params->padding_side != PATTN_PADDING_RIGHT && params->padding_side != PATTN_PADDING_LEFT)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "padding_side",
                          "padding_side = %d is not a pattn_padding_side (0 = RIGHT, 1 = LEFT)",
                          (int)params->padding_side);
     AttentionInputs in{};
@@ -512,15 +512,15 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
 pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args, Placement* where,
                             bool* no_op) {
     if (params == nullptr)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "params", "params is NULL");
     if (params->struct_size != sizeof(pattn_merge_params))
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "struct_size",
                          "params->struct_size = %u, expected %zu (sizeof(pattn_merge_params) of "
                          "ABI version %d)",
                          (unsigned)params->struct_size, sizeof(pattn_merge_params),
                          (int)PATTN_ABI_VERSION);
     if (params->reserved != 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params->reserved = %u, must be 0",
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "reserved", "params->reserved = %u, must be 0",
                          (unsigned)params->reserved);
 
     const pattn_tensor* o[3] = {&params->o_a, &params->o_b, &params->o_out};
@@ -530,7 +530,7 @@ pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args, P
 
     const int32_t rank = params->o_a.ndim;
     if (rank != 3 && rank != 4)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "o_a",
                          "o_a.ndim = %d, expected 3 ([tokens, num_heads, head_dim]) or 4 ([batch, "
                          "len, num_heads, head_dim])",
                          (int)rank);
@@ -547,26 +547,26 @@ pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args, P
     }
     const pattn_dtype dtype = params->o_a.dtype;
     if (dtype == PATTN_DTYPE_I32)
-        return set_error(PATTN_STATUS_UNSUPPORTED,
+        return set_argument_error(PATTN_STATUS_UNSUPPORTED, "o_a",
                          "o_a.dtype = I32 is not supported (supported: F32, F16, BF16)");
     for (int i = 0; i < 3; ++i) {
         if (o[i]->dtype != dtype)
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT, "%s.dtype = %s does not match o_a.dtype = %s",
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, o_names[i], "%s.dtype = %s does not match o_a.dtype = %s",
                              o_names[i], dtype_name(o[i]->dtype), dtype_name(dtype));
         if (lse[i]->dtype != PATTN_DTYPE_F32)
-            return set_error(PATTN_STATUS_INVALID_ARGUMENT, "%s.dtype = %s, expected F32",
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, lse_names[i], "%s.dtype = %s, expected F32",
                              lse_names[i], dtype_name(lse[i]->dtype));
     }
     for (int i = 1; i < 3; ++i)
         for (int d = 0; d < rank; ++d)
             if (o[i]->shape[d] != params->o_a.shape[d])
-                return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, o_names[i],
                                  "%s.shape[%d] = %" PRId64 " does not match o_a.shape[%d] = %" PRId64,
                                  o_names[i], d, o[i]->shape[d], d, params->o_a.shape[d]);
     for (int i = 0; i < 3; ++i)
         for (int d = 0; d < rank - 1; ++d)
             if (lse[i]->shape[d] != params->o_a.shape[d])
-                return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, lse_names[i],
                                  "%s.shape[%d] = %" PRId64 " does not match o_a.shape[%d] = %" PRId64,
                                  lse_names[i], d, lse[i]->shape[d], d, params->o_a.shape[d]);
 
@@ -574,7 +574,7 @@ pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args, P
     const int64_t head_dim = params->o_a.shape[rank - 1];
     const int64_t num_heads = params->o_a.shape[rank - 2];
     if (head_dim == 0 && numel(params->lse_a) > 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "o_a",
                          "o_a.shape[%d] (head_dim) = 0 but there are states to merge", rank - 1);
     where->on_cuda = on_cuda;
     where->device_id = on_cuda ? params->o_a.device_id : 0;
@@ -584,7 +584,7 @@ pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args, P
     if (on_cuda) {
         const int32_t count = cuda_device_count_or_zero();
         if (params->o_a.device_id >= count && count > 0)
-            return set_error(PATTN_STATUS_NO_DEVICE,
+            return set_argument_error(PATTN_STATUS_NO_DEVICE, "o_a",
                              "o_a.device_id = %d does not exist (%d CUDA device(s))",
                              (int)params->o_a.device_id, (int)count);
     }

@@ -127,12 +127,9 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     constexpr int block_n = prefill_block_n(HEAD_DIM);
     const int64_t total_rows = (int64_t)a.q_len * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;
+    // validate.cpp limits batch * q_len * num_qo_heads to 2^30, which bounds
+    // both the packed rows (plus a tile) and the grid below 2^31.
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
-    if (total_rows + block_m > INT32_MAX || grid_blocks > INT32_MAX)
-        return set_error(PATTN_STATUS_UNSUPPORTED,
-                         "q_len * (num_qo_heads / num_kv_heads) = %lld packed rows per (batch, kv head) "
-                         "(%lld query tiles in all) exceeds the CUDA prefill kernel's 32-bit indexing",
-                         (long long)total_rows, (long long)grid_blocks);
     p.num_q_tiles = (int32_t)num_q_tiles;
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr;

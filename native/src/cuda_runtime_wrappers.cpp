@@ -1,6 +1,6 @@
 // CUDA builds: the device, memory and stream functions of the C ABI, thin
 // checked wrappers over the CUDA runtime, plus the placement checks that
-// validate.cpp uses. CPU-only builds use cuda_runtime_unavailable.cpp.
+// native/core/validate.cpp uses. CPU-only builds use cuda_runtime_unavailable.cpp.
 #if defined(PATTN_WITH_CUDA)
 
 #include <cuda_runtime.h>

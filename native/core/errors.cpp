@@ -2,7 +2,9 @@
 #include "errors.h"
 
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace pattn {
 namespace {
@@ -44,7 +46,12 @@ void clear_error() {
 extern "C" {
 
 PATTN_API const char* pattn_status_string(pattn_status status) {
-    switch (status) {
+    // Read as a plain integer: a caller may pass a value this version does
+    // not know, which must not be loaded as the enum.
+    int32_t value;
+    static_assert(sizeof value == sizeof status, "the ABI's enums are 32-bit");
+    std::memcpy(&value, &status, sizeof value);
+    switch (value) {
         case PATTN_STATUS_SUCCESS: return "PATTN_STATUS_SUCCESS";
         case PATTN_STATUS_INVALID_ARGUMENT: return "PATTN_STATUS_INVALID_ARGUMENT";
         case PATTN_STATUS_UNSUPPORTED: return "PATTN_STATUS_UNSUPPORTED";
@@ -54,8 +61,8 @@ PATTN_API const char* pattn_status_string(pattn_status status) {
         case PATTN_STATUS_CUDA_NOT_BUILT: return "PATTN_STATUS_CUDA_NOT_BUILT";
         case PATTN_STATUS_NO_DEVICE: return "PATTN_STATUS_NO_DEVICE";
         case PATTN_STATUS_INTERNAL_ERROR: return "PATTN_STATUS_INTERNAL_ERROR";
+        default: return "unknown status";
     }
-    return "unknown status";
 }
 
 PATTN_API const char* pattn_last_error_message(void) { return pattn::t_message; }

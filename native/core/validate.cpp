@@ -343,6 +343,13 @@ pattn_status check_scale(float scale) {
     if (!std::isfinite(scale))
         return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "softmax_scale",
                                   "softmax_scale = %g is not finite", (double)scale);
+    // The GPU kernels take the row maximum of the unscaled scores; with a
+    // negative scale that is the minimum and the exponentials overflow.
+    if (scale < 0.0f)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "softmax_scale",
+                                  "softmax_scale = %g is negative (0 means 1/sqrt(head_dim); a softmax "
+                                  "scale is positive)",
+                                  (double)scale);
     return PATTN_STATUS_SUCCESS;
 }
 

@@ -12,7 +12,9 @@
 
 #include "attention_args.h"
 #include "backends.h"
+#include "common/capture.h"
 #include "common/device_state.h"
+#include "common/online_softmax.cuh"
 #include "common/dispatch.h"
 #include "common/math_constants.h"
 #include "common/tuning.h"
@@ -98,7 +100,7 @@ int choose_num_splits(int64_t base_blocks, int max_kv, int sms, int slots) {
 
 template <typename T, int HEAD_DIM, int ROWS>
 pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwitches& tuning, DeviceState& device,
-                        cudaStream_t stream) {
+                        bool capturing, cudaStream_t stream) {
     using Shape = DecodeShape<HEAD_DIM>;
     p.row_chunks = (p.rows_per_kv_head + ROWS - 1) / ROWS;
 
@@ -179,10 +181,19 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
     if (host_lens && !lens_by_value) {
         int32_t* lens = reinterpret_cast<int32_t*>(workspace + part_o_bytes +
                                                    (part_lse_bytes + 15) / 16 * 16);
-        // Pageable host memory is staged before this returns, so the caller
-        // may reuse its array right away.
-        e = cudaMemcpyAsync(lens, a.kv_lens, lens_bytes, cudaMemcpyHostToDevice, stream);
         p.kv_lens = lens;
+        if (capturing) {
+            // A graph may not copy from pageable memory (common/capture.h).
+            const pattn_status us = upload_by_kernel(lens, a.kv_lens, lens_bytes, stream, "decode kv_valid_lens upload");
+            if (us != PATTN_STATUS_SUCCESS) {
+                cudaFreeAsync(workspace, stream);
+                return us;
+            }
+        } else {
+            // Pageable host memory is staged before this returns, so the
+            // caller may reuse its array right away.
+            e = cudaMemcpyAsync(lens, a.kv_lens, lens_bytes, cudaMemcpyHostToDevice, stream);
+        }
     }
     if (e == cudaSuccess) e = launch_decode_split<T, HEAD_DIM, ROWS>(p, stream);
     if (e == cudaSuccess && splits > 1) {
@@ -206,10 +217,10 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
 
 template <typename T, int HEAD_DIM>
 pattn_status run_decode_rows(const AttentionArgs& a, const DecodeParams& p, const TuningSwitches& tuning,
-                             DeviceState& device, cudaStream_t stream) {
-    if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, stream);
-    if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, stream);
-    return run_decode<T, HEAD_DIM, 8>(a, p, tuning, device, stream);
+                             DeviceState& device, bool capturing, cudaStream_t stream) {
+    if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, capturing, stream);
+    if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, capturing, stream);
+    return run_decode<T, HEAD_DIM, 8>(a, p, tuning, device, capturing, stream);
 }
 
 template <typename T>
@@ -219,7 +230,11 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     // num_qo_heads a multiple of num_kv_heads, 16-byte aligned q/k/v/o
     // with strides of multiples of 8 elements.
     // The caller (api.cpp) has made a.device_id current.
-    pattn_status status = PATTN_STATUS_SUCCESS;
+    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    bool capturing = false;
+    pattn_status status = query_capture(stream, &capturing);  // before anything touches a stream
+    if (status != PATTN_STATUS_SUCCESS) return status;
+    const CaptureScope capture_scope(capturing);
     DeviceState* device = device_state(a.device_id, &status);
     if (device == nullptr) return status;
     const TuningSwitches tuning = read_tuning_switches();
@@ -235,11 +250,10 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.group = a.num_qo_heads / a.num_kv_heads;
     p.rows_per_kv_head = p.group * a.q_len;
     p.left_padded = a.left_padded ? 1 : 0;
-    p.scale_log2 = a.scale * kLog2e;
+    p.scale_log2 = softmax_scale_log2(a.scale);  // common/online_softmax.cuh
 
-    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
     PATTN_DISPATCH_HEAD_DIM("decode", a.head_dim, HEAD_DIM,
-                            { return run_decode_rows<T, HEAD_DIM>(a, p, tuning, *device, stream); })
+                            { return run_decode_rows<T, HEAD_DIM>(a, p, tuning, *device, capturing, stream); })
     return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
 }
 

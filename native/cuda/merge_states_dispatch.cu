@@ -9,6 +9,7 @@
 
 #include "attention_args.h"
 #include "backends.h"
+#include "common/capture.h"
 #include "cuda_check.h"
 #include "errors.h"
 #include "merge_states_kernel.cuh"
@@ -24,6 +25,11 @@ pattn_status merge_states(const MergeArgs& a, void* stream_ptr) {
     const int64_t blocks = (rows + kWarps - 1) / kWarps;
     // The caller (api.cpp) has made a.device_id current.
     cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    // One kernel launch, capturable as it is; only the legacy-stream case
+    // (common/capture.h) is refused.
+    bool capturing = false;
+    const pattn_status capture_status = query_capture(stream, &capturing);
+    if (capture_status != PATTN_STATUS_SUCCESS) return capture_status;
     const dim3 grid(static_cast<unsigned>(blocks));
     switch (a.dtype) {
         case PATTN_DTYPE_F32: merge_states_kernel<float><<<grid, kWarps * 32, 0, stream>>>(a); break;

@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 
 #include "common/math_constants.h"
+#include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
@@ -189,6 +190,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     for (int i = 0; i < 64; ++i) acc_o[i] = 0.f;
     float row_max[2] = {-INFINITY, -INFINITY};  // running max of scale_log2 * score
     float row_sum[2] = {0.f, 0.f};              // this thread's share of the exp2 sum
+    float row_comp[2] = {0.f, 0.f};             // its Kahan compensation (common/online_softmax.cuh)
     const float scale_log2 = params.scale_log2;
     const int row_local = wg * 64 + warp_in_wg * 16 + (lane >> 2);  // rows row_local, row_local + 8
     // Q rows of this warpgroup; K/V stage 0 (stage 1 is + kTileBytes).
@@ -247,20 +249,22 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
             for (int j = 0; j < 16; ++j) mx = fmaxf(mx, fmaxf(acc_s[j * 4 + 2 * h], acc_s[j * 4 + 2 * h + 1]));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
             mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-            const float new_max = fmaxf(row_max[h], mx * scale_log2);
+            const float new_max = clamp_running_max(fmaxf(row_max[h], mx * scale_log2));
             const float ref = new_max == -INFINITY ? 0.f : new_max;
             const float correction = fast_exp2(row_max[h] - ref);
             row_max[h] = new_max;
             float sum = 0.f;
 #pragma unroll
             for (int j = 0; j < 16; ++j) {
-                const float a = fast_exp2(fmaf(acc_s[j * 4 + 2 * h], scale_log2, -ref));
-                const float b = fast_exp2(fmaf(acc_s[j * 4 + 2 * h + 1], scale_log2, -ref));
+                const float a = fast_exp2(softmax_exponent(fmaf(acc_s[j * 4 + 2 * h], scale_log2, -ref)));
+                const float b = fast_exp2(softmax_exponent(fmaf(acc_s[j * 4 + 2 * h + 1], scale_log2, -ref)));
                 acc_s[j * 4 + 2 * h] = a;
                 acc_s[j * 4 + 2 * h + 1] = b;
                 sum += a + b;
             }
-            row_sum[h] = row_sum[h] * correction + sum;
+            row_sum[h] *= correction;
+            row_comp[h] *= correction;
+            compensated_add(row_sum[h], row_comp[h], sum);
 #pragma unroll
             for (int j = 0; j < 16; ++j) {
                 acc_o[j * 4 + 2 * h] *= correction;

@@ -17,6 +17,7 @@
 #include <cuda_runtime.h>
 
 #include "common/math_constants.h"
+#include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
@@ -164,6 +165,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     float acc_o[M_TILES][D_TILES][4];
     float row_max[M_TILES][2];  // running max of scale_log2 * score (-inf: none yet)
     float row_sum[M_TILES][2];  // this thread's share of the running exp2 sum
+    float row_comp[M_TILES][2];  // its Kahan compensation (common/online_softmax.cuh)
 #pragma unroll
     for (int mt = 0; mt < M_TILES; ++mt) {
 #pragma unroll
@@ -174,6 +176,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         for (int h = 0; h < 2; ++h) {
             row_max[mt][h] = -INFINITY;
             row_sum[mt][h] = 0.f;
+            row_comp[mt][h] = 0.f;
         }
     }
 
@@ -251,7 +254,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                     mx = fmaxf(mx, fmaxf(acc_s[mt][nt][2 * h], acc_s[mt][nt][2 * h + 1]));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
                 mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                const float new_max = fmaxf(row_max[mt][h], mx * scale_log2);
+                const float new_max = clamp_running_max(fmaxf(row_max[mt][h], mx * scale_log2));
                 // A row with no visible key so far keeps max -inf; exp2 against
                 // 0 then gives p = 0 and a correction of 0 instead of NaN.
                 const float ref = new_max == -INFINITY ? 0.f : new_max;
@@ -260,13 +263,15 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                 float sum = 0.f;
 #pragma unroll
                 for (int nt = 0; nt < N_TILES; ++nt) {
-                    float p0v = fast_exp2(fmaf(acc_s[mt][nt][2 * h], scale_log2, -ref));
-                    float p1v = fast_exp2(fmaf(acc_s[mt][nt][2 * h + 1], scale_log2, -ref));
+                    float p0v = fast_exp2(softmax_exponent(fmaf(acc_s[mt][nt][2 * h], scale_log2, -ref)));
+                    float p1v = fast_exp2(softmax_exponent(fmaf(acc_s[mt][nt][2 * h + 1], scale_log2, -ref)));
                     acc_s[mt][nt][2 * h] = p0v;
                     acc_s[mt][nt][2 * h + 1] = p1v;
                     sum += p0v + p1v;
                 }
-                row_sum[mt][h] = row_sum[mt][h] * correction + sum;
+                row_sum[mt][h] *= correction;
+                row_comp[mt][h] *= correction;
+                compensated_add(row_sum[mt][h], row_comp[mt][h], sum);
 #pragma unroll
                 for (int dt = 0; dt < D_TILES; ++dt) {
                     acc_o[mt][dt][2 * h] *= correction;

@@ -64,9 +64,17 @@ static pattn_prefill_params valid_params(void) {
 /* A view of `shape` with every stride 0 but the last (one element of memory
  * stands for all of it). */
 static pattn_tensor broadcast(void* data, pattn_dtype dtype, int ndim, const int64_t* shape) {
-    pattn_tensor t = tu_tensor_nd(data, dtype, PATTN_DEVICE_CPU, 0, ndim, shape);
+    pattn_tensor t;
     int i;
-    for (i = 0; i < ndim - 1; ++i) t.strides[i] = 0;
+    memset(&t, 0, sizeof t);
+    t.data = data;
+    t.dtype = dtype;
+    t.device_type = PATTN_DEVICE_CPU;
+    t.ndim = ndim;
+    for (i = 0; i < ndim; ++i) {
+        t.shape[i] = shape[i];
+        t.strides[i] = i == ndim - 1 ? 1 : 0;
+    }
     return t;
 }
 
@@ -75,7 +83,7 @@ static void test_element_count_overflow(void) {
     const int64_t huge[4] = {1 << 19, 1 << 19, 1 << 17, 512}; /* 2^64 elements */
     pattn_prefill_params p = valid_params();
     pattn_merge_params m;
-    p.q = tu_tensor_nd(NULL, PATTN_DTYPE_F16, PATTN_DEVICE_CPU, 0, 4, huge);
+    p.q = broadcast(NULL, PATTN_DTYPE_F16, 4, huge);
     p.k = p.v = p.o = p.q;
     p.lse.data = NULL;
     p.q_valid_lens.data = p.kv_valid_lens.data = NULL;
@@ -83,7 +91,7 @@ static void test_element_count_overflow(void) {
 
     memset(&m, 0, sizeof m);
     m.struct_size = sizeof m;
-    m.o_a = tu_tensor_nd(NULL, PATTN_DTYPE_F32, PATTN_DEVICE_CPU, 0, 4, huge);
+    m.o_a = broadcast(NULL, PATTN_DTYPE_F32, 4, huge);
     m.o_b = m.o_out = broadcast(g_o, PATTN_DTYPE_F32, 4, huge);
     m.lse_a = m.lse_b = m.lse_out = broadcast(g_lse, PATTN_DTYPE_F32, 3, huge);
     EXPECT_REFUSED(pattn_merge_states(&m, NULL), PATTN_STATUS_INVALID_ARGUMENT, "overflows int64", "o_a");
@@ -166,6 +174,9 @@ static void test_enum_values(void) {
     const int32_t bad = 42;
     pattn_prefill_params p = valid_params();
     pattn_decode_params d;
+    p.softmax_scale = -0.125f;
+    EXPECT_REFUSED(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT, "is negative", "softmax_scale");
+    p = valid_params();
     memcpy(&p.mask_mode, &bad, sizeof bad);
     EXPECT_REFUSED(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT, "mask_mode = 42", "mask_mode");
     p = valid_params();

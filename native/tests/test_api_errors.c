@@ -42,13 +42,15 @@ static pattn_prefill_params cuda_params(void) {
 
 /* Breaks a copy of `base` (named `bad` in `breakage`), then expects `call`
  * on it to return `status` with a message that mentions `text`. */
-#define EXPECT_BROKEN(type, call, base, breakage, status, text) \
-    do {                                                      \
-        type bad = (base);                                    \
-        breakage;                                             \
-        CHECK_STATUS(call(&bad, NULL), status);               \
-        CHECK_ERROR_MENTIONS(text);                           \
+#define EXPECT_BROKEN_THEN(type, call, base, breakage, status, check) \
+    do {                                                            \
+        type bad = (base);                                          \
+        breakage;                                                   \
+        CHECK_STATUS(call(&bad, NULL), status);                     \
+        check;                                                      \
     } while (0)
+#define EXPECT_BROKEN(type, call, base, breakage, status, text) \
+    EXPECT_BROKEN_THEN(type, call, base, breakage, status, CHECK_ERROR_MENTIONS(text))
 
 #define EXPECT_PREFILL(base, breakage, status, text) \
     EXPECT_BROKEN(pattn_prefill_params, pattn_sequence_prefill, base, breakage, status, text)
@@ -68,12 +70,7 @@ static pattn_prefill_params cuda_params(void) {
 
 /* Like EXPECT_*, and the failure names argument `arg`. */
 #define EXPECT_ARG(type, call, base, breakage, status, arg) \
-    do {                                                    \
-        type bad = (base);                                  \
-        breakage;                                           \
-        CHECK_STATUS(call(&bad, NULL), status);             \
-        CHECK_ERROR_ARGUMENT(arg);                          \
-    } while (0)
+    EXPECT_BROKEN_THEN(type, call, base, breakage, status, CHECK_ERROR_ARGUMENT(arg))
 #define EXPECT_PREFILL_ARG(base, breakage, status, arg) \
     EXPECT_ARG(pattn_prefill_params, pattn_sequence_prefill, base, breakage, status, arg)
 #define EXPECT_DECODE_ARG(base, breakage, status, arg) \

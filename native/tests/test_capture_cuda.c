@@ -120,6 +120,11 @@ done:
     free(got_l);
 }
 
+static void free_device(void** ptrs, int count) {
+    int i;
+    for (i = 0; i < count; ++i) pattn_device_free(ptrs[i]);
+}
+
 static pattn_tensor dev4(void* p, pattn_dtype dt, int64_t a, int64_t b, int64_t c, int64_t d) {
     return tu_tensor_4d(p, dt, PATTN_DEVICE_CUDA, 0, a, b, c, d);
 }
@@ -181,13 +186,10 @@ static void prefill_case(cudaStream_t stream, tu_rng* rng, int32_t batch, int le
     c.out2 = lse;
     c.out2_bytes = nl * 4;
     check_case(&c, stream, rng);
-    pattn_device_free(q);
-    pattn_device_free(k);
-    pattn_device_free(v);
-    pattn_device_free(o);
-    pattn_device_free(lse);
-    pattn_device_free(dq);
-    pattn_device_free(dkv);
+    {
+        void* all[7] = {q, k, v, o, lse, dq, dkv};
+        free_device(all, 7);
+    }
     free(qlens);
     free(kvlens);
 }
@@ -230,12 +232,10 @@ static void decode_case(cudaStream_t stream, tu_rng* rng, int32_t batch, int len
     c.out2 = lse;
     c.out2_bytes = nl * 4;
     check_case(&c, stream, rng);
-    pattn_device_free(q);
-    pattn_device_free(k);
-    pattn_device_free(v);
-    pattn_device_free(o);
-    pattn_device_free(lse);
-    pattn_device_free(dkv);
+    {
+        void* all[6] = {q, k, v, o, lse, dkv};
+        free_device(all, 6);
+    }
     free(kvlens);
 }
 
@@ -266,12 +266,10 @@ static void merge_case(cudaStream_t stream, tu_rng* rng, int32_t tokens) {
     c.out2 = lo;
     c.out2_bytes = nl * 4;
     check_case(&c, stream, rng);
-    pattn_device_free(oa);
-    pattn_device_free(ob);
-    pattn_device_free(la);
-    pattn_device_free(lb);
-    pattn_device_free(oo);
-    pattn_device_free(lo);
+    {
+        void* all[6] = {oa, ob, la, lb, oo, lo};
+        free_device(all, 6);
+    }
 }
 
 /* The legacy default stream while another stream captures: refused with
@@ -305,10 +303,10 @@ static void legacy_stream_refused(cudaStream_t capturing, tu_rng* rng) {
     CUDA_OK(cudaStreamEndCapture(blocking, &graph));
     if (graph) cudaGraphDestroy(graph);
     cudaStreamDestroy(blocking);
-    pattn_device_free(oa);
-    pattn_device_free(la);
-    pattn_device_free(oo);
-    pattn_device_free(lo);
+    {
+        void* all[4] = {oa, la, oo, lo};
+        free_device(all, 4);
+    }
 }
 
 int main(void) {

@@ -138,7 +138,11 @@ cmd_setup() {
     have unzip   || missing+=(unzip)
     # clang-14 dumps the header's AST for the bindings generator and is the
     # host compiler that CUDA 11.8's nvcc accepts on a system with g++ 12.
-    have clang-14 || missing+=(clang-14)
+    have clang-14 || missing+=(clang-14 libclang-rt-14-dev)
+    # clang-14's sanitizer and libFuzzer runtimes (build.sh test's sanitizer builds).
+    if have clang-14 && [ ! -e "$(clang-14 -print-runtime-dir 2>/dev/null)/libclang_rt.asan-x86_64.so" ]; then
+        missing+=(libclang-rt-14-dev)
+    fi
     if [ "${#missing[@]}" -gt 0 ]; then
         if [ "$can_install" = 1 ]; then
             apt_install "${missing[@]}" || { warn "could not install: ${missing[*]}"; status=1; }
@@ -283,10 +287,13 @@ cmd_build() {
 RESULTS=()
 record() { RESULTS+=("$1|$2|$3|$4|${5:-}"); }
 
+# run_ctest DIR [NAME [CTEST ARGS...]]
 run_ctest() {
-    local log="$RESULTS_DIR/ctest.log" rc=0
-    say "ctest"
-    (cd "$1" && ctest --output-on-failure --timeout 900) 2>&1 | tee "$log" || rc=$?
+    local dir="$1" label="${2:-ctest}" rc=0
+    shift; [ "$#" -gt 0 ] && shift
+    local log="$RESULTS_DIR/${label//[^A-Za-z0-9_.-]/_}.log"
+    say "$label"
+    (cd "$dir" && ctest --output-on-failure --timeout 900 "$@") 2>&1 | tee "$log" || rc=$?
     # One line per test: " 3/12 Test  #3: test_x ....   Passed    0.01 sec"
     local passed failed skipped
     passed="$(grep -cE '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: .* Passed ' "$log" || true)"
@@ -295,16 +302,28 @@ run_ctest() {
     if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
         failed=1   # ctest itself failed (no per-test line says why)
     fi
-    record "ctest" "$passed" "$failed" "$skipped"
+    record "$label" "$passed" "$failed" "$skipped"
 }
 
 # Microsoft.Testing.Platform prints "total: N / failed: N / succeeded: N / skipped: N".
+# run_mstest PROJECT [LABEL [RUNNER ARGS...]]; MSTEST_ENV (an array of
+# NAME=VALUE) is set for the test process.
+MSTEST_ENV=()
 run_mstest() {
     local project="$1" name log rc=0
     name="$(basename "$project" .csproj)"
-    log="$RESULTS_DIR/$name.log"
-    local runner_args=(--progress off --ansi off --output detailed)
-    if [ -n "${PADDEDATTN_TEST_WRAPPER:-}" ]; then
+    local label="${2:-$name}"
+    shift; [ "$#" -gt 0 ] && shift
+    log="$RESULTS_DIR/${label//[^A-Za-z0-9_.-]/_}.log"
+    local runner_args=(--progress off --ansi off --output detailed "$@")
+    if [ "${#MSTEST_ENV[@]}" -gt 0 ]; then
+        # The test assembly straight under the dotnet host, so that the
+        # environment (a preloaded sanitizer runtime) reaches only the tests.
+        local assembly
+        assembly="$(find "$(dirname "$project")/bin/$CONFIGURATION" -name "$name.dll" -path '*/net*' | head -n 1)"
+        say "MSTest: $label"
+        timeout 2400 env "${MSTEST_ENV[@]}" dotnet "$assembly" "${runner_args[@]}" 2>&1 | tee "$log" || rc=$?
+    elif [ -n "${PADDEDATTN_TEST_WRAPPER:-}" ]; then
         # e.g. "compute-sanitizer --tool memcheck": the wrapper runs the test
         # assembly under the dotnet host.
         local assembly wrapper
@@ -324,13 +343,13 @@ run_mstest() {
     skipped="$(sed -nE 's/^ *skipped: *([0-9]+).*/\1/p' "$log" | tail -n 1)"
     passed="${passed:-0}" failed="${failed:-0}" skipped="${skipped:-0}"
     if [ -z "$total" ]; then
-        record "$name" 0 1 0 "no test summary (exit code $rc)"
+        record "$label" 0 1 0 "no test summary (exit code $rc)"
     elif [ "$total" = 0 ]; then
-        record "$name" 0 1 0 "ran no test"
+        record "$label" 0 1 0 "ran no test"
     elif [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
-        record "$name" "$passed" 1 "$skipped" "exit code $rc"
+        record "$label" "$passed" 1 "$skipped" "exit code $rc"
     else
-        record "$name" "$passed" "$failed" "$skipped"
+        record "$label" "$passed" "$failed" "$skipped"
     fi
 }
 
@@ -405,6 +424,74 @@ run_python_suite() {
     record "$name" "$passed" "$failed" "$skipped"
 }
 
+# ------------------------------------------------------------ sanitizers --
+# CPU-only builds of the library: ASan+UBSan (clang-14, every finding fatal)
+# running the ctest suite, the MSTest suite (GPU tests filtered out; the
+# sanitizer runtime preloaded into dotnet) and a libFuzzer target over the
+# parameter structs for FUZZ_SECONDS; TSan (gcc: clang-14's shared TSan
+# runtime does not start on this kernel) running the threading test.
+# PADDEDATTN_SANITIZERS=0 skips them.
+FUZZ_SECONDS="${PADDEDATTN_FUZZ_SECONDS:-60}"
+
+build_sanitized() {
+    local dir="$1" cc="$2" cxx="$3" sanitize="$4"
+    shift 4
+    cmake -S "$ROOT/native" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPADDEDATTN_CUDA=OFF \
+        -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DPADDEDATTN_SANITIZE="$sanitize" "$@" >/dev/null \
+        && cmake --build "$dir" --parallel "$JOBS"
+}
+
+run_fuzzer() {
+    local dir="$1" corpus
+    corpus="$(mktemp -d)"
+    cp "$ROOT"/native/fuzz/corpus/* "$corpus"/
+    # New inputs go to the scratch copy; the committed corpus stays as it is.
+    timeout $((FUZZ_SECONDS + 120)) "$dir/fuzz_params" -max_total_time="$FUZZ_SECONDS" -max_len=700 \
+        -timeout=20 -rss_limit_mb=2048 -print_final_stats=1 "$corpus" 2>&1 | tail -n 25
+    local rc="${PIPESTATUS[0]}"
+    rm -rf "$corpus"
+    return "$rc"
+}
+
+run_sanitizer_suites() {
+    local dotnet_ok="$1"
+    [ "${PADDEDATTN_SANITIZERS:-1}" = 0 ] && return 0
+    have ninja || { record "sanitizer builds" 0 1 0 "ninja missing"; return 0; }
+    local asan_dir="$BUILD_DIR/native-asan" tsan_dir="$BUILD_DIR/native-tsan" runtime_dir=""
+    have clang-14 && runtime_dir="$(clang-14 -print-runtime-dir 2>/dev/null || true)"
+    if [ -z "$runtime_dir" ] || [ ! -e "$runtime_dir/libclang_rt.asan-x86_64.so" ]; then
+        record "ASan+UBSan build" 0 1 0 "clang-14 with its runtime (libclang-rt-14-dev) is missing"
+    else
+        say "native: ASan+UBSan build ($asan_dir)"
+        if build_sanitized "$asan_dir" clang-14 clang++-14 address,undefined -DPADDEDATTN_FUZZ=ON; then
+            export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1"
+            run_ctest "$asan_dir" "ctest (ASan+UBSan)"
+            if [ "$dotnet_ok" = 1 ]; then
+                # The .NET runtime handles SIGSEGV itself and leaks by design.
+                MSTEST_ENV=("LD_PRELOAD=$runtime_dir/libclang_rt.asan-x86_64.so"
+                            "ASAN_OPTIONS=detect_leaks=0:handle_segv=0:allow_user_segv_handler=1:use_sigaltstack=0:abort_on_error=1"
+                            "PADDEDATTN_NATIVE_LIB=$asan_dir/libpaddedattn.so")
+                local project
+                for project in "$ROOT"/tests/*/*.csproj; do
+                    grep -qE '<(IsTestProject|EnableMSTestRunner)>true<' "$project" || continue
+                    run_mstest "$project" "$(basename "$project" .csproj) (ASan+UBSan)" --filter "TestCategory!=GPU"
+                done
+                MSTEST_ENV=()
+            fi
+            run_single "fuzz_params (${FUZZ_SECONDS} s)" run_fuzzer "$asan_dir"
+            unset ASAN_OPTIONS UBSAN_OPTIONS
+        else
+            record "ASan+UBSan build" 0 1 0
+        fi
+    fi
+    say "native: TSan build ($tsan_dir)"
+    if build_sanitized "$tsan_dir" gcc g++ thread; then
+        TSAN_OPTIONS="halt_on_error=1" run_ctest "$tsan_dir" "ctest threads (TSan)" -R 'test_threads'
+    else
+        record "TSan build" 0 1 0
+    fi
+}
+
 print_summary() {
     local entry name passed failed skipped note total_passed=0 total_failed=0 total_skipped=0
     echo
@@ -460,6 +547,7 @@ cmd_test() {
         run_single "C sample" run_c_sample
         run_single "Python sample" run_python_sample
         run_python_suite "Python ctypes layout" "$ROOT/tests/python/test_ctypes_layout.py"
+        run_sanitizer_suites "$dotnet_ok"
     fi
 
     print_summary

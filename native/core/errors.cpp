@@ -2,31 +2,56 @@
 #include "errors.h"
 
 #include <cstdarg>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace pattn {
 namespace {
 // One message per thread; a fixed buffer so that recording an error never
 // allocates (it may be reporting an allocation failure).
 thread_local char t_message[1024] = "";
+// The argument the message is about, next to it (names are short identifiers).
+thread_local char t_argument[64] = "";
+
+void record(const char* argument, const char* format, va_list args) {
+    std::vsnprintf(t_message, sizeof t_message, format, args);
+    std::snprintf(t_argument, sizeof t_argument, "%s", argument != nullptr ? argument : "");
+}
 }  // namespace
 
 pattn_status set_error(pattn_status status, const char* format, ...) {
     va_list args;
     va_start(args, format);
-    std::vsnprintf(t_message, sizeof t_message, format, args);
+    record("", format, args);
     va_end(args);
     return status;
 }
 
-void clear_error() { t_message[0] = '\0'; }
+pattn_status set_argument_error(pattn_status status, const char* argument, const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    record(argument, format, args);
+    va_end(args);
+    return status;
+}
+
+void clear_error() {
+    t_message[0] = '\0';
+    t_argument[0] = '\0';
+}
 
 }  // namespace pattn
 
 extern "C" {
 
 PATTN_API const char* pattn_status_string(pattn_status status) {
-    switch (status) {
+    // Read as a plain integer: a caller may pass a value this version does
+    // not know, which must not be loaded as the enum.
+    int32_t value;
+    static_assert(sizeof value == sizeof status, "the ABI's enums are 32-bit");
+    std::memcpy(&value, &status, sizeof value);
+    switch (value) {
         case PATTN_STATUS_SUCCESS: return "PATTN_STATUS_SUCCESS";
         case PATTN_STATUS_INVALID_ARGUMENT: return "PATTN_STATUS_INVALID_ARGUMENT";
         case PATTN_STATUS_UNSUPPORTED: return "PATTN_STATUS_UNSUPPORTED";
@@ -36,10 +61,12 @@ PATTN_API const char* pattn_status_string(pattn_status status) {
         case PATTN_STATUS_CUDA_NOT_BUILT: return "PATTN_STATUS_CUDA_NOT_BUILT";
         case PATTN_STATUS_NO_DEVICE: return "PATTN_STATUS_NO_DEVICE";
         case PATTN_STATUS_INTERNAL_ERROR: return "PATTN_STATUS_INTERNAL_ERROR";
+        default: return "unknown status";
     }
-    return "unknown status";
 }
 
 PATTN_API const char* pattn_last_error_message(void) { return pattn::t_message; }
+
+PATTN_API const char* pattn_last_error_argument(void) { return pattn::t_argument; }
 
 }  // extern "C"

@@ -12,7 +12,9 @@
 
 #include "attention_args.h"
 #include "backends.h"
+#include "common/capture.h"
 #include "common/device_state.h"
+#include "common/online_softmax.cuh"
 #include "common/dispatch.h"
 #include "common/math_constants.h"
 #include "common/tuning.h"
@@ -58,7 +60,7 @@ cudaError_t choose_stages(int64_t base_blocks, int sms, DeviceState& device, int
 
 template <typename T, int HEAD_DIM, int ROWS>
 pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwitches& tuning, DeviceState& device,
-                        cudaStream_t stream) {
+                        bool capturing, cudaStream_t stream) {
     using Shape = DecodeShape<HEAD_DIM>;
     p.row_chunks = (p.rows_per_kv_head + ROWS - 1) / ROWS;
 
@@ -139,10 +141,19 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
     if (host_lens && !lens_by_value) {
         int32_t* lens = reinterpret_cast<int32_t*>(workspace + part_o_bytes +
                                                    (part_lse_bytes + 15) / 16 * 16);
-        // Pageable host memory is staged before this returns, so the caller
-        // may reuse its array right away.
-        e = cudaMemcpyAsync(lens, a.kv_lens, lens_bytes, cudaMemcpyHostToDevice, stream);
         p.kv_lens = lens;
+        if (capturing) {
+            // A graph may not copy from pageable memory (common/capture.h).
+            const pattn_status us = upload_by_kernel(lens, a.kv_lens, lens_bytes, stream, "decode kv_valid_lens upload");
+            if (us != PATTN_STATUS_SUCCESS) {
+                cudaFreeAsync(workspace, stream);
+                return us;
+            }
+        } else {
+            // Pageable host memory is staged before this returns, so the
+            // caller may reuse its array right away.
+            e = cudaMemcpyAsync(lens, a.kv_lens, lens_bytes, cudaMemcpyHostToDevice, stream);
+        }
     }
     if (e == cudaSuccess) e = launch_decode_split<T, HEAD_DIM, ROWS>(p, stream);
     if (e == cudaSuccess && splits > 1) {
@@ -166,45 +177,28 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
 
 template <typename T, int HEAD_DIM>
 pattn_status run_decode_rows(const AttentionArgs& a, const DecodeParams& p, const TuningSwitches& tuning,
-                             DeviceState& device, cudaStream_t stream) {
-    if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, stream);
-    if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, stream);
+                             DeviceState& device, bool capturing, cudaStream_t stream) {
+    if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, capturing, stream);
+    if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, capturing, stream);
     // 5 or 6 rows (GQA groups of 5 or 6, e.g. 40/8 heads; q_len 3 x group 2)
     // in blocks of 8 would spend a quarter to three eighths of the dot
     // products and accumulators on empty rows.
-    if (p.rows_per_kv_head <= 6) return run_decode<T, HEAD_DIM, 6>(a, p, tuning, device, stream);
-    return run_decode<T, HEAD_DIM, 8>(a, p, tuning, device, stream);
-}
-
-bool aligned16(const void* ptr, int64_t sb, int64_t ss, int64_t sh) {
-    // 16-byte loads of 8 elements of 2 bytes each.
-    return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && sb % 8 == 0 && ss % 8 == 0 && sh % 8 == 0;
+    if (p.rows_per_kv_head <= 6) return run_decode<T, HEAD_DIM, 6>(a, p, tuning, device, capturing, stream);
+    return run_decode<T, HEAD_DIM, 8>(a, p, tuning, device, capturing, stream);
 }
 
 template <typename T>
 pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
-    if (static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads > 0x7fffffffLL)
-        return set_error(PATTN_STATUS_UNSUPPORTED,
-                         "decode: batch * q_len * num_qo_heads = %lld exceeds 2^31 - 1 on CUDA",
-                         static_cast<long long>(a.batch) * a.q_len * a.num_qo_heads);
-    if (a.batch > 65535)
-        return set_error(PATTN_STATUS_UNSUPPORTED, "decode: batch = %d exceeds 65535 on CUDA", a.batch);
-    if (a.num_kv_heads <= 0 || a.num_qo_heads % a.num_kv_heads != 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
-                         "decode: num_qo_heads = %d is not a multiple of num_kv_heads = %d",
-                         a.num_qo_heads, a.num_kv_heads);
-    if (!aligned16(a.q, a.q_stride_b, a.q_stride_s, a.q_stride_h))
-        return set_error(PATTN_STATUS_UNSUPPORTED,
-                         "decode: q must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
-    if (!aligned16(a.k, a.k_stride_b, a.k_stride_s, a.k_stride_h))
-        return set_error(PATTN_STATUS_UNSUPPORTED,
-                         "decode: k_cache must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
-    if (!aligned16(a.v, a.v_stride_b, a.v_stride_s, a.v_stride_h))
-        return set_error(PATTN_STATUS_UNSUPPORTED,
-                         "decode: v_cache must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
-
+    // native/core/validate.cpp has checked everything this path relies on:
+    // batch <= 65535 and batch * q_len * num_qo_heads <= 2^30 (the grids),
+    // num_qo_heads a multiple of num_kv_heads, 16-byte aligned q/k/v/o
+    // with strides of multiples of 8 elements.
     // The caller (api.cpp) has made a.device_id current.
-    pattn_status status = PATTN_STATUS_SUCCESS;
+    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    bool capturing = false;
+    pattn_status status = query_capture(stream, &capturing);  // before anything touches a stream
+    if (status != PATTN_STATUS_SUCCESS) return status;
+    const CaptureScope capture_scope(capturing);
     DeviceState* device = device_state(a.device_id, &status);
     if (device == nullptr) return status;
     const TuningSwitches tuning = read_tuning_switches();
@@ -220,7 +214,7 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.group = a.num_qo_heads / a.num_kv_heads;
     p.rows_per_kv_head = p.group * a.q_len;
     p.left_padded = a.left_padded ? 1 : 0;
-    p.scale_log2 = a.scale * kLog2e;
+    p.scale_log2 = softmax_scale_log2(a.scale);  // common/online_softmax.cuh
     if (a.page_table) {
         p.page_table = a.page_table;
         p.page_table_stride = a.page_table_stride;
@@ -231,9 +225,8 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
             if ((1 << shift) == a.page_size) p.page_shift = shift;
     }
 
-    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
     PATTN_DISPATCH_HEAD_DIM("decode", a.head_dim, HEAD_DIM,
-                            { return run_decode_rows<T, HEAD_DIM>(a, p, tuning, *device, stream); })
+                            { return run_decode_rows<T, HEAD_DIM>(a, p, tuning, *device, capturing, stream); })
     return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
 }
 

@@ -23,6 +23,7 @@
 
 #include "common/convert.cuh"
 #include "common/math_constants.h"
+#include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "decode_params.h"
 #include "mask_rules.h"
@@ -154,11 +155,12 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         for (int e = 0; e < 8; ++e) q[r][e] *= p.scale_log2;
     }
 
-    float m[ROWS], l[ROWS], acc[ROWS][8];
+    float m[ROWS], l[ROWS], l_comp[ROWS], acc[ROWS][8];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
         m[r] = kNegInf;
         l[r] = 0.f;
+        l_comp[r] = 0.f;
 #pragma unroll
         for (int e = 0; e < 8; ++e) acc[r][e] = 0.f;
     }
@@ -206,17 +208,22 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
             float tile_max = s[0][r];
 #pragma unroll
             for (int u = 1; u < kStepsPerTile; ++u) tile_max = fmaxf(tile_max, s[u][r]);
-            const float m_new = fmaxf(m[r], tile_max);
+            // common/online_softmax.cuh: finite maximum, exponents <= 0,
+            // compensated sum of the tiles' partial sums.
+            const float m_new = clamp_running_max(fmaxf(m[r], tile_max));
             const float base = m_new == kNegInf ? 0.f : m_new;  // no (-inf) - (-inf)
             const float alpha = exp2f(m[r] - base);
             l[r] *= alpha;
+            l_comp[r] *= alpha;
 #pragma unroll
             for (int e = 0; e < 8; ++e) acc[r][e] *= alpha;
+            float tile_sum = 0.f;
 #pragma unroll
             for (int u = 0; u < kStepsPerTile; ++u) {
-                s[u][r] = exp2f(s[u][r] - base);
-                l[r] += s[u][r];
+                s[u][r] = exp2f(softmax_exponent(s[u][r] - base));
+                tile_sum += s[u][r];
             }
+            compensated_add(l[r], l_comp[r], tile_sum);
             m[r] = m_new;
         }
 #pragma unroll

@@ -9,6 +9,7 @@
 
 #include "attention_args.h"
 #include "backends.h"
+#include "common/capture.h"
 #include "cuda_check.h"
 #include "errors.h"
 #include "merge_states_kernel.cuh"
@@ -20,12 +21,15 @@ pattn_status merge_states(const MergeArgs& a, void* stream_ptr) {
     using namespace merge_detail;
     const int64_t rows = a.d0 * a.d1 * a.num_heads;
     if (rows == 0 || a.head_dim == 0) return PATTN_STATUS_SUCCESS;
+    // validate.cpp limits rows to 2^31 - 1, so the grid fits in 32 bits.
     const int64_t blocks = (rows + kWarps - 1) / kWarps;
-    if (blocks > 0x7fffffffLL)
-        return set_error(PATTN_STATUS_UNSUPPORTED, "merge_states: %lld rows is too many for one launch",
-                         static_cast<long long>(rows));
     // The caller (api.cpp) has made a.device_id current.
     cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    // One kernel launch, capturable as it is; only the legacy-stream case
+    // (common/capture.h) is refused.
+    bool capturing = false;
+    const pattn_status capture_status = query_capture(stream, &capturing);
+    if (capture_status != PATTN_STATUS_SUCCESS) return capture_status;
     const dim3 grid(static_cast<unsigned>(blocks));
     switch (a.dtype) {
         case PATTN_DTYPE_F32: merge_states_kernel<float><<<grid, kWarps * 32, 0, stream>>>(a); break;

@@ -1,7 +1,8 @@
 // The merge_states kernel: (o_a, lse_a) + (o_b, lse_b) -> (o_out, lse_out)
 // with natural-log lse, as FlashInfer's merge_state. One warp per
-// (d0, d1, head) row; lanes walk head_dim. o_out / lse_out may alias the
-// a-side inputs: every element is read before it is written by the same
+// (d0, d1, head) row; lanes walk head_dim; the weights (and what NaN and
+// +-inf lse mean) come from core/merge_rule.h. o_out / lse_out may be
+// exactly o_a or o_b / lse_a or lse_b: every element is read before it is written by the same
 // thread, and the row's lse is written only after the whole warp read it.
 #pragma once
 
@@ -11,6 +12,7 @@
 
 #include "attention_args.h"
 #include "common/convert.cuh"
+#include "merge_rule.h"
 
 namespace pattn {
 namespace cuda {
@@ -20,7 +22,6 @@ constexpr int kWarps = 4;
 
 template <typename T>
 __global__ void __launch_bounds__(kWarps * 32) merge_states_kernel(const MergeArgs a) {
-    const float kNegInf = -__int_as_float(0x7f800000);
     const int lane = threadIdx.x % 32;
     const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
     const int64_t rows = a.d0 * a.d1 * a.num_heads;
@@ -33,17 +34,8 @@ __global__ void __launch_bounds__(kWarps * 32) merge_states_kernel(const MergeAr
     const float lse_b = a.lse_b[i0 * a.lse_b_stride[0] + i1 * a.lse_b_stride[1] + h * a.lse_b_stride[2]];
     __syncwarp();  // lse_out may be lse_a: every lane has read it
 
-    const float m = fmaxf(lse_a, lse_b);
-    const bool empty = m == kNegInf || m != m;  // NaN lse is treated as empty, too
-    float w_a = 0.f, w_b = 0.f, lse = kNegInf;
-    if (!empty) {
-        w_a = expf(lse_a - m);
-        w_b = expf(lse_b - m);
-        const float sum = w_a + w_b;
-        lse = m + logf(sum);
-        w_a /= sum;
-        w_b /= sum;
-    }
+    const MergeWeights w = merge_weights(lse_a, lse_b);  // core/merge_rule.h
+    const float nan = __int_as_float(0x7fc00000);
 
     const T* oa = static_cast<const T*>(a.o_a) + i0 * a.o_a_stride[0] + i1 * a.o_a_stride[1] + h * a.o_a_stride[2];
     const T* ob = static_cast<const T*>(a.o_b) + i0 * a.o_b_stride[0] + i1 * a.o_b_stride[1] + h * a.o_b_stride[2];
@@ -51,12 +43,13 @@ __global__ void __launch_bounds__(kWarps * 32) merge_states_kernel(const MergeAr
     for (int e = lane; e < a.head_dim; e += 32) {
         // A side of weight 0 contributes nothing, even if its o is not finite.
         float x = 0.f;
-        if (w_a > 0.f) x = w_a * Convert<T>::to_float(oa[e]);
-        if (w_b > 0.f) x = fmaf(w_b, Convert<T>::to_float(ob[e]), x);
+        if (w.w_a > 0.f) x = w.w_a * Convert<T>::to_float(oa[e]);
+        if (w.w_b > 0.f) x = fmaf(w.w_b, Convert<T>::to_float(ob[e]), x);
+        if (w.o_is_nan) x = nan;
         oo[e] = Convert<T>::from_float(x);
     }
     if (lane == 0)
-        a.lse_out[i0 * a.lse_out_stride[0] + i1 * a.lse_out_stride[1] + h * a.lse_out_stride[2]] = lse;
+        a.lse_out[i0 * a.lse_out_stride[0] + i1 * a.lse_out_stride[1] + h * a.lse_out_stride[2]] = w.lse;
 }
 
 }  // namespace merge_detail

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "backends.h"
+#include "common/capture.h"
 #include "common/device_state.h"
+#include "common/online_softmax.cuh"
 #include "common/dispatch.h"
 #include "common/math_constants.h"
 #include "common/staging.h"
@@ -149,21 +151,64 @@ pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
 }
 
+// Host lengths of a large batch inside a CUDA-graph capture (common/capture.h):
+// the work list's staging buffer may not be read at replay time, so the
+// lengths are copied by kernels into graph-owned memory and the grid runs as
+// with device lengths.
+template <int HEAD_DIM>
+pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p, int64_t grid_blocks, bool hopper,
+                                       DeviceState& device, cudaStream_t stream) {
+    // kv_lens == q_lens when kv_valid_lens was absent: one array serves both.
+    const bool shared = a.kv_lens == a.q_lens;
+    const size_t row_bytes = static_cast<size_t>(a.batch) * sizeof(int32_t);
+    const size_t bytes = row_bytes * ((a.q_lens ? 1 : 0) + (a.kv_lens && !shared ? 1 : 0));
+    unsigned char* lens = nullptr;
+    PATTN_CUDA_TRY(device.malloc_async(reinterpret_cast<void**>(&lens), bytes, stream));
+    pattn_status s = PATTN_STATUS_SUCCESS;
+    size_t offset = 0;
+    p.q_lens_device = nullptr;
+    p.kv_lens_device = nullptr;
+    if (a.q_lens) {
+        s = upload_by_kernel(lens, a.q_lens, row_bytes, stream, "prefill q_valid_lens upload");
+        p.q_lens_device = reinterpret_cast<const int32_t*>(lens);
+        offset += row_bytes;
+    }
+    if (s == PATTN_STATUS_SUCCESS && a.kv_lens) {
+        if (shared) {
+            p.kv_lens_device = p.q_lens_device;
+        } else {
+            s = upload_by_kernel(lens + offset, a.kv_lens, row_bytes, stream, "prefill kv_valid_lens upload");
+            p.kv_lens_device = reinterpret_cast<const int32_t*>(lens + offset);
+        }
+    }
+    p.work = nullptr;
+    p.param_rows = 0;
+    if (s == PATTN_STATUS_SUCCESS) {
+        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
+            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, hopper, device, stream);
+            })
+        })
+    }
+    // Stream-ordered: released after the kernel has read it.
+    const cudaError_t free_error = cudaFreeAsync(lens, stream);
+    if (s != PATTN_STATUS_SUCCESS) return s;
+    PATTN_CUDA_TRY(free_error);
+    return PATTN_STATUS_SUCCESS;
+}
+
 template <int HEAD_DIM>
 pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const TuningSwitches& tuning,
-                               DeviceState& device, cudaStream_t stream) {
+                               DeviceState& device, bool capturing, cudaStream_t stream) {
     bool hopper = false;
     PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(a, tuning, device); })
     const int block_m = hopper ? prefill_hopper_block_m(HEAD_DIM) : prefill_block_m(HEAD_DIM);
     const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
     const int64_t total_rows = (int64_t)a.q_len * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;
+    // validate.cpp limits batch * q_len * num_qo_heads to 2^30, which bounds
+    // both the packed rows (plus a tile) and the grid below 2^31.
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
-    if (total_rows + block_m > INT32_MAX || grid_blocks > INT32_MAX)
-        return set_error(PATTN_STATUS_UNSUPPORTED,
-                         "q_len * (num_qo_heads / num_kv_heads) = %lld packed rows per (batch, kv head) "
-                         "(%lld query tiles in all) exceeds the CUDA prefill kernel's 32-bit indexing",
-                         (long long)total_rows, (long long)grid_blocks);
     p.num_q_tiles = (int32_t)num_q_tiles;
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr;
@@ -184,6 +229,8 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         })
         return s;
     }
+
+    if (capturing) return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, hopper, device, stream);
 
     std::vector<PrefillWorkItem> items;
     build_work_list(a, block_m, block_n, (int)num_q_tiles, &items);
@@ -221,11 +268,14 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
 pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     if (a.batch == 0 || a.q_len == 0) return PATTN_STATUS_SUCCESS;
     // The caller (api.cpp) has made a.device_id current.
-    pattn_status status = PATTN_STATUS_SUCCESS;
+    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    bool capturing = false;
+    pattn_status status = query_capture(stream, &capturing);  // before anything touches a stream
+    if (status != PATTN_STATUS_SUCCESS) return status;
+    const CaptureScope capture_scope(capturing);
     DeviceState* device = device_state(a.device_id, &status);
     if (device == nullptr) return status;
     const TuningSwitches tuning = read_tuning_switches();
-    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
 
     PrefillParams p;
     std::memset(&p, 0, sizeof(p));
@@ -235,11 +285,11 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.kv_len = a.kv_len;
     p.num_kv_heads = a.num_kv_heads;
     p.group_size = a.num_qo_heads / a.num_kv_heads;
-    p.scale_log2 = a.scale * kLog2e;
+    p.scale_log2 = softmax_scale_log2(a.scale);  // common/online_softmax.cuh
     p.left_padded = a.left_padded;
 
     PATTN_DISPATCH_HEAD_DIM("prefill", a.head_dim, HEAD_DIM,
-                            { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, stream); })
+                            { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })
     return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
 }
 

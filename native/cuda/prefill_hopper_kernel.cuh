@@ -24,6 +24,7 @@
 #include <cuda_runtime.h>
 
 #include "common/math_constants.h"
+#include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "common/softmax.cuh"
 #include "mask_rules.h"
@@ -303,6 +304,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     for (int i = 0; i < kOutRegs; ++i) acc_o[i] = 0.f;
     float row_max[2] = {-INFINITY, -INFINITY};  // running max of scale_log2 * score
     float row_sum[2] = {0.f, 0.f};              // this thread's share of the exp2 sum
+    float row_comp[2] = {0.f, 0.f};             // its Kahan compensation (common/online_softmax.cuh)
     const float scale_log2 = params.scale_log2;
     const int row_local = wg * 64 + warp_in_wg * 16 + (lane >> 2);  // rows row_local, row_local + 8
     // Q rows of this warpgroup (K-major); K (K-major) and V (N-major: the
@@ -340,7 +342,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
         if (key0 + kBlockN > block_state[S_KEYS_ALL])
             mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
         float correction[2];
-        online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, scale_log2, correction);
+        online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, row_comp, scale_log2, correction);
         rescale_rows<HEAD_DIM / 8>(as_n8_tiles(acc_o), correction);
 
         uint32_t p[kBlockN / 16][4];

@@ -17,6 +17,7 @@
 #include <cuda_runtime.h>
 
 #include "common/math_constants.h"
+#include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "common/softmax.cuh"
 #include "mask_rules.h"
@@ -165,6 +166,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     float acc_o[M_TILES][D_TILES][4];
     float row_max[M_TILES][2];  // running max of scale_log2 * score (-inf: none yet)
     float row_sum[M_TILES][2];  // this thread's share of the running exp2 sum
+    float row_comp[M_TILES][2];  // its Kahan compensation (common/online_softmax.cuh)
 #pragma unroll
     for (int mt = 0; mt < M_TILES; ++mt) {
 #pragma unroll
@@ -175,6 +177,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         for (int h = 0; h < 2; ++h) {
             row_max[mt][h] = -INFINITY;
             row_sum[mt][h] = 0.f;
+            row_comp[mt][h] = 0.f;
         }
     }
 
@@ -245,7 +248,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
 #pragma unroll
         for (int mt = 0; mt < M_TILES; ++mt) {
             float correction[2];
-            online_softmax_tile<N_TILES>(acc_s[mt], row_max[mt], row_sum[mt], scale_log2, correction);
+            online_softmax_tile<N_TILES>(acc_s[mt], row_max[mt], row_sum[mt], row_comp[mt], scale_log2, correction);
             rescale_rows<D_TILES>(acc_o[mt], correction);
         }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "math_constants.h"
+#include "online_softmax.cuh"
 #include "ptx.cuh"
 
 namespace pattn {
@@ -18,10 +19,12 @@ namespace cuda {
 // share of the row sum are updated, and correction[h] is the factor the
 // output accumulated so far must be multiplied by. A row that has seen no
 // key yet keeps max -inf; exp2 against 0 then gives p = 0 and a correction
-// of 0 instead of NaN.
+// of 0 instead of NaN. The max is clamped, the exponents capped at 0 and the
+// sum compensated (row_comp) as online_softmax.cuh describes.
 template <int N_TILES>
 __device__ __forceinline__ void online_softmax_tile(float (&s)[N_TILES][4], float (&row_max)[2],
-                                                    float (&row_sum)[2], float scale_log2, float (&correction)[2]) {
+                                                    float (&row_sum)[2], float (&row_comp)[2], float scale_log2,
+                                                    float (&correction)[2]) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
         float mx = -INFINITY;
@@ -29,20 +32,22 @@ __device__ __forceinline__ void online_softmax_tile(float (&s)[N_TILES][4], floa
         for (int nt = 0; nt < N_TILES; ++nt) mx = fmaxf(mx, fmaxf(s[nt][2 * h], s[nt][2 * h + 1]));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        const float new_max = fmaxf(row_max[h], mx * scale_log2);
+        const float new_max = clamp_running_max(fmaxf(row_max[h], mx * scale_log2));
         const float ref = new_max == -INFINITY ? 0.f : new_max;
         correction[h] = fast_exp2(row_max[h] - ref);
         row_max[h] = new_max;
         float sum = 0.f;
 #pragma unroll
         for (int nt = 0; nt < N_TILES; ++nt) {
-            const float a = fast_exp2(fmaf(s[nt][2 * h], scale_log2, -ref));
-            const float b = fast_exp2(fmaf(s[nt][2 * h + 1], scale_log2, -ref));
+            const float a = fast_exp2(softmax_exponent(fmaf(s[nt][2 * h], scale_log2, -ref)));
+            const float b = fast_exp2(softmax_exponent(fmaf(s[nt][2 * h + 1], scale_log2, -ref)));
             s[nt][2 * h] = a;
             s[nt][2 * h + 1] = b;
             sum += a + b;
         }
-        row_sum[h] = row_sum[h] * correction[h] + sum;
+        row_sum[h] *= correction[h];
+        row_comp[h] *= correction[h];
+        compensated_add(row_sum[h], row_comp[h], sum);
     }
 }
 

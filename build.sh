@@ -375,6 +375,24 @@ run_python_sample() {
     timeout 600 python3 "$ROOT/samples/python/run_sample.py"
 }
 
+# Every C#, C and Python block of README.md and docs/*.md, compiled and run
+# (tests/snippets/check_doc_snippets.py); each block counts as one test.
+run_doc_snippets() {
+    local log="$RESULTS_DIR/doc-snippets.log" rc=0 summary
+    say "documentation snippets"
+    timeout 1800 python3 "$ROOT/tests/snippets/check_doc_snippets.py" --root "$ROOT" --native-lib "$NATIVE_LIB" \
+        2>&1 | tee "$log" || rc=$?
+    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)"
+    if [ -z "$summary" ]; then
+        record "doc snippets" 0 1 0 "no summary (exit code $rc)"
+        return
+    fi
+    local passed failed skipped
+    read -r passed _ failed _ skipped _ <<< "${summary//,/}"
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+    record "doc snippets" "$passed" "$failed" "$skipped"
+}
+
 print_summary() {
     local entry name passed failed skipped note total_passed=0 total_failed=0 total_skipped=0
     echo
@@ -429,6 +447,7 @@ cmd_test() {
         fi
         run_single "C sample" run_c_sample
         run_single "Python sample" run_python_sample
+        if [ "$dotnet_ok" = 1 ]; then run_doc_snippets; fi
     fi
 
     print_summary

@@ -65,7 +65,7 @@ def run(command, cwd, env=None, timeout=900):
 
 
 def packages_of(options):
-    m = re.search(r"packages=([^\s]+)", options)
+    m = re.search(r"packages=([^\s;]+)", options)
     if not m:
         return []
     return [tuple(p.split("@", 1)) for p in m.group(1).split(",") if p]

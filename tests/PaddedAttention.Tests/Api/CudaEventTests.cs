@@ -45,13 +45,13 @@ public sealed class CudaEventTests
             // Queue a fill of a on the producer, then make the consumer copy a into b after it.
             unsafe
             {
-                Assert.AreEqual(0, (int)Interop.NativeMethods.pattn_memset_async((void*)a.Pointer, round, (ulong)n * 4, (void*)producer.Handle));
+                Assert.AreEqual(0, (int)PaddedAttention.Interop.NativeMethods.pattn_memset_async((void*)a.Pointer, round, (ulong)n * 4, (void*)producer.Handle));
             }
             done.Record(producer);
             consumer.Wait(done);
             unsafe
             {
-                Assert.AreEqual(0, (int)Interop.NativeMethods.pattn_memcpy_async((void*)b.Pointer, (void*)a.Pointer, (ulong)n * 4, (void*)consumer.Handle));
+                Assert.AreEqual(0, (int)PaddedAttention.Interop.NativeMethods.pattn_memcpy_async((void*)b.Pointer, (void*)a.Pointer, (ulong)n * 4, (void*)consumer.Handle));
             }
             consumer.SynchronizeAsync().GetAwaiter().GetResult();
             Assert.IsTrue(done.IsCompleted);
@@ -73,7 +73,7 @@ public sealed class CudaEventTests
         unsafe
         {
             for (int i = 0; i < 20; i++)
-                Assert.AreEqual(0, (int)Interop.NativeMethods.pattn_memset_async((void*)buffer.Pointer, i, 256UL << 20, (void*)stream.Handle));
+                Assert.AreEqual(0, (int)PaddedAttention.Interop.NativeMethods.pattn_memset_async((void*)buffer.Pointer, i, 256UL << 20, (void*)stream.Handle));
         }
         // 64 waits at once: each would pin a worker if it blocked.
         var waits = Enumerable.Range(0, 64).Select(_ => stream.SynchronizeAsync()).ToArray();
@@ -84,7 +84,7 @@ public sealed class CudaEventTests
         unsafe
         {
             for (int i = 0; i < 20; i++)
-                Assert.AreEqual(0, (int)Interop.NativeMethods.pattn_memset_async((void*)buffer.Pointer, i, 256UL << 20, (void*)stream.Handle));
+                Assert.AreEqual(0, (int)PaddedAttention.Interop.NativeMethods.pattn_memset_async((void*)buffer.Pointer, i, 256UL << 20, (void*)stream.Handle));
         }
         var wait = stream.SynchronizeAsync(cancelled.Token);
         cancelled.Cancel();

@@ -6,7 +6,7 @@
 #   ./build.sh test       build, then every suite; last line: "N passed, N failed, N skipped"
 #   ./build.sh demo [..]  build, then run samples/EmbeddingBatch (arguments are passed on)
 #   ./build.sh bindings   regenerate src/Managed/Interop/NativeMethods.g.cs from the C header
-#   ./build.sh pack       NuGet package with runtimes/linux-x64/native into artifacts/
+#   ./build.sh pack [--cpu-only]  NuGet package (+ .snupkg) with runtimes/linux-x64/native into artifacts/
 #   ./build.sh help
 #
 # Environment: PADDEDATTN_CUDA=AUTO|ON|OFF (default AUTO: CUDA when a toolkit is
@@ -393,6 +393,15 @@ run_doc_snippets() {
     record "doc snippets" "$passed" "$failed" "$skipped"
 }
 
+# ./build.sh pack (--cpu-only when the library has no CUDA backend), then a
+# fresh console app consumes the package and runs the README sample.
+run_package_check() {
+    local pack_args=()
+    if grep -aq '(CPU-only build)' "$NATIVE_LIB"; then pack_args=(--cpu-only); fi
+    (cmd_pack "${pack_args[@]}") || return 1
+    timeout 1200 "$ROOT/tests/package/consume_package.sh" "$ROOT/artifacts"
+}
+
 print_summary() {
     local entry name passed failed skipped note total_passed=0 total_failed=0 total_skipped=0
     echo
@@ -447,7 +456,10 @@ cmd_test() {
         fi
         run_single "C sample" run_c_sample
         run_single "Python sample" run_python_sample
-        if [ "$dotnet_ok" = 1 ]; then run_doc_snippets; fi
+        if [ "$dotnet_ok" = 1 ]; then
+            run_doc_snippets
+            run_single "package consumed" run_package_check
+        fi
     fi
 
     print_summary
@@ -475,16 +487,43 @@ cmd_bindings() {
 
 # ------------------------------------------------------------------- pack --
 
+# pack [--cpu-only]: a package of a CUDA build; a CPU-only library is refused
+# unless asked for, and then packed as version X.Y.Z-cpu (never mistaken for,
+# or cached as, the CUDA package).
 cmd_pack() {
-    build_native "$NATIVE_BUILD" "${PADDEDATTN_CUDA:-AUTO}" || die "the native build failed"
+    local cpu_only=0 arg
+    for arg in "$@"; do
+        case "$arg" in
+            --cpu-only) cpu_only=1 ;;
+            *) die "pack: unknown option '$arg' (only --cpu-only)" ;;
+        esac
+    done
+    local native_dir="$NATIVE_BUILD" cuda_mode="${PADDEDATTN_CUDA:-AUTO}"
+    if [ "$cpu_only" = 1 ]; then
+        # Reuse the main build when it is CPU-only already.
+        local existing
+        existing="$(find_native_lib "$NATIVE_BUILD" 2>/dev/null || true)"
+        if [ -z "$existing" ] || ! grep -aq '(CPU-only build)' "$existing"; then
+            native_dir="$BUILD_DIR/native-cpu"
+        fi
+        cuda_mode=OFF
+    fi
+    build_native "$native_dir" "$cuda_mode" || die "the native build failed"
     dotnet_sdk_10_present || die "the .NET 10 SDK is not installed (run ./build.sh setup)"
+    local flavor_args=() built_cpu_only=0
+    if grep -aq '(CPU-only build)' "$NATIVE_LIB"; then built_cpu_only=1; fi
+    if [ "$built_cpu_only" = 1 ] && [ "$cpu_only" = 0 ]; then
+        die "$NATIVE_LIB is a CPU-only build (no CUDA toolkit was found or PADDEDATTN_CUDA=OFF); install one (./build.sh setup) or run ./build.sh pack --cpu-only for a package named as CPU-only (version suffix -cpu)"
+    fi
+    [ "$cpu_only" = 1 ] && flavor_args=(-p:PaddedAttentionPackageFlavor=cpu)
     local artifacts="$ROOT/artifacts" lib_name package
     lib_name="$(basename "$NATIVE_LIB")"
     mkdir -p "$artifacts"
-    rm -f "$artifacts"/PaddedAttention.*.nupkg
-    say "dotnet pack ${MANAGED_PROJECT#"$ROOT"/} (native library: $NATIVE_LIB)"
+    rm -f "$artifacts"/PaddedAttention.*.nupkg "$artifacts"/PaddedAttention.*.snupkg
+    say "dotnet pack ${MANAGED_PROJECT#"$ROOT"/} (native library: $NATIVE_LIB${flavor_args[*]:+, CPU-only})"
     dotnet pack "$MANAGED_PROJECT" -c "$CONFIGURATION" -nologo -v:minimal -o "$artifacts" \
-        -p:PaddedAttentionNativeLib="$NATIVE_LIB"
+        -p:PaddedAttentionNativeLib="$NATIVE_LIB" -p:PaddedAttentionSourceLink=true -p:ContinuousIntegrationBuild=true \
+        "${flavor_args[@]}"
     package="$(find "$artifacts" -maxdepth 1 -name 'PaddedAttention.*.nupkg' -not -name '*.symbols.nupkg' | head -n 1)"
     [ -n "$package" ] || die "dotnet pack wrote no PaddedAttention package into artifacts/"
     local listing
@@ -495,6 +534,9 @@ cmd_pack() {
         unzip -l "$package"
         die "$package lacks runtimes/linux-x64/native/$lib_name"
     fi
+    [[ "$listing" == *" buildTransitive/PaddedAttention.targets"$'\n'* ]] || die "$package lacks buildTransitive/PaddedAttention.targets"
+    [ -f "${package%.nupkg}.snupkg" ] || die "dotnet pack wrote no symbols package (${package%.nupkg}.snupkg)"
+    say "symbols: ${package%.nupkg}.snupkg"
 }
 
 # ------------------------------------------------------------------- main --
@@ -507,7 +549,7 @@ case "$command" in
     test)     cmd_test ;;
     demo)     cmd_demo "$@" ;;
     bindings) cmd_bindings ;;
-    pack)     cmd_pack ;;
+    pack)     cmd_pack "$@" ;;
     help|-h|--help) usage ;;
     *) usage >&2; die "unknown command '$command'" ;;
 esac

@@ -1,7 +1,7 @@
 // pattn::cpu::merge_states: (o_a, lse_a) + (o_b, lse_b) -> (o_out, lse_out)
-// with natural-log lse, as FlashInfer's merge_state; f32 math, the same rules
-// as the CUDA kernel (a side with lse = -inf contributes nothing; both -inf
-// gives o = 0, lse = -inf). o_out / lse_out may alias the a-side inputs.
+// with natural-log lse, as FlashInfer's merge_state; f32 math, the rule of
+// core/merge_rule.h shared with the CUDA kernel (-inf, +inf and NaN lse
+// included). o_out / lse_out may be exactly o_a or o_b / lse_a or lse_b.
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -10,6 +10,7 @@
 #include "backends.h"
 #include "convert.h"
 #include "errors.h"
+#include "merge_rule.h"
 
 namespace pattn {
 namespace cpu {
@@ -38,34 +39,24 @@ pattn_status merge_states(const MergeArgs& a) {
         return set_error(PATTN_STATUS_UNSUPPORTED,
                          "merge_states: o dtype = %d is not supported (f32, f16, bf16)",
                          static_cast<int>(a.dtype));
-    const float neg_inf = -std::numeric_limits<float>::infinity();
     for (int64_t i0 = 0; i0 < a.d0; ++i0) {
         for (int64_t i1 = 0; i1 < a.d1; ++i1) {
             for (int64_t h = 0; h < a.num_heads; ++h) {
                 const float lse_a = a.lse_a[i0 * a.lse_a_stride[0] + i1 * a.lse_a_stride[1] + h * a.lse_a_stride[2]];
                 const float lse_b = a.lse_b[i0 * a.lse_b_stride[0] + i1 * a.lse_b_stride[1] + h * a.lse_b_stride[2]];
-                const float m = std::fmax(lse_a, lse_b);
-                const bool empty = m == neg_inf || std::isnan(m);
-                float w_a = 0.f, w_b = 0.f, lse = neg_inf;
-                if (!empty) {
-                    w_a = std::exp(lse_a - m);
-                    w_b = std::exp(lse_b - m);
-                    const float sum = w_a + w_b;
-                    lse = m + std::log(sum);
-                    w_a /= sum;
-                    w_b /= sum;
-                }
+                const MergeWeights w = merge_weights(lse_a, lse_b);
                 const int64_t oa = i0 * a.o_a_stride[0] + i1 * a.o_a_stride[1] + h * a.o_a_stride[2];
                 const int64_t ob = i0 * a.o_b_stride[0] + i1 * a.o_b_stride[1] + h * a.o_b_stride[2];
                 const int64_t oo = i0 * a.o_out_stride[0] + i1 * a.o_out_stride[1] + h * a.o_out_stride[2];
                 for (int e = 0; e < a.head_dim; ++e) {
                     // A side of weight 0 contributes nothing, even if its o is not finite.
                     float x = 0.f;
-                    if (w_a > 0.f) x = w_a * load(a.o_a, a.dtype, oa + e);
-                    if (w_b > 0.f) x = std::fma(w_b, load(a.o_b, a.dtype, ob + e), x);
+                    if (w.w_a > 0.f) x = w.w_a * load(a.o_a, a.dtype, oa + e);
+                    if (w.w_b > 0.f) x = std::fma(w.w_b, load(a.o_b, a.dtype, ob + e), x);
+                    if (w.o_is_nan) x = std::numeric_limits<float>::quiet_NaN();
                     store(a.o_out, a.dtype, oo + e, x);
                 }
-                a.lse_out[i0 * a.lse_out_stride[0] + i1 * a.lse_out_stride[1] + h * a.lse_out_stride[2]] = lse;
+                a.lse_out[i0 * a.lse_out_stride[0] + i1 * a.lse_out_stride[1] + h * a.lse_out_stride[2]] = w.lse;
             }
         }
     }

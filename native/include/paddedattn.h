@@ -89,6 +89,15 @@ PATTN_API const char* pattn_status_string(pattn_status status);
  * until the next pattn_* call on the same thread. */
 PATTN_API const char* pattn_last_error_message(void);
 
+/* The argument the last failing call on this thread rejected, spelled as in
+ * its params struct or function signature ("q", "k_cache", "q_valid_lens",
+ * "softmax_scale", "mask_mode", "params", "device_id", ...); "" when the
+ * failure was not about one argument (a CUDA error, an internal error) or
+ * there was none. When two arguments conflict (shapes that disagree,
+ * overlapping memory) it names the one the message puts first. Valid until
+ * the next pattn_* call on the same thread. */
+PATTN_API const char* pattn_last_error_argument(void);
+
 /* ------------------------------------------------------------------------ */
 /* Tensors                                                                  */
 /* ------------------------------------------------------------------------ */

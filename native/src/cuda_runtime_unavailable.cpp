@@ -14,7 +14,7 @@ int32_t cuda_device_count_or_zero() { return 0; }
 
 pattn_status check_placement(const char* name, const void*, bool on_cuda, int32_t device_id) {
     if (!on_cuda) return PATTN_STATUS_SUCCESS;
-    return set_error(PATTN_STATUS_CUDA_NOT_BUILT,
+    return set_argument_error(PATTN_STATUS_CUDA_NOT_BUILT, name,
                      "%s is a CUDA tensor (device_id = %d) but this library was built without CUDA",
                      name, (int)device_id);
 }
@@ -33,7 +33,7 @@ extern "C" {
 PATTN_API pattn_status pattn_device_count(int32_t* count) {
     pattn::clear_error();
     if (count == nullptr)
-        return pattn::set_error(PATTN_STATUS_INVALID_ARGUMENT, "count is NULL");
+        return pattn::set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "count", "count is NULL");
     *count = 0;
     return PATTN_STATUS_SUCCESS;
 }

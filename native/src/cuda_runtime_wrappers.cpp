@@ -1,6 +1,6 @@
 // CUDA builds: the device, memory and stream functions of the C ABI, thin
 // checked wrappers over the CUDA runtime, plus the placement checks that
-// validate.cpp uses. CPU-only builds use cuda_runtime_unavailable.cpp.
+// native/core/validate.cpp uses. CPU-only builds use cuda_runtime_unavailable.cpp.
 #if defined(PATTN_WITH_CUDA)
 
 #include <cuda_runtime.h>
@@ -39,17 +39,17 @@ bool pointer_attributes(const void* ptr, cudaPointerAttributes* attributes) {
 }
 
 pattn_status require_not_null(const void* p, const char* name) {
-    if (p == nullptr) return set_error(PATTN_STATUS_INVALID_ARGUMENT, "%s is NULL", name);
+    if (p == nullptr) return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, name, "%s is NULL", name);
     return PATTN_STATUS_SUCCESS;
 }
 
 pattn_status check_device_id(int32_t device_id) {
     const int32_t count = cuda_device_count_or_zero();
     if (count == 0)
-        return set_error(PATTN_STATUS_NO_DEVICE, "device_id = %d: no CUDA device is available",
+        return set_argument_error(PATTN_STATUS_NO_DEVICE, "device_id", "device_id = %d: no CUDA device is available",
                          (int)device_id);
     if (device_id < 0 || device_id >= count)
-        return set_error(PATTN_STATUS_NO_DEVICE, "device_id = %d does not exist (%d CUDA device(s))",
+        return set_argument_error(PATTN_STATUS_NO_DEVICE, "device_id", "device_id = %d does not exist (%d CUDA device(s))",
                          (int)device_id, (int)count);
     return PATTN_STATUS_SUCCESS;
 }
@@ -70,29 +70,29 @@ pattn_status check_placement(const char* name, const void* ptr, bool on_cuda, in
         if (count == 0) return PATTN_STATUS_SUCCESS;
         cudaPointerAttributes attributes;
         if (pointer_attributes(ptr, &attributes) && attributes.type == cudaMemoryTypeDevice)
-            return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+            return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, name,
                              "%s.device_type is CPU but %s.data = %p is memory of CUDA device %d",
                              name, name, ptr, attributes.device);
         return PATTN_STATUS_SUCCESS;
     }
     if (count == 0)
-        return set_error(PATTN_STATUS_NO_DEVICE,
+        return set_argument_error(PATTN_STATUS_NO_DEVICE, name,
                          "%s is a CUDA tensor (device_id = %d) but no CUDA device is available", name,
                          (int)device_id);
     if (device_id >= count)
-        return set_error(PATTN_STATUS_NO_DEVICE, "%s.device_id = %d does not exist (%d CUDA device(s))",
+        return set_argument_error(PATTN_STATUS_NO_DEVICE, name, "%s.device_id = %d does not exist (%d CUDA device(s))",
                          name, (int)device_id, (int)count);
     cudaPointerAttributes attributes;
     if (!pointer_attributes(ptr, &attributes))
-        return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+        return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, name,
                          "%s.device_type is CUDA but the CUDA runtime does not know %s.data = %p", name,
                          name, ptr);
     if (attributes.type == cudaMemoryTypeManaged) return PATTN_STATUS_SUCCESS;
     if (attributes.type != cudaMemoryTypeDevice)
-        return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+        return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, name,
                          "%s.device_type is CUDA but %s.data = %p is host memory", name, name, ptr);
     if (attributes.device != device_id)
-        return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+        return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, name,
                          "%s.device_id = %d but %s.data = %p is memory of CUDA device %d", name,
                          (int)device_id, name, ptr, attributes.device);
     return PATTN_STATUS_SUCCESS;
@@ -117,7 +117,7 @@ PATTN_API pattn_status pattn_device_get_properties(int32_t device_id,
     return guarded("pattn_device_get_properties", [&]() -> pattn_status {
         PATTN_RETURN_IF_ERROR(pattn::require_not_null(properties, "properties"));
         if (properties->struct_size != sizeof(pattn_device_properties))
-            return pattn::set_error(PATTN_STATUS_INVALID_ARGUMENT,
+            return pattn::set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "properties",
                                     "properties->struct_size = %u, expected %zu "
                                     "(sizeof(pattn_device_properties))",
                                     (unsigned)properties->struct_size, sizeof(pattn_device_properties));

@@ -57,6 +57,30 @@ static pattn_prefill_params cuda_params(void) {
 #define EXPECT_MERGE(base, breakage, status, text) \
     EXPECT_BROKEN(pattn_merge_params, pattn_merge_states, base, breakage, status, text)
 
+/* pattn_last_error_argument() names exactly `name`. */
+#define CHECK_ERROR_ARGUMENT(name)                                                \
+    do {                                                                          \
+        const char* arg_ = pattn_last_error_argument();                           \
+        CHECK_MSG(arg_ != NULL && strcmp(arg_, (name)) == 0,                      \
+                  "argument \"%s\", expected \"%s\" (message: \"%s\")",          \
+                  arg_ ? arg_ : "(null)", (name), pattn_last_error_message());    \
+    } while (0)
+
+/* Like EXPECT_*, and the failure names argument `arg`. */
+#define EXPECT_ARG(type, call, base, breakage, status, arg) \
+    do {                                                    \
+        type bad = (base);                                  \
+        breakage;                                           \
+        CHECK_STATUS(call(&bad, NULL), status);             \
+        CHECK_ERROR_ARGUMENT(arg);                          \
+    } while (0)
+#define EXPECT_PREFILL_ARG(base, breakage, status, arg) \
+    EXPECT_ARG(pattn_prefill_params, pattn_sequence_prefill, base, breakage, status, arg)
+#define EXPECT_DECODE_ARG(base, breakage, status, arg) \
+    EXPECT_ARG(pattn_decode_params, pattn_decode, base, breakage, status, arg)
+#define EXPECT_MERGE_ARG(base, breakage, status, arg) \
+    EXPECT_ARG(pattn_merge_params, pattn_merge_states, base, breakage, status, arg)
+
 static int is_cpu_only_build(void) {
     return strstr(pattn_version_string(), "CPU-only") != NULL;
 }
@@ -439,8 +463,64 @@ static void test_thread_local_message(void) {
     CHECK_ERROR_MENTIONS("reserved = 5");
 }
 
+/* pattn_last_error_argument(): the rejected argument as spelled in the params
+ * struct, "" after a success, cleared by the next call, per thread. */
+static void test_error_argument(void) {
+    pattn_prefill_params p = valid_params();
+    CHECK(pattn_last_error_argument() != NULL);
+    CHECK_STATUS(pattn_sequence_prefill(NULL, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_ARGUMENT("params");
+    CHECK_OK(pattn_sequence_prefill(&p, NULL));
+    CHECK_ERROR_ARGUMENT("");
+
+    EXPECT_PREFILL_ARG(valid_params(), bad.struct_size = 0, PATTN_STATUS_INVALID_ARGUMENT, "struct_size");
+    EXPECT_PREFILL_ARG(valid_params(), bad.reserved = 2, PATTN_STATUS_INVALID_ARGUMENT, "reserved");
+    EXPECT_PREFILL_ARG(valid_params(), bad.mask_mode = (pattn_mask_mode)9, PATTN_STATUS_INVALID_ARGUMENT, "mask_mode");
+    EXPECT_PREFILL_ARG(valid_params(), bad.softmax_scale = INFINITY, PATTN_STATUS_INVALID_ARGUMENT, "softmax_scale");
+    EXPECT_PREFILL_ARG(valid_params(), bad.q.data = NULL, PATTN_STATUS_INVALID_ARGUMENT, "q");
+    EXPECT_PREFILL_ARG(valid_params(), bad.k.ndim = 3, PATTN_STATUS_INVALID_ARGUMENT, "k");
+    EXPECT_PREFILL_ARG(valid_params(), bad.v.shape[1] = SK - 1, PATTN_STATUS_INVALID_ARGUMENT, "v");
+    EXPECT_PREFILL_ARG(valid_params(), bad.o.dtype = PATTN_DTYPE_BF16, PATTN_STATUS_INVALID_ARGUMENT, "o");
+    EXPECT_PREFILL_ARG(valid_params(), bad.lse.shape[2] = 1, PATTN_STATUS_INVALID_ARGUMENT, "lse");
+    EXPECT_PREFILL_ARG(valid_params(), bad.q_valid_lens.dtype = PATTN_DTYPE_F32, PATTN_STATUS_INVALID_ARGUMENT,
+                       "q_valid_lens");
+    EXPECT_PREFILL_ARG(valid_params(), bad.kv_valid_lens.strides[0] = 3, PATTN_STATUS_INVALID_ARGUMENT,
+                       "kv_valid_lens");
+    EXPECT_PREFILL_ARG(valid_params(), bad.k.device_type = PATTN_DEVICE_CUDA, PATTN_STATUS_DEVICE_MISMATCH, "k");
+    EXPECT_PREFILL_ARG(valid_params(), bad.q.shape[3] = bad.k.shape[3] = bad.v.shape[3] = bad.o.shape[3] = 600,
+                       PATTN_STATUS_UNSUPPORTED, "q");
+    {
+        int32_t bad_kv[B] = {8, 5, 12};
+        EXPECT_PREFILL_ARG(valid_params(), bad.kv_valid_lens.data = bad_kv, PATTN_STATUS_INVALID_ARGUMENT,
+                           "kv_valid_lens");
+    }
+    EXPECT_PREFILL_ARG(cuda_params(), bad.v.data = (char*)g_fake_device + 2, PATTN_STATUS_INVALID_ARGUMENT, "v");
+
+    EXPECT_DECODE_ARG(valid_decode(), bad.padding_side = (pattn_padding_side)7, PATTN_STATUS_INVALID_ARGUMENT,
+                      "padding_side");
+    EXPECT_DECODE_ARG(valid_decode(), bad.num_splits = -3, PATTN_STATUS_INVALID_ARGUMENT, "num_splits");
+    EXPECT_DECODE_ARG(valid_decode(), bad.k_cache.data = NULL, PATTN_STATUS_INVALID_ARGUMENT, "k_cache");
+    EXPECT_DECODE_ARG(valid_decode(), bad.v_cache.dtype = PATTN_DTYPE_BF16, PATTN_STATUS_INVALID_ARGUMENT, "v_cache");
+
+    EXPECT_MERGE_ARG(valid_merge(), bad.o_a.ndim = 2, PATTN_STATUS_INVALID_ARGUMENT, "o_a");
+    EXPECT_MERGE_ARG(valid_merge(), bad.o_b.shape[1] = 5, PATTN_STATUS_INVALID_ARGUMENT, "o_b");
+    EXPECT_MERGE_ARG(valid_merge(), bad.lse_out.dtype = PATTN_DTYPE_F16, PATTN_STATUS_INVALID_ARGUMENT, "lse_out");
+    EXPECT_MERGE_ARG(valid_merge(), bad.lse_b.device_type = PATTN_DEVICE_CUDA, PATTN_STATUS_DEVICE_MISMATCH, "lse_b");
+
+    /* Functions outside the params structs name their parameters. */
+    CHECK_STATUS(pattn_device_count(NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_ARGUMENT("count");
+    /* The next call clears it. */
+    {
+        int32_t count = 0;
+        CHECK_OK(pattn_device_count(&count));
+        CHECK_ERROR_ARGUMENT("");
+    }
+}
+
 int main(void) {
     test_versions_and_strings();
+    test_error_argument();
     test_thread_local_message();
     test_prefill_errors();
     test_prefill_no_ops();

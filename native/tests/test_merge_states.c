@@ -238,6 +238,70 @@ static void random_states(int on_gpu, pattn_dtype dtype, int rank, int strided, 
     free(ref_l);
 }
 
+/* Non-finite lse values, one row each, against the documented table
+ * (docs/semantics.md): NaN on either side gives o = NaN and lse = NaN; +inf
+ * on one side takes all the weight (o = that o exactly, lse = +inf); +inf
+ * on both gives lse = +inf, o = NaN; -inf contributes nothing. */
+static void non_finite_states(int on_gpu, pattn_dtype dtype) {
+    enum { ROWS = 10, DIM = 40 };
+    /* lse_a, lse_b, expected lse, expected o: 'n' NaN, 'a' o_a, 'b' o_b, '0' zero. */
+    static const struct { float a, b, lse; char o; } cases[ROWS] = {
+        {NAN, 1.0f, NAN, 'n'},       {1.0f, NAN, NAN, 'n'},           {NAN, NAN, NAN, 'n'},
+        {NAN, -INFINITY, NAN, 'n'},  {INFINITY, 0.5f, INFINITY, 'a'}, {-3.0f, INFINITY, INFINITY, 'b'},
+        {INFINITY, -INFINITY, INFINITY, 'a'}, {INFINITY, INFINITY, INFINITY, 'n'},
+        {-INFINITY, -INFINITY, -INFINITY, '0'}, {-INFINITY, NAN, NAN, 'n'}};
+    const size_t es = tu_dtype_size(dtype);
+    pattn_tensor o_v = make_view(NULL, dtype, 3, 1, ROWS, 1, DIM, 0);
+    pattn_tensor l_v = lse_view(NULL, 3, 1, ROWS, 1, 0);
+    void* oa = malloc((size_t)ROWS * DIM * es);
+    void* ob = malloc((size_t)ROWS * DIM * es);
+    void* oo = malloc((size_t)ROWS * DIM * es);
+    float la[ROWS], lb[ROWS], lo[ROWS];
+    tu_rng rng = tu_rng_make(on_gpu ? 91 : 92);
+    pattn_merge_params p;
+    int r, e, bad = 0;
+    tu_fill_uniform(oa, dtype, (size_t)ROWS * DIM, &rng, -1, 1);
+    tu_fill_uniform(ob, dtype, (size_t)ROWS * DIM, &rng, -1, 1);
+    tu_fill_nan(oo, dtype, (size_t)ROWS * DIM);
+    for (r = 0; r < ROWS; ++r) {
+        la[r] = cases[r].a;
+        lb[r] = cases[r].b;
+        lo[r] = 12345.0f;
+    }
+    memset(&p, 0, sizeof p);
+    p.struct_size = sizeof p;
+    p.o_a = o_v; p.o_a.data = oa;
+    p.o_b = o_v; p.o_b.data = ob;
+    p.o_out = o_v; p.o_out.data = oo;
+    p.lse_a = l_v; p.lse_a.data = la;
+    p.lse_b = l_v; p.lse_b.data = lb;
+    p.lse_out = l_v; p.lse_out.data = lo;
+    run_merge(on_gpu, &p, (size_t)ROWS * DIM * es, sizeof la, 0);
+    for (r = 0; r < ROWS; ++r) {
+        const int lse_ok = isnan(cases[r].lse) ? isnan(lo[r]) : lo[r] == cases[r].lse;
+        int o_ok = 1;
+        for (e = 0; e < DIM; ++e) {
+            const double x = tu_load(oo, dtype, (size_t)(r * DIM + e));
+            switch (cases[r].o) {
+                case 'n': o_ok &= isnan(x) != 0; break;
+                case 'a': o_ok &= x == tu_load(oa, dtype, (size_t)(r * DIM + e)); break;
+                case 'b': o_ok &= x == tu_load(ob, dtype, (size_t)(r * DIM + e)); break;
+                default: o_ok &= x == 0.0; break;
+            }
+        }
+        if (!lse_ok || !o_ok) {
+            bad++;
+            fprintf(stderr, "  [%s %s] lse_a %g, lse_b %g: lse %g (expected %g), o %s (expected %c)\n",
+                    on_gpu ? "gpu" : "cpu", tu_dtype_name(dtype), cases[r].a, cases[r].b, lo[r], cases[r].lse,
+                    o_ok ? "ok" : "wrong", cases[r].o);
+        }
+    }
+    CHECK_MSG(bad == 0, "non-finite lse: %d row(s) differ from the documented rule", bad);
+    free(oa);
+    free(ob);
+    free(oo);
+}
+
 /* attention(A u B) == merge(attention(A), attention(B)), keys A = cache rows
  * [0, na), B = [na, n): prefill (f32 on the CPU, bidirectional) and decode
  * (q_len 1 sees every key; f16, on the GPU or the CPU). */
@@ -366,6 +430,7 @@ int main(void) {
             for (strided = 0; strided < 2; ++strided)
                 for (in_place = 0; in_place < 2; ++in_place)
                     random_states(on_gpu, dtypes[a], rank, strided, in_place, seed++);
+    for (a = 0; a < 3; ++a) non_finite_states(on_gpu, dtypes[a]);
     if (!on_gpu) union_identity(0, 0); /* f32 prefill runs on the CPU backend only */
     union_identity(on_gpu, 1);
     return tu_finish(on_gpu ? "test_merge_states_cuda" : "test_merge_states");

@@ -380,6 +380,12 @@ internal static unsafe partial class NativeMethods
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial byte* pattn_last_error_message();
 
+    /// <summary>C: <c>const char *pattn_last_error_argument(void)</c></summary>
+    /// <returns>C type: <c>const char *</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_last_error_argument")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial byte* pattn_last_error_argument();
+
     /// <summary>C: <c>pattn_status pattn_sequence_prefill(const pattn_prefill_params *params, void *stream)</c></summary>
     /// <param name="params">C type: <c>const pattn_prefill_params *</c></param>
     /// <param name="stream">C type: <c>void *</c></param>

@@ -13,7 +13,16 @@ pattn_status set_error(pattn_status status, const char* format, ...)
 #endif
     ;
 
-// Clears the message at the start of every API call.
+// The same, naming the rejected argument as spelled in its params struct
+// ("q", "kv_valid_lens", "mask_mode", "params"...): pattn_last_error_argument
+// returns it. set_error records "" (the failure is not about one argument).
+pattn_status set_argument_error(pattn_status status, const char* argument, const char* format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+// Clears the message and the argument at the start of every API call.
 void clear_error();
 
 }  // namespace pattn

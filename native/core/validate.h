@@ -3,6 +3,8 @@
 // status with a message that names the argument and the value.
 #pragma once
 
+#include <cstdint>
+
 #include "attention_args.h"
 #include "paddedattn.h"
 
@@ -29,5 +31,22 @@ pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args,
 // Head dims the backends handle (also used in messages).
 bool cuda_supports_head_dim(int64_t head_dim);
 constexpr int64_t kCpuMaxHeadDim = 512;
+
+// Limits (docs/native-api.md, "Limits"); past them validation refuses the
+// call with INVALID_ARGUMENT, so the backends may index in 32 bits below them.
+// The longest sequence (q_len, kv_len, cache_len), every dtype: the longest
+// row whose accuracy is documented (docs/semantics.md) and far inside the
+// 32-bit tile arithmetic of the backends (j0 + tile, i + kv - qv).
+constexpr int64_t kMaxSequenceLength = int64_t(1) << 26;
+// batch * q_len * num_qo_heads: query rows of all heads (one CUDA block per
+// tile of them, one decode-combine block per row, packed GQA rows in int32).
+constexpr int64_t kMaxQueryRows = int64_t(1) << 30;
+// Rows of one CUDA decode call (grid.y).
+constexpr int64_t kMaxCudaDecodeBatch = 65535;
+// New queries per row of a decode call.
+constexpr int64_t kMaxDecodeQueries = 16;
+// States of one merge call (all dimensions but head_dim; one warp each in a
+// 32-bit grid).
+constexpr int64_t kMaxMergeStates = INT32_MAX;
 
 }  // namespace pattn

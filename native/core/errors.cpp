@@ -9,17 +9,35 @@ namespace {
 // One message per thread; a fixed buffer so that recording an error never
 // allocates (it may be reporting an allocation failure).
 thread_local char t_message[1024] = "";
+// The argument the message is about, next to it (names are short identifiers).
+thread_local char t_argument[64] = "";
+
+void record(const char* argument, const char* format, va_list args) {
+    std::vsnprintf(t_message, sizeof t_message, format, args);
+    std::snprintf(t_argument, sizeof t_argument, "%s", argument != nullptr ? argument : "");
+}
 }  // namespace
 
 pattn_status set_error(pattn_status status, const char* format, ...) {
     va_list args;
     va_start(args, format);
-    std::vsnprintf(t_message, sizeof t_message, format, args);
+    record("", format, args);
     va_end(args);
     return status;
 }
 
-void clear_error() { t_message[0] = '\0'; }
+pattn_status set_argument_error(pattn_status status, const char* argument, const char* format, ...) {
+    va_list args;
+    va_start(args, format);
+    record(argument, format, args);
+    va_end(args);
+    return status;
+}
+
+void clear_error() {
+    t_message[0] = '\0';
+    t_argument[0] = '\0';
+}
 
 }  // namespace pattn
 
@@ -41,5 +59,7 @@ PATTN_API const char* pattn_status_string(pattn_status status) {
 }
 
 PATTN_API const char* pattn_last_error_message(void) { return pattn::t_message; }
+
+PATTN_API const char* pattn_last_error_argument(void) { return pattn::t_argument; }
 
 }  // extern "C"

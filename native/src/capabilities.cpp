@@ -37,6 +37,7 @@ const char* cpu_isa_in_use() {
 #endif
 }
 
+#if defined(PATTN_WITH_CUDA)
 namespace {
 
 // "80,90a,100-real" -> {80, 0}, {90, 1}, {100, 0}; names without a number
@@ -59,6 +60,7 @@ void parse_architectures(const char* list, pattn_capabilities* out) {
 }
 
 }  // namespace
+#endif
 }  // namespace pattn
 
 extern "C" {

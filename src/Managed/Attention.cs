@@ -66,8 +66,7 @@ public static class Attention
         ReadOnlySpan<int> qValidLens, MaskMode maskMode, DeviceTensor<float>? lse = null, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
         var shape = AttentionChecks.ValidatePrefill(q, k, v, output, maskMode, lse, options, stream);
-        AttentionChecks.RequireEqualLengths(shape, nameof(k));
-        AttentionChecks.CheckHostLengths(qValidLens, shape.Batch, shape.QLen, nameof(qValidLens));
+        AttentionChecks.CheckHostLengths(qValidLens, shape.Batch, nameof(qValidLens));
         fixed (int* qLens = qValidLens)
         {
             AttentionCalls.RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape,
@@ -97,8 +96,8 @@ public static class Attention
         ReadOnlySpan<int> qValidLens, ReadOnlySpan<int> kvValidLens, MaskMode maskMode, DeviceTensor<float>? lse = null, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
         var shape = AttentionChecks.ValidatePrefill(q, k, v, output, maskMode, lse, options, stream);
-        AttentionChecks.CheckHostLengths(qValidLens, shape.Batch, shape.QLen, nameof(qValidLens));
-        AttentionChecks.CheckHostLengths(kvValidLens, shape.Batch, shape.KvLen, nameof(kvValidLens));
+        AttentionChecks.CheckHostLengths(qValidLens, shape.Batch, nameof(qValidLens));
+        AttentionChecks.CheckHostLengths(kvValidLens, shape.Batch, nameof(kvValidLens));
         fixed (int* qLens = qValidLens)
         fixed (int* kvLens = kvValidLens)
         {
@@ -134,14 +133,10 @@ public static class Attention
     {
         ArgumentNullException.ThrowIfNull(qValidLens);
         var shape = AttentionChecks.ValidatePrefill(q, k, v, output, maskMode, lse, options, stream);
-        AttentionChecks.CheckBufferLengths(qValidLens, shape.Batch, shape.QLen, q.Device, nameof(qValidLens));
-        if (kvValidLens is null)
+        AttentionChecks.CheckBufferLengths(qValidLens, q.Device, nameof(qValidLens));
+        if (kvValidLens is not null)
         {
-            AttentionChecks.RequireEqualLengths(shape, nameof(k));
-        }
-        else
-        {
-            AttentionChecks.CheckBufferLengths(kvValidLens, shape.Batch, shape.KvLen, q.Device, nameof(kvValidLens));
+            AttentionChecks.CheckBufferLengths(kvValidLens, q.Device, nameof(kvValidLens));
         }
         AttentionCalls.RunPrefill(q, k, v, output, maskMode, lse, options, stream, shape, default, default, qValidLens, kvValidLens);
     }
@@ -169,8 +164,7 @@ public static class Attention
         // is a native call too); the output will have q's shape and device.
         ArgumentNullException.ThrowIfNull(q);
         var shape = AttentionChecks.ValidatePrefill(q, k, v, q, maskMode, null, options, stream);
-        AttentionChecks.RequireEqualLengths(shape, nameof(k));
-        AttentionChecks.CheckHostLengths(qValidLens, shape.Batch, shape.QLen, nameof(qValidLens));
+        AttentionChecks.CheckHostLengths(qValidLens, shape.Batch, nameof(qValidLens));
         var output = DeviceTensor<T>.Allocate(q.Device, q.ShapeArray);
         try
         {
@@ -264,7 +258,7 @@ public static class Attention
         var shape = AttentionChecks.ValidateDecode(q, kCache, vCache, output, paddingSide, lse, options, stream);
         if (!kvValidLens.IsEmpty)
         {
-            AttentionChecks.CheckHostLengths(kvValidLens, shape.Batch, shape.KvLen, nameof(kvValidLens));
+            AttentionChecks.CheckHostLengths(kvValidLens, shape.Batch, nameof(kvValidLens));
         }
         fixed (int* kvLens = kvValidLens)
         {
@@ -298,7 +292,7 @@ public static class Attention
         var shape = AttentionChecks.ValidateDecode(q, kCache, vCache, output, paddingSide, lse, options, stream);
         if (kvValidLens is not null)
         {
-            AttentionChecks.CheckBufferLengths(kvValidLens, shape.Batch, shape.KvLen, q.Device, nameof(kvValidLens));
+            AttentionChecks.CheckBufferLengths(kvValidLens, q.Device, nameof(kvValidLens));
         }
         AttentionCalls.RunDecode(q, default, kvValidLens,
             kCache, vCache, output, paddingSide, lse, options, stream, shape);
@@ -327,10 +321,6 @@ public static class Attention
         DeviceTensor<T> oOut, DeviceTensor<float> lseOut, CudaStream? stream = null) where T : unmanaged
     {
         AttentionChecks.ValidateMerge(oA, lseA, oB, lseB, oOut, lseOut, stream);
-        if (oA.ElementCount == 0)
-        {
-            return;
-        }
         AttentionCalls.RunMerge(oA, lseA, oB, lseB, oOut, lseOut, stream);
     }
 }

@@ -154,17 +154,56 @@ public static class PaddedAttentionLibrary
               $"but these .NET bindings were generated for ABI version {bindingsAbi}. Use the native library and the PaddedAttention package of the same release.";
 
     /// <summary>Turns a failing status into <see cref="PaddedAttentionException"/> with the thread's native message.</summary>
-    internal static unsafe void ThrowIfFailed(PattnStatus status)
+    internal static void ThrowIfFailed(PattnStatus status) => ThrowIfFailed(status, null);
+
+    /// <summary>
+    /// As <see cref="ThrowIfFailed(PattnStatus)"/>, but a rejected argument
+    /// (INVALID_ARGUMENT, DEVICE_MISMATCH, with pattn_last_error_argument()
+    /// naming it) becomes <see cref="PaddedAttentionArgumentException"/> whose
+    /// ParamName is the C# parameter: <paramref name="parameterNames"/> maps the
+    /// call's native names that differ from their camelCase form.
+    /// </summary>
+    internal static unsafe void ThrowIfFailed(PattnStatus status, Func<string, string?>? parameterNames)
     {
         if (status == PattnStatus.Success)
         {
             return;
+        }
+        if (parameterNames is not null && status is PattnStatus.InvalidArgument or PattnStatus.DeviceMismatch)
+        {
+            string argument = Marshal.PtrToStringUTF8((IntPtr)NativeMethods.pattn_last_error_argument()) ?? "";
+            if (argument.Length > 0)
+            {
+                // "" : not one of the caller's parameters (struct_size, reserved: ours to get right).
+                string parameter = parameterNames(argument) ?? CamelCase(argument);
+                if (parameter.Length > 0)
+                {
+                    string text = Marshal.PtrToStringUTF8((IntPtr)NativeMethods.pattn_last_error_message()) ?? "";
+                    throw new PaddedAttentionArgumentException(parameter, (AttentionStatus)(int)status, argument, text);
+                }
+            }
         }
         string nativeMessage = Marshal.PtrToStringUTF8((IntPtr)NativeMethods.pattn_last_error_message()) ?? "";
         string statusName = Marshal.PtrToStringUTF8((IntPtr)NativeMethods.pattn_status_string(status)) ?? status.ToString();
         var publicStatus = (AttentionStatus)(int)status;
         string message = nativeMessage.Length > 0 ? $"{statusName}: {nativeMessage}" : statusName;
         throw new PaddedAttentionException(publicStatus, nativeMessage, message);
+    }
+
+    // "kv_valid_lens" -> "kvValidLens", "o_a" -> "oA".
+    internal static string CamelCase(string nativeName)
+    {
+        var parts = nativeName.Split('_', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length == 0)
+        {
+            return nativeName;
+        }
+        var text = new System.Text.StringBuilder(parts[0]);
+        for (int i = 1; i < parts.Length; i++)
+        {
+            text.Append(char.ToUpperInvariant(parts[i][0])).Append(parts[i].AsSpan(1));
+        }
+        return text.ToString();
     }
 }
 

@@ -10,14 +10,20 @@ namespace PaddedAttention.Internal;
 /// </summary>
 internal static class AttentionCalls
 {
+    // Native argument names (fields of the params structs) whose C# parameter
+    // is not their camelCase form; "" for fields no caller sets.
+    private static string? AttentionParameterName(string nativeName) => nativeName switch
+    {
+        "o" => "output",
+        "softmax_scale" or "num_splits" => "options",
+        "params" or "struct_size" or "reserved" => "",
+        _ => null,
+    };
+
     internal static unsafe void RunPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         MaskMode maskMode, DeviceTensor<float>? lse, PrefillOptions? options, CudaStream? stream, AttentionChecks.AttentionShape shape,
         PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>? qLensBuffer, DeviceBuffer<int>? kvLensBuffer) where T : unmanaged
     {
-        if (shape.Batch == 0 || shape.QLen == 0)
-        {
-            return; // nothing to compute or write
-        }
         PaddedAttentionLibrary.EnsureLoaded();
         var lease = new HandleLease();
         try
@@ -49,7 +55,7 @@ internal static class AttentionCalls
                 softmax_scale = options?.SoftmaxScale ?? 0f,
                 reserved = 0,
             };
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)));
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)), AttentionParameterName);
         }
         finally
         {
@@ -61,10 +67,6 @@ internal static class AttentionCalls
         DeviceTensor<T> kCache, DeviceTensor<T> vCache, DeviceTensor<T> output, PaddingSide paddingSide,
         DeviceTensor<float>? lse, DecodeOptions? options, CudaStream? stream, AttentionChecks.AttentionShape shape) where T : unmanaged
     {
-        if (shape.Batch == 0)
-        {
-            return;
-        }
         PaddedAttentionLibrary.EnsureLoaded();
         var lease = new HandleLease();
         try
@@ -88,7 +90,7 @@ internal static class AttentionCalls
                 softmax_scale = options?.SoftmaxScale ?? 0f,
                 num_splits = options?.NumSplits ?? 0,
             };
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_decode(&parameters, StreamPointer(stream)));
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_decode(&parameters, StreamPointer(stream)), AttentionParameterName);
         }
         finally
         {
@@ -121,7 +123,7 @@ internal static class AttentionCalls
                 o_out = Describe(oOut),
                 lse_out = Describe(lseOut),
             };
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_merge_states(&parameters, StreamPointer(stream)));
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_merge_states(&parameters, StreamPointer(stream)), AttentionParameterName);
         }
         finally
         {

@@ -126,7 +126,7 @@ public sealed class HostViewTests
         Attention.SequencePrefill(qt, kt, vt, ot, lensBuffer, null, MaskMode.Padded);
         AssertMatchesReference(s, q, k, v, lens, o, MaskMode.Padded);
         lens[1] = 6;
-        var error = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => Attention.SequencePrefill(qt, kt, vt, ot, lensBuffer, null, MaskMode.Padded));
+        var error = Assert.ThrowsExactly<PaddedAttentionArgumentException>(() => Attention.SequencePrefill(qt, kt, vt, ot, lensBuffer, null, MaskMode.Padded));
         Assert.AreEqual("qValidLens", error.ParamName);
     }
 

@@ -12,6 +12,7 @@ namespace PaddedAttention;
 /// A stream created here is destroyed by <see cref="Dispose"/> (or the
 /// finalizer); one wrapped with <see cref="FromHandle"/> is never destroyed.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711:Identifiers should not have incorrect suffix", Justification = "It is a CUDA stream (cudaStream_t), the name every CUDA binding uses; it is not a System.IO.Stream.")]
 public sealed class CudaStream : IDisposable
 {
     private readonly StreamHandle _handle;

@@ -12,6 +12,7 @@ namespace PaddedAttention;
 /// <see cref="Wrap"/> is never freed by this library.
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/>, <see cref="BFloat16"/> or int.</typeparam>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000:Do not declare static members on generic types", Justification = "Factories on the element-typed class (DeviceBuffer<Half>.Allocate) are the API's shape, as for ImmutableArray<T> or Vector<T>; a non-generic factory would need the type argument anyway.")]
 public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 {
     private const int HostAlignment = 64;
@@ -84,6 +85,7 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half, BFloat16 or int.</exception>
     /// <exception cref="ArgumentException"><paramref name="pointer"/> is zero while <paramref name="length"/> is not.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative or too large.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The parameter is a raw address from another library; 'pointer' says exactly that.")]
     public static DeviceBuffer<T> Wrap(IntPtr pointer, long length, Device device)
     {
         _ = ElementTypeOf<T>.Value;
@@ -129,6 +131,7 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
     /// <summary>The address of the first element.</summary>
     /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
     /// <exception cref="InvalidOperationException">The buffer is over managed memory (<see cref="FromMemory"/>), which has no fixed address outside a library call.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The property is the raw address handed to other libraries; 'Pointer' says exactly that.")]
     public IntPtr Pointer
     {
         get

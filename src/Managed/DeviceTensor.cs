@@ -13,6 +13,7 @@ namespace PaddedAttention;
 /// wrapper, never the memory).
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/>, <see cref="BFloat16"/> or int.</typeparam>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000:Do not declare static members on generic types", Justification = "Factories on the element-typed class (DeviceTensor<Half>.Allocate, FromPointer) are the API's shape, as for ImmutableArray<T>; a non-generic factory would need the type argument anyway.")]
 public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
 {
     private readonly long[] _shape;
@@ -63,6 +64,7 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
     /// <returns>A tensor over the foreign memory.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
     /// <exception cref="ArgumentException">Bad rank, dimension or stride, a view of more than 2^63 elements, or a null pointer for a non-empty tensor.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The parameter is a raw address from another library; 'pointer' says exactly that.")]
     public static DeviceTensor<T> FromPointer(IntPtr pointer, Device device, long[] shape, long[]? strides = null)
     {
         ArgumentNullException.ThrowIfNull(shape);

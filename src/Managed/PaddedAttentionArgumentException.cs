@@ -13,6 +13,30 @@ namespace PaddedAttention;
 /// </summary>
 public sealed class PaddedAttentionArgumentException : ArgumentOutOfRangeException
 {
+    /// <summary>The standard constructor (status <see cref="AttentionStatus.InvalidArgument"/>).</summary>
+    public PaddedAttentionArgumentException()
+        : this(null, AttentionStatus.InvalidArgument, "", "An argument was rejected by the native library.")
+    {
+    }
+
+    /// <summary>The standard constructor (status <see cref="AttentionStatus.InvalidArgument"/>).</summary>
+    /// <param name="message">The exception message.</param>
+    public PaddedAttentionArgumentException(string message)
+        : this(null, AttentionStatus.InvalidArgument, "", message)
+    {
+    }
+
+    /// <summary>The standard constructor (status <see cref="AttentionStatus.InvalidArgument"/>).</summary>
+    /// <param name="message">The exception message.</param>
+    /// <param name="innerException">The exception that caused this one.</param>
+    public PaddedAttentionArgumentException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Status = AttentionStatus.InvalidArgument;
+        NativeArgument = "";
+        NativeMessage = message ?? "";
+    }
+
     /// <summary>Creates the exception for a rejected argument.</summary>
     /// <param name="paramName">The C# parameter.</param>
     /// <param name="status">The status the native library returned.</param>

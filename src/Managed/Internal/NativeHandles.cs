@@ -30,10 +30,14 @@ internal abstract class NativePointerHandle : SafeHandle
     /// <summary>The pointer; ObjectDisposedException once closed.</summary>
     public IntPtr GetPointer(string objectName)
     {
+        // Not ObjectDisposedException.ThrowIf (CA1513): the exception names the
+        // public wrapper ("DeviceBuffer<Half>"), which the handle knows only as text.
+#pragma warning disable CA1513
         if (IsClosed)
         {
             throw new ObjectDisposedException(objectName);
         }
+#pragma warning restore CA1513
         return handle;
     }
 

@@ -458,6 +458,7 @@ cmd_test() {
         run_single "Python sample" run_python_sample
         if [ "$dotnet_ok" = 1 ]; then
             run_doc_snippets
+            run_single "benchmark charts" "$ROOT/tests/snippets/check_charts.sh"
             run_single "package consumed" run_package_check
         fi
     fi

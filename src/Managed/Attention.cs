@@ -15,11 +15,12 @@ namespace PaddedAttention;
 /// backend and return when done; CUDA tensors run asynchronously on
 /// <c>stream</c> (null: the default stream). Padding query rows, and real rows
 /// that see no key, get output 0 and lse -infinity.
-/// Every argument is checked before any native call: bad shapes, strides,
-/// lengths, element types or devices throw <see cref="ArgumentException"/>
-/// (or a subclass) naming the parameter; disposed objects throw
-/// <see cref="ObjectDisposedException"/>; failures of the native library
-/// throw <see cref="PaddedAttentionException"/>.
+/// Arguments are checked before any work: what only .NET knows (null,
+/// disposed, element type, devices, stream) here, the rest by the native
+/// library's checks; either way a bad argument throws an
+/// <see cref="ArgumentException"/> naming the C# parameter
+/// (<see cref="PaddedAttentionArgumentException"/> for the native checks);
+/// other native failures throw <see cref="PaddedAttentionException"/>.
 /// </summary>
 public static class Attention
 {
@@ -33,11 +34,7 @@ public static class Attention
     /// <param name="lse">Optional, written: log-sum-exp of the scores (natural log), [batch, q_len, num_qo_heads].</param>
     /// <param name="options">Softmax scale; null for the defaults.</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
-    /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed (e.g. an unsupported head_dim).</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static void SequencePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         MaskMode maskMode, DeviceTensor<float>? lse = null, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
@@ -56,12 +53,7 @@ public static class Attention
     /// <param name="lse">Optional, written: log-sum-exp of the scores (natural log), [batch, q_len, num_qo_heads].</param>
     /// <param name="options">Softmax scale; null for the defaults.</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
-    /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, lengths, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A valid length is outside [0, q_len].</exception>
-    /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed (e.g. an unsupported head_dim).</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static unsafe void SequencePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         ReadOnlySpan<int> qValidLens, MaskMode maskMode, DeviceTensor<float>? lse = null, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
@@ -86,12 +78,7 @@ public static class Attention
     /// <param name="lse">Optional, written: log-sum-exp of the scores (natural log), [batch, q_len, num_qo_heads].</param>
     /// <param name="options">Softmax scale; null for the defaults.</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
-    /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, lengths, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A valid length is out of range.</exception>
-    /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed (e.g. an unsupported head_dim).</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static unsafe void SequencePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         ReadOnlySpan<int> qValidLens, ReadOnlySpan<int> kvValidLens, MaskMode maskMode, DeviceTensor<float>? lse = null, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
@@ -122,12 +109,7 @@ public static class Attention
     /// <param name="lse">Optional, written: log-sum-exp of the scores (natural log), [batch, q_len, num_qo_heads].</param>
     /// <param name="options">Softmax scale; null for the defaults.</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
-    /// <exception cref="ArgumentNullException">A required tensor or <paramref name="qValidLens"/> is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, lengths, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A valid length in host memory is out of range.</exception>
-    /// <exception cref="ObjectDisposedException">A tensor, a length buffer or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed (e.g. an unsupported head_dim).</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static void SequencePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         DeviceBuffer<int> qValidLens, DeviceBuffer<int>? kvValidLens, MaskMode maskMode, DeviceTensor<float>? lse = null, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
@@ -151,12 +133,7 @@ public static class Attention
     /// <param name="options">Softmax scale; null for the defaults.</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
     /// <returns>The output [batch, q_len, num_qo_heads, head_dim], owning its buffer (dispose it).</returns>
-    /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, lengths, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A valid length is outside [0, q_len].</exception>
-    /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The allocation or the native call failed.</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static unsafe DeviceTensor<T> SequencePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v,
         ReadOnlySpan<int> qValidLens, MaskMode maskMode, PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
@@ -198,10 +175,7 @@ public static class Attention
     /// <param name="maskMode">Padding side and causality.</param>
     /// <param name="lse">Optional (default: none), written: [batch, q_len, num_qo_heads], any strides.</param>
     /// <param name="options">Softmax scale; null for the defaults.</param>
-    /// <exception cref="ArgumentException">Shapes, strides, lengths or element type do not fit, or a span has more than 4 dimensions.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A valid length is out of range.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed (e.g. an unsupported head_dim).</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static unsafe void SequencePrefill<T>(ReadOnlyTensorSpan<T> q, ReadOnlyTensorSpan<T> k, ReadOnlyTensorSpan<T> v, TensorSpan<T> output,
         ReadOnlySpan<int> qValidLens, ReadOnlySpan<int> kvValidLens, MaskMode maskMode, TensorSpan<float> lse = default, PrefillOptions? options = null) where T : unmanaged
     {
@@ -246,12 +220,7 @@ public static class Attention
     /// <param name="lse">Optional, written: [batch, q_len, num_qo_heads].</param>
     /// <param name="options">Softmax scale and KV splits; null for the defaults.</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
-    /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, lengths, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A valid length is outside [0, cache_len].</exception>
-    /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed.</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static unsafe void Decode<T>(DeviceTensor<T> q, DeviceTensor<T> kCache, DeviceTensor<T> vCache, DeviceTensor<T> output,
         ReadOnlySpan<int> kvValidLens, PaddingSide paddingSide, DeviceTensor<float>? lse = null, DecodeOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
@@ -278,12 +247,7 @@ public static class Attention
     /// <param name="lse">Optional, written: [batch, q_len, num_qo_heads].</param>
     /// <param name="options">Softmax scale and KV splits; null for the defaults.</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
-    /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, lengths, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A valid length in host memory is out of range.</exception>
-    /// <exception cref="ObjectDisposedException">A tensor, the length buffer or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed.</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     // A plain `null` for the lengths means "no lengths" (the whole cache): pick this overload.
     [OverloadResolutionPriority(1)]
     public static void Decode<T>(DeviceTensor<T> q, DeviceTensor<T> kCache, DeviceTensor<T> vCache, DeviceTensor<T> output,
@@ -312,11 +276,7 @@ public static class Attention
     /// <param name="oOut">Written: the merged output, shaped like <paramref name="oA"/> (may be <paramref name="oA"/>).</param>
     /// <param name="lseOut">Written: the merged log-sum-exp (may be <paramref name="lseA"/>).</param>
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
-    /// <exception cref="ArgumentNullException">A tensor is null.</exception>
-    /// <exception cref="ArgumentException">Shapes, strides, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not an element type of the library.</exception>
-    /// <exception cref="PaddedAttentionException">The native library failed.</exception>
+    /// <inheritdoc cref="AttentionDocs.Exceptions" path="/exception"/>
     public static void MergeStates<T>(DeviceTensor<T> oA, DeviceTensor<float> lseA, DeviceTensor<T> oB, DeviceTensor<float> lseB,
         DeviceTensor<T> oOut, DeviceTensor<float> lseOut, CudaStream? stream = null) where T : unmanaged
     {

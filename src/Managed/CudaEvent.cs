@@ -30,14 +30,7 @@ public sealed class CudaEvent : IDisposable
     /// <exception cref="PaddedAttentionException">The device does not exist, CUDA is not built in, or creation failed.</exception>
     public unsafe CudaEvent(Device device)
     {
-        if (!device.IsCuda)
-        {
-            throw new ArgumentException("A CUDA event needs a CUDA device; CPU work is synchronous.", nameof(device));
-        }
-        PaddedAttentionLibrary.EnsureLoaded();
-        void* cudaEvent = null;
-        PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_event_create(device.Id, &cudaEvent));
-        _handle = new EventHandle((IntPtr)cudaEvent);
+        _handle = new EventHandle(LeasedCall.CreateOnDevice(device, "event", &NativeMethods.pattn_event_create));
         Device = device;
     }
 
@@ -57,18 +50,15 @@ public sealed class CudaEvent : IDisposable
     {
         get
         {
-            var lease = new HandleLease();
-            try
+            int completed = 0;
+            LeasedCall.Run(_handle, null, (e, _) =>
             {
-                lease.Add(_handle);
-                int completed = 0;
-                PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_event_query((void*)_handle.DangerousGetHandle(), &completed));
-                return completed != 0;
-            }
-            finally
-            {
-                lease.Dispose();
-            }
+                int done;
+                var status = NativeMethods.pattn_event_query((void*)e, &done);
+                completed = done;
+                return status;
+            });
+            return completed != 0;
         }
     }
 
@@ -85,36 +75,14 @@ public sealed class CudaEvent : IDisposable
         {
             throw new ArgumentException($"The stream belongs to {stream.Device} but the event to {Device}.", nameof(stream));
         }
-        var lease = new HandleLease();
-        try
-        {
-            lease.Add(_handle);
-            lease.Add(stream.SafeHandle);
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_event_record(
-                (void*)_handle.DangerousGetHandle(), (void*)stream.SafeHandle.DangerousGetHandle()));
-        }
-        finally
-        {
-            lease.Dispose();
-        }
+        LeasedCall.Run(_handle, stream.SafeHandle, (e, s) => NativeMethods.pattn_event_record((void*)e, (void*)s));
     }
 
     /// <summary>Blocks the calling thread until the recorded work has finished.</summary>
     /// <exception cref="ObjectDisposedException">The event was disposed.</exception>
     /// <exception cref="PaddedAttentionException">The CUDA runtime reported an error (including one of the recorded work).</exception>
-    public unsafe void Synchronize()
-    {
-        var lease = new HandleLease();
-        try
-        {
-            lease.Add(_handle);
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_event_synchronize((void*)_handle.DangerousGetHandle()));
-        }
-        finally
-        {
-            lease.Dispose();
-        }
-    }
+    public unsafe void Synchronize() =>
+        LeasedCall.Run(_handle, null, (e, _) => NativeMethods.pattn_event_synchronize((void*)e));
 
     /// <summary>
     /// Completes when the recorded work has finished, without blocking a
@@ -155,20 +123,15 @@ public sealed class CudaEvent : IDisposable
         {
             throw new ArgumentException($"start belongs to {start.Device} but end to {end.Device}.", nameof(end));
         }
-        var lease = new HandleLease();
-        try
+        float milliseconds = 0;
+        LeasedCall.Run(start._handle, end._handle, (a, b) =>
         {
-            lease.Add(start._handle);
-            lease.Add(end._handle);
-            float milliseconds = 0;
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_event_elapsed_ms(
-                (void*)start._handle.DangerousGetHandle(), (void*)end._handle.DangerousGetHandle(), &milliseconds));
-            return TimeSpan.FromMilliseconds(milliseconds);
-        }
-        finally
-        {
-            lease.Dispose();
-        }
+            float elapsed;
+            var status = NativeMethods.pattn_event_elapsed_ms((void*)a, (void*)b, &elapsed);
+            milliseconds = elapsed;
+            return status;
+        });
+        return TimeSpan.FromMilliseconds(milliseconds);
     }
 
     /// <summary>Destroys the event; calling it again does nothing.</summary>

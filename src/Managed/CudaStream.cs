@@ -23,14 +23,7 @@ public sealed class CudaStream : IDisposable
     /// <exception cref="PaddedAttentionException">The device does not exist, CUDA is not built in, or creation failed.</exception>
     public unsafe CudaStream(Device device)
     {
-        if (!device.IsCuda)
-        {
-            throw new ArgumentException("A CUDA stream needs a CUDA device; CPU work is synchronous and takes no stream.", nameof(device));
-        }
-        PaddedAttentionLibrary.EnsureLoaded();
-        void* stream = null;
-        PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_stream_create(device.Id, &stream));
-        _handle = new StreamHandle((IntPtr)stream, ownsHandle: true);
+        _handle = new StreamHandle(LeasedCall.CreateOnDevice(device, "stream", &NativeMethods.pattn_stream_create), ownsHandle: true);
         Device = device;
     }
 
@@ -87,16 +80,7 @@ public sealed class CudaStream : IDisposable
     {
         ThrowIfDisposed();
         PaddedAttentionLibrary.EnsureLoaded();
-        var lease = new HandleLease();
-        try
-        {
-            lease.Add(_handle);
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_stream_synchronize((void*)Handle));
-        }
-        finally
-        {
-            lease.Dispose();
-        }
+        LeasedCall.Run(_handle, null, (stream, _) => NativeMethods.pattn_stream_synchronize((void*)stream));
     }
 
     /// <summary>
@@ -113,18 +97,7 @@ public sealed class CudaStream : IDisposable
     {
         ArgumentNullException.ThrowIfNull(cudaEvent);
         ThrowIfDisposed();
-        var lease = new HandleLease();
-        try
-        {
-            lease.Add(_handle);
-            lease.Add(cudaEvent.SafeHandle);
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_stream_wait_event(
-                (void*)_handle.DangerousGetHandle(), (void*)cudaEvent.SafeHandle.DangerousGetHandle()));
-        }
-        finally
-        {
-            lease.Dispose();
-        }
+        LeasedCall.Run(_handle, cudaEvent.SafeHandle, (stream, e) => NativeMethods.pattn_stream_wait_event((void*)stream, (void*)e));
     }
 
     /// <summary>

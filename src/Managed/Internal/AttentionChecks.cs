@@ -20,11 +20,7 @@ internal static class AttentionChecks
     internal static AttentionShape ValidatePrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         MaskMode maskMode, DeviceTensor<float>? lse, PrefillOptions? options, CudaStream? stream) where T : unmanaged
     {
-        ArgumentNullException.ThrowIfNull(q);
-        ArgumentNullException.ThrowIfNull(k);
-        ArgumentNullException.ThrowIfNull(v);
-        ArgumentNullException.ThrowIfNull(output);
-        _ = maskMode;
+        _ = maskMode; // enum values and options are the native checks' (mask_mode, softmax_scale)
         _ = options;
         return ValidateAttentionTensors(q, k, v, output, lse, stream, nameof(k), nameof(v));
     }
@@ -32,11 +28,7 @@ internal static class AttentionChecks
     internal static AttentionShape ValidateDecode<T>(DeviceTensor<T> q, DeviceTensor<T> kCache, DeviceTensor<T> vCache, DeviceTensor<T> output,
         PaddingSide paddingSide, DeviceTensor<float>? lse, DecodeOptions? options, CudaStream? stream) where T : unmanaged
     {
-        ArgumentNullException.ThrowIfNull(q);
-        ArgumentNullException.ThrowIfNull(kCache);
-        ArgumentNullException.ThrowIfNull(vCache);
-        ArgumentNullException.ThrowIfNull(output);
-        _ = paddingSide;
+        _ = paddingSide; // padding_side, softmax_scale, num_splits: the native checks'
         _ = options;
         return ValidateAttentionTensors(q, kCache, vCache, output, lse, stream, nameof(kCache), nameof(vCache));
     }
@@ -80,6 +72,10 @@ internal static class AttentionChecks
     private static AttentionShape ValidateAttentionTensors<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         DeviceTensor<float>? lse, CudaStream? stream, string kName, string vName) where T : unmanaged
     {
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentNullException.ThrowIfNull(k, kName);
+        ArgumentNullException.ThrowIfNull(v, vName);
+        ArgumentNullException.ThrowIfNull(output);
         AttentionElementType<T>(nameof(q));
         q.ThrowIfDisposed();
         k.ThrowIfDisposed();

@@ -220,3 +220,36 @@ internal struct HandleLease : IDisposable
         _held = null;
     }
 }
+
+/// <summary>The pattern of every call on a stream or event: lease the handles, call, throw on failure.</summary>
+internal static class LeasedCall
+{
+    /// <summary>Runs <paramref name="call"/> with the raw values of the handles (zero for a null second), kept alive for it.</summary>
+    public static void Run(SafeHandle first, SafeHandle? second, Func<IntPtr, IntPtr, PattnStatus> call)
+    {
+        var lease = new HandleLease();
+        try
+        {
+            lease.Add(first);
+            lease.Add(second);
+            PaddedAttentionLibrary.ThrowIfFailed(call(first.DangerousGetHandle(), second?.DangerousGetHandle() ?? IntPtr.Zero));
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>Creates a stream or event of a CUDA device through <paramref name="create"/> (pattn_stream_create, pattn_event_create).</summary>
+    public static unsafe IntPtr CreateOnDevice(Device device, string what, delegate*<int, void**, PattnStatus> create)
+    {
+        if (!device.IsCuda)
+        {
+            throw new ArgumentException($"A CUDA {what} needs a CUDA device; CPU work is synchronous and takes none.", nameof(device));
+        }
+        PaddedAttentionLibrary.EnsureLoaded();
+        void* created = null;
+        PaddedAttentionLibrary.ThrowIfFailed(create(device.Id, &created));
+        return (IntPtr)created;
+    }
+}

@@ -7,7 +7,7 @@
 #   ./build.sh demo [..]  build, then run samples/EmbeddingBatch (arguments are passed on)
 #   ./build.sh bindings   regenerate src/Managed/Interop/NativeMethods.g.cs and
 #                         bindings/python/paddedattn/_native.py from the C header
-#   ./build.sh pack       NuGet package with runtimes/linux-x64/native into artifacts/
+#   ./build.sh pack [--cpu-only]  NuGet package (+ .snupkg) with runtimes/linux-x64/native into artifacts/
 #   ./build.sh help
 #
 # Environment: PADDEDATTN_CUDA=AUTO|ON|OFF (default AUTO: CUDA when a toolkit is
@@ -492,6 +492,33 @@ run_sanitizer_suites() {
     fi
 }
 
+# Every C#, C and Python block of README.md and docs/*.md, compiled and run
+# (tests/snippets/check_doc_snippets.py); each block counts as one test.
+run_doc_snippets() {
+    local log="$RESULTS_DIR/doc-snippets.log" rc=0 summary
+    say "documentation snippets"
+    timeout 1800 python3 "$ROOT/tests/snippets/check_doc_snippets.py" --root "$ROOT" --native-lib "$NATIVE_LIB" \
+        2>&1 | tee "$log" || rc=$?
+    summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$log" | tail -n 1)"
+    if [ -z "$summary" ]; then
+        record "doc snippets" 0 1 0 "no summary (exit code $rc)"
+        return
+    fi
+    local passed failed skipped
+    read -r passed _ failed _ skipped _ <<< "${summary//,/}"
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+    record "doc snippets" "$passed" "$failed" "$skipped"
+}
+
+# ./build.sh pack (--cpu-only when the library has no CUDA backend), then a
+# fresh console app consumes the package and runs the README sample.
+run_package_check() {
+    local pack_args=()
+    if grep -aq '(CPU-only build)' "$NATIVE_LIB"; then pack_args=(--cpu-only); fi
+    (cmd_pack "${pack_args[@]}") || return 1
+    timeout 1200 "$ROOT/tests/package/consume_package.sh" "$ROOT/artifacts"
+}
+
 print_summary() {
     local entry name passed failed skipped note total_passed=0 total_failed=0 total_skipped=0
     echo
@@ -548,6 +575,11 @@ cmd_test() {
         run_single "Python sample" run_python_sample
         run_python_suite "Python ctypes layout" "$ROOT/tests/python/test_ctypes_layout.py"
         run_sanitizer_suites "$dotnet_ok"
+        if [ "$dotnet_ok" = 1 ]; then
+            run_doc_snippets
+            run_single "benchmark charts" "$ROOT/tests/snippets/check_charts.sh"
+            run_single "package consumed" run_package_check
+        fi
     fi
 
     print_summary
@@ -575,16 +607,43 @@ cmd_bindings() {
 
 # ------------------------------------------------------------------- pack --
 
+# pack [--cpu-only]: a package of a CUDA build; a CPU-only library is refused
+# unless asked for, and then packed as version X.Y.Z-cpu (never mistaken for,
+# or cached as, the CUDA package).
 cmd_pack() {
-    build_native "$NATIVE_BUILD" "${PADDEDATTN_CUDA:-AUTO}" || die "the native build failed"
+    local cpu_only=0 arg
+    for arg in "$@"; do
+        case "$arg" in
+            --cpu-only) cpu_only=1 ;;
+            *) die "pack: unknown option '$arg' (only --cpu-only)" ;;
+        esac
+    done
+    local native_dir="$NATIVE_BUILD" cuda_mode="${PADDEDATTN_CUDA:-AUTO}"
+    if [ "$cpu_only" = 1 ]; then
+        # Reuse the main build when it is CPU-only already.
+        local existing
+        existing="$(find_native_lib "$NATIVE_BUILD" 2>/dev/null || true)"
+        if [ -z "$existing" ] || ! grep -aq '(CPU-only build)' "$existing"; then
+            native_dir="$BUILD_DIR/native-cpu"
+        fi
+        cuda_mode=OFF
+    fi
+    build_native "$native_dir" "$cuda_mode" || die "the native build failed"
     dotnet_sdk_10_present || die "the .NET 10 SDK is not installed (run ./build.sh setup)"
+    local flavor_args=() built_cpu_only=0
+    if grep -aq '(CPU-only build)' "$NATIVE_LIB"; then built_cpu_only=1; fi
+    if [ "$built_cpu_only" = 1 ] && [ "$cpu_only" = 0 ]; then
+        die "$NATIVE_LIB is a CPU-only build (no CUDA toolkit was found or PADDEDATTN_CUDA=OFF); install one (./build.sh setup) or run ./build.sh pack --cpu-only for a package named as CPU-only (version suffix -cpu)"
+    fi
+    [ "$cpu_only" = 1 ] && flavor_args=(-p:PaddedAttentionPackageFlavor=cpu)
     local artifacts="$ROOT/artifacts" lib_name package
     lib_name="$(basename "$NATIVE_LIB")"
     mkdir -p "$artifacts"
-    rm -f "$artifacts"/PaddedAttention.*.nupkg
-    say "dotnet pack ${MANAGED_PROJECT#"$ROOT"/} (native library: $NATIVE_LIB)"
+    rm -f "$artifacts"/PaddedAttention.*.nupkg "$artifacts"/PaddedAttention.*.snupkg
+    say "dotnet pack ${MANAGED_PROJECT#"$ROOT"/} (native library: $NATIVE_LIB${flavor_args[*]:+, CPU-only})"
     dotnet pack "$MANAGED_PROJECT" -c "$CONFIGURATION" -nologo -v:minimal -o "$artifacts" \
-        -p:PaddedAttentionNativeLib="$NATIVE_LIB"
+        -p:PaddedAttentionNativeLib="$NATIVE_LIB" -p:PaddedAttentionSourceLink=true -p:ContinuousIntegrationBuild=true \
+        "${flavor_args[@]}"
     package="$(find "$artifacts" -maxdepth 1 -name 'PaddedAttention.*.nupkg' -not -name '*.symbols.nupkg' | head -n 1)"
     [ -n "$package" ] || die "dotnet pack wrote no PaddedAttention package into artifacts/"
     local listing
@@ -595,6 +654,9 @@ cmd_pack() {
         unzip -l "$package"
         die "$package lacks runtimes/linux-x64/native/$lib_name"
     fi
+    [[ "$listing" == *" buildTransitive/PaddedAttention.targets"$'\n'* ]] || die "$package lacks buildTransitive/PaddedAttention.targets"
+    [ -f "${package%.nupkg}.snupkg" ] || die "dotnet pack wrote no symbols package (${package%.nupkg}.snupkg)"
+    say "symbols: ${package%.nupkg}.snupkg"
 }
 
 # ------------------------------------------------------------------- main --
@@ -607,7 +669,7 @@ case "$command" in
     test)     cmd_test ;;
     demo)     cmd_demo "$@" ;;
     bindings) cmd_bindings ;;
-    pack)     cmd_pack ;;
+    pack)     cmd_pack "$@" ;;
     help|-h|--help) usage ;;
     *) usage >&2; die "unknown command '$command'" ;;
 esac

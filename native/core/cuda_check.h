@@ -23,10 +23,14 @@ class ScopedDevice {
 public:
     explicit ScopedDevice(int device) {
         if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
-        status_ = (previous_ == device) ? cudaSuccess : cudaSetDevice(device);
+        switched_ = previous_ != device;
+        status_ = switched_ ? cudaSetDevice(device) : cudaSuccess;
     }
+    // Restores only what it changed: when the device was already current, the
+    // caller's context stays current (it may be a non-primary context that
+    // another library such as ILGPU made current; see docs/interop.md).
     ~ScopedDevice() {
-        if (previous_ >= 0) cudaSetDevice(previous_);
+        if (switched_ && previous_ >= 0) cudaSetDevice(previous_);
     }
     cudaError_t status() const { return status_; }
     ScopedDevice(const ScopedDevice&) = delete;
@@ -34,6 +38,7 @@ public:
 
 private:
     int previous_ = -1;
+    bool switched_ = false;
     cudaError_t status_ = cudaSuccess;
 };
 

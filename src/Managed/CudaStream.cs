@@ -1,4 +1,6 @@
 using System;
+using System.Threading;
+using System.Threading.Tasks;
 using PaddedAttention.Internal;
 using PaddedAttention.Interop;
 
@@ -10,6 +12,7 @@ namespace PaddedAttention;
 /// A stream created here is destroyed by <see cref="Dispose"/> (or the
 /// finalizer); one wrapped with <see cref="FromHandle"/> is never destroyed.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711:Identifiers should not have incorrect suffix", Justification = "It is a CUDA stream (cudaStream_t), the name every CUDA binding uses; it is not a System.IO.Stream.")]
 public sealed class CudaStream : IDisposable
 {
     private readonly StreamHandle _handle;
@@ -20,14 +23,7 @@ public sealed class CudaStream : IDisposable
     /// <exception cref="PaddedAttentionException">The device does not exist, CUDA is not built in, or creation failed.</exception>
     public unsafe CudaStream(Device device)
     {
-        if (!device.IsCuda)
-        {
-            throw new ArgumentException("A CUDA stream needs a CUDA device; CPU work is synchronous and takes no stream.", nameof(device));
-        }
-        PaddedAttentionLibrary.EnsureLoaded();
-        void* stream = null;
-        PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_stream_create(device.Id, &stream));
-        _handle = new StreamHandle((IntPtr)stream, ownsHandle: true);
+        _handle = new StreamHandle(LeasedCall.CreateOnDevice(device, "stream", &NativeMethods.pattn_stream_create), ownsHandle: true);
         Device = device;
     }
 
@@ -84,16 +80,41 @@ public sealed class CudaStream : IDisposable
     {
         ThrowIfDisposed();
         PaddedAttentionLibrary.EnsureLoaded();
-        var lease = new HandleLease();
-        try
-        {
-            lease.Add(_handle);
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_stream_synchronize((void*)Handle));
-        }
-        finally
-        {
-            lease.Dispose();
-        }
+        LeasedCall.Run(_handle, null, (stream, _) => NativeMethods.pattn_stream_synchronize((void*)stream));
+    }
+
+    /// <summary>
+    /// Makes work queued on this stream after the call wait for the work
+    /// <paramref name="cudaEvent"/> captured (on the device: the calling thread
+    /// does not wait). Orders this stream after another library's work, or
+    /// after another of our streams.
+    /// </summary>
+    /// <param name="cudaEvent">A recorded event (of any device).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="cudaEvent"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The stream or the event was disposed.</exception>
+    /// <exception cref="PaddedAttentionException">The CUDA runtime reported an error.</exception>
+    public unsafe void Wait(CudaEvent cudaEvent)
+    {
+        ArgumentNullException.ThrowIfNull(cudaEvent);
+        ThrowIfDisposed();
+        LeasedCall.Run(_handle, cudaEvent.SafeHandle, (stream, e) => NativeMethods.pattn_stream_wait_event((void*)stream, (void*)e));
+    }
+
+    /// <summary>
+    /// Completes when all work queued on the stream so far has finished,
+    /// without blocking a thread: an event is recorded and polled
+    /// (see <see cref="CudaEvent.WaitAsync"/>).
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting (the device work goes on).</param>
+    /// <returns>A task that completes when the work is done, or fails with the CUDA error.</returns>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    /// <exception cref="PaddedAttentionException">The event could not be created or recorded.</exception>
+    public async Task SynchronizeAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        using var done = new CudaEvent(Device);
+        done.Record(this);
+        await done.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Destroys the stream if this object owns it; calling it again does nothing.</summary>

@@ -12,6 +12,7 @@ namespace PaddedAttention;
 /// <see cref="Wrap"/> is never freed by this library.
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/>, <see cref="BFloat16"/> or int.</typeparam>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1000:Do not declare static members on generic types", Justification = "Factories on the element-typed class (DeviceBuffer<Half>.Allocate) are the API's shape, as for ImmutableArray<T> or Vector<T>; a non-generic factory would need the type argument anyway.")]
 public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 {
     private const int HostAlignment = 64;
@@ -43,12 +44,12 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
         if (!device.IsCuda)
         {
             void* memory = NativeMemory.AlignedAlloc((nuint)allocationBytes, HostAlignment);
-            return new DeviceBuffer<T>(new HostMemoryHandle((IntPtr)memory, ownsHandle: true, pinned: false), device, length);
+            return new DeviceBuffer<T>(new HostMemoryHandle((IntPtr)memory, ownsHandle: true, pinned: false, (long)allocationBytes), device, length);
         }
         PaddedAttentionLibrary.EnsureLoaded();
         void* pointer = null;
         PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_device_malloc(device.Id, allocationBytes, &pointer));
-        return new DeviceBuffer<T>(new DeviceMemoryHandle((IntPtr)pointer, ownsHandle: true), device, length);
+        return new DeviceBuffer<T>(new DeviceMemoryHandle((IntPtr)pointer, ownsHandle: true, (long)allocationBytes), device, length);
     }
 
     /// <summary>Allocates a buffer of <paramref name="data"/>'s length on <paramref name="device"/> and copies <paramref name="data"/> into it.</summary>
@@ -84,6 +85,7 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half, BFloat16 or int.</exception>
     /// <exception cref="ArgumentException"><paramref name="pointer"/> is zero while <paramref name="length"/> is not.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="length"/> is negative or too large.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The parameter is a raw address from another library; 'pointer' says exactly that.")]
     public static DeviceBuffer<T> Wrap(IntPtr pointer, long length, Device device)
     {
         _ = ElementTypeOf<T>.Value;
@@ -97,6 +99,21 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
             ? new DeviceMemoryHandle(pointer, ownsHandle: false)
             : new HostMemoryHandle(pointer, ownsHandle: false, pinned: false);
         return new DeviceBuffer<T>(handle, device, length);
+    }
+
+    /// <summary>
+    /// A CPU buffer over managed memory (an array, a slice of one, any
+    /// <see cref="Memory{T}"/>), without copying. The memory is pinned only
+    /// while a library call uses it, so <see cref="Pointer"/> is not available;
+    /// disposing the buffer leaves the memory to its owner.
+    /// </summary>
+    /// <param name="memory">The elements; the buffer reads and writes them in place.</param>
+    /// <returns>A non-owning CPU buffer of <paramref name="memory"/>'s length.</returns>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half, BFloat16 or int.</exception>
+    public static DeviceBuffer<T> FromMemory(Memory<T> memory)
+    {
+        _ = ElementTypeOf<T>.Value;
+        return new DeviceBuffer<T>(new ManagedMemoryHandle(memory.Pin), Device.Cpu, memory.Length);
     }
 
     /// <summary>Where the memory is.</summary>
@@ -113,7 +130,23 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>The address of the first element.</summary>
     /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
-    public IntPtr Pointer => _handle.GetPointer(DisplayName);
+    /// <exception cref="InvalidOperationException">The buffer is over managed memory (<see cref="FromMemory"/>), which has no fixed address outside a library call.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The property is the raw address handed to other libraries; 'Pointer' says exactly that.")]
+    public IntPtr Pointer
+    {
+        get
+        {
+            IntPtr pointer = _handle.GetPointer(DisplayName);
+            if (_handle is ManagedMemoryHandle && pointer == IntPtr.Zero && Length > 0)
+            {
+                throw new InvalidOperationException($"{DisplayName} over managed memory is pinned only during library calls and has no fixed address; pin the memory yourself (Memory<T>.Pin) to get one.");
+            }
+            return pointer;
+        }
+    }
+
+    /// <summary>Bytes reported to the GC as memory pressure (0 unless the buffer owns its allocation).</summary>
+    internal long MemoryPressureBytes => _handle is AllocationHandle allocation ? allocation.PressureBytes : 0;
 
     /// <summary>The element type of <typeparamref name="T"/>.</summary>
     public ElementType ElementType => ElementTypeOf<T>.Value;

@@ -40,6 +40,7 @@ public enum DeviceKind
 public enum ElementType
 {
     /// <summary>32-bit IEEE float (<see cref="float"/>).</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The element type is named as in the C ABI (PATTN_DTYPE_F32) and in every ML library: it is a type name.")]
     Float32 = 0,
 
     /// <summary>16-bit IEEE float (<see cref="System.Half"/>).</summary>
@@ -49,6 +50,7 @@ public enum ElementType
     BFloat16 = 2,
 
     /// <summary>32-bit signed integer (<see cref="int"/>), for valid lengths.</summary>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1720:Identifier contains type name", Justification = "The element type is named as in the C ABI (PATTN_DTYPE_I32): it is a type name.")]
     Int32 = 3,
 }
 

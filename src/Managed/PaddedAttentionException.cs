@@ -10,6 +10,29 @@ namespace PaddedAttention;
 /// </summary>
 public sealed class PaddedAttentionException : Exception
 {
+    /// <summary>The standard constructor (status <see cref="AttentionStatus.InternalError"/>, no native message).</summary>
+    public PaddedAttentionException()
+        : this(AttentionStatus.InternalError, "", "A PaddedAttention native call failed.")
+    {
+    }
+
+    /// <summary>The standard constructor (status <see cref="AttentionStatus.InternalError"/>, no native message).</summary>
+    /// <param name="message">The exception message.</param>
+    public PaddedAttentionException(string message)
+        : this(AttentionStatus.InternalError, "", message)
+    {
+    }
+
+    /// <summary>The standard constructor (status <see cref="AttentionStatus.InternalError"/>, no native message).</summary>
+    /// <param name="message">The exception message.</param>
+    /// <param name="innerException">The exception that caused this one.</param>
+    public PaddedAttentionException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+        Status = AttentionStatus.InternalError;
+        NativeMessage = "";
+    }
+
     /// <summary>Creates the exception for a native status and message.</summary>
     /// <param name="status">The status the native library returned.</param>
     /// <param name="nativeMessage">The native library's message (pattn_last_error_message()).</param>

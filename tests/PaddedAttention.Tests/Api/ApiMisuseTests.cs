@@ -37,10 +37,11 @@ public sealed class ApiMisuseTests
         }
     }
 
-    static void ExpectArgument<TException>(string paramName, Action action) where TException : ArgumentException
+    static TException ExpectArgument<TException>(string paramName, Action action) where TException : ArgumentException
     {
         var e = Assert.Throws<TException>(action);
         Assert.AreEqual(paramName, e.ParamName, $"ParamName of {e.GetType().Name}: {e.Message}");
+        return e;
     }
 
     [TestMethod]
@@ -285,12 +286,15 @@ public sealed class ApiMisuseTests
     }
 
     [TestMethod]
-    public void HeadsNotAMultiple_IsRefusedInCSharp_NamingK()
+    public void HeadsNotAMultiple_IsRefusedByTheNativeCheck_NamingQ()
     {
         using var q = DeviceTensor<Half>.Allocate(Device.Cpu, 1, 3, 3, D);
         using var o = DeviceTensor<Half>.Allocate(Device.Cpu, 1, 3, 3, D);
         using var k = DeviceTensor<Half>.Allocate(Device.Cpu, 1, 3, 2, D);
-        ExpectArgument<ArgumentException>("k", () => Attention.SequencePrefill(q, k, k, o, new[] { 3 }, MaskMode.Padded));
+        // The native validator names q (num_qo_heads is q's); the status comes along.
+        var error = ExpectArgument<ArgumentException>("q", () => Attention.SequencePrefill(q, k, k, o, new[] { 3 }, MaskMode.Padded));
+        Assert.AreEqual(AttentionStatus.InvalidArgument, ((PaddedAttentionArgumentException)error).Status);
+        Assert.AreEqual("q", ((PaddedAttentionArgumentException)error).NativeArgument);
     }
 
     [TestMethod]

@@ -146,12 +146,27 @@ class DeviceProperties(ctypes.Structure):
     ]
 
 
+class Capabilities(ctypes.Structure):
+    """C: struct pattn_capabilities"""
+
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("cuda_built", ctypes.c_int32),
+        ("cuda_runtime_version", ctypes.c_int32),
+        ("cuda_architecture_count", ctypes.c_int32),
+        ("cuda_architectures", ctypes.c_int32 * 16),
+        ("cuda_arch_specific", ctypes.c_int32 * 16),
+        ("cpu_isa", ctypes.c_char * 64),
+    ]
+
+
 # C name -> (restype, argtypes), in header order.
 FUNCTIONS = {
     "pattn_abi_version": (ctypes.c_uint32, []),
     "pattn_version_string": (ctypes.c_char_p, []),
     "pattn_status_string": (ctypes.c_char_p, [ctypes.c_int]),
     "pattn_last_error_message": (ctypes.c_char_p, []),
+    "pattn_last_error_argument": (ctypes.c_char_p, []),
     "pattn_sequence_prefill": (ctypes.c_int, [ctypes.POINTER(PrefillParams), ctypes.c_void_p]),
     "pattn_decode": (ctypes.c_int, [ctypes.POINTER(DecodeParams), ctypes.c_void_p]),
     "pattn_merge_states": (ctypes.c_int, [ctypes.POINTER(MergeParams), ctypes.c_void_p]),
@@ -169,6 +184,14 @@ FUNCTIONS = {
     "pattn_stream_create": (ctypes.c_int, [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p)]),
     "pattn_stream_destroy": (ctypes.c_int, [ctypes.c_void_p]),
     "pattn_stream_synchronize": (ctypes.c_int, [ctypes.c_void_p]),
+    "pattn_event_create": (ctypes.c_int, [ctypes.c_int32, ctypes.POINTER(ctypes.c_void_p)]),
+    "pattn_event_destroy": (ctypes.c_int, [ctypes.c_void_p]),
+    "pattn_event_record": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
+    "pattn_event_synchronize": (ctypes.c_int, [ctypes.c_void_p]),
+    "pattn_event_query": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int32)]),
+    "pattn_event_elapsed_ms": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_float)]),
+    "pattn_stream_wait_event": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p]),
+    "pattn_get_capabilities": (ctypes.c_int, [ctypes.POINTER(Capabilities)]),
 }
 
 # C names of the declarations above, for the layout test.
@@ -216,6 +239,7 @@ STRUCTS = {
     "pattn_decode_params": DecodeParams,
     "pattn_merge_params": MergeParams,
     "pattn_device_properties": DeviceProperties,
+    "pattn_capabilities": Capabilities,
 }
 
 __all__ = [
@@ -235,6 +259,7 @@ __all__ = [
     "DecodeParams",
     "MergeParams",
     "DeviceProperties",
+    "Capabilities",
     "FUNCTIONS",
     "CONSTANTS",
     "ENUMS",

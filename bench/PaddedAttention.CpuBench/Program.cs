@@ -13,7 +13,7 @@
 // compared with ours on the real rows (max |difference| is printed).
 // The fixed cost of a 1-token f32 prefill (b1 s1 8/2 d128) from C# closes the run.
 //
-//   PaddedAttention.CpuBench [--runs N] [--warmup N] [--filter TEXT] [--threads N] [--fixed-calls N] [--gqa-all]
+//   PaddedAttention.CpuBench [--runs N] [--warmup N] [--filter TEXT] [--threads N] [--fixed-calls N]
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -39,7 +39,6 @@ internal static unsafe class Program
 {
     private static int Runs = 21, WarmUp = 3, Threads, FixedCalls = 200_000;
     private static string? Filter;
-    private static bool GqaAll;
 
     private static readonly BenchCase[] Cases =
     {
@@ -60,7 +59,6 @@ internal static unsafe class Program
                 case "--filter": Filter = Next(); break;
                 case "--threads": Threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--fixed-calls": FixedCalls = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--gqa-all": GqaAll = true; break;
                 default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
             }
         }
@@ -190,10 +188,8 @@ internal static unsafe class Program
         if (Threads > 0) sessionOptions.IntraOpNumThreads = Threads;
         var memory = OrtMemoryInfo.DefaultInstance;
 
-        // ORT GroupQueryAttention: causal only, right-padded rows. f16 is left out
-        // unless --gqa-all: ONNX Runtime 1.32's CPU kernel crashed (SIGSEGV inside
-        // libonnxruntime) on it here, which would end the whole run.
-        if (c.Causal && (dtype == "f32" || GqaAll))
+        // ORT GroupQueryAttention: causal only, right-padded rows.
+        if (c.Causal)
         {
             using var qr = new HostArray(nq * es);
             using var kr = new HostArray(nk * es);

@@ -154,7 +154,14 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
     const T* kb = static_cast<const T*>(a.k);
     const T* vb = static_cast<const T*>(a.v);
 
-    for (int64_t r = 0; r < mp; ++r) {
+    // Rows past rows4 are never read by the microkernels, rows past rows_w
+    // never by the softmax: only these are initialised.
+    for (int64_t r = 0; r < rows_w; ++r) {
+        m[r] = kNegInf;
+        l[r] = 0.0;
+        corr[r] = 1.0f;
+    }
+    for (int64_t r = 0; r < rows4; ++r) {
         float* qr = q + r * dp;
         if (r < rows) {
             const int64_t row = it.q_first + it.i_begin + r / group;
@@ -163,9 +170,6 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
         } else {
             for (int64_t x = 0; x < dp; ++x) qr[x] = 0.0f;
         }
-        m[r] = kNegInf;
-        l[r] = 0.0;
-        corr[r] = 1.0f;
         double* ar = acc + r * dp;
         for (int64_t x = 0; x < dp; ++x) ar[x] = 0.0;
     }

@@ -292,9 +292,11 @@ void plan_call(const AttentionArgs& a, Plan& plan) {
         }
     }
     plan.max_rows = tile * group;
+    // std::sort, not stable_sort: no temporary buffer (no allocation per call);
+    // the order only decides which thread runs an item, never a result.
     if (plan.items.size() > 1)
-        std::stable_sort(plan.items.begin(), plan.items.end(),
-                         [](const AttendItem& x, const AttendItem& y) { return x.cost > y.cost; });
+        std::sort(plan.items.begin(), plan.items.end(),
+                  [](const AttendItem& x, const AttendItem& y) { return x.cost > y.cost; });
 }
 
 // ---------------------------------------------------------------- run --

@@ -331,6 +331,7 @@ struct AttentionInputs {
     bool left_padded;
     bool decode;
     int32_t num_splits;
+    int32_t cpu_max_threads;
 };
 
 // What the steps below learn about a call, step by step.
@@ -715,6 +716,7 @@ void fill_attention_args(const AttentionInputs& in, const AttentionFacts& f, int
     a.kv_lens = f.has_kv_lens ? static_cast<const int32_t*>(in.kv_lens->data) : a.q_lens;
     a.lens_on_device = f.lens_on_device;
     a.num_splits = in.num_splits;
+    a.cpu_max_threads = in.cpu_max_threads;
     if (f.paged) {
         a.page_table = static_cast<const int32_t*>(in.page_table->data);
         a.page_table_stride = in.page_table->strides[0];
@@ -773,6 +775,18 @@ pattn_status check_params_header(const void* params, uint32_t struct_size, size_
                                   "params->struct_size = %u, expected %zu (sizeof(%s) of ABI version %d)",
                                   (unsigned)struct_size, expected_size, struct_name, (int)PATTN_ABI_VERSION);
     }
+    return PATTN_STATUS_SUCCESS;
+}
+
+// cpu_max_threads, an ABI-2 field: 0 when the caller's struct ends before it.
+template <typename Params>
+pattn_status read_cpu_max_threads(const Params& params, int32_t* cpu_max_threads) {
+    *cpu_max_threads = params.struct_size >= offsetof(Params, cpu_max_threads) + sizeof(int32_t)
+                           ? params.cpu_max_threads : 0;
+    if (*cpu_max_threads < 0)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "cpu_max_threads",
+                                  "cpu_max_threads = %d is negative (0 = all hardware threads)",
+                                  (int)*cpu_max_threads);
     return PATTN_STATUS_SUCCESS;
 }
 
@@ -938,10 +952,13 @@ void fill_merge_args(const MergeViews& v, int32_t device_id, MergeArgs* args) {
 
 pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs* args,
                               Placement* where, bool* no_op) {
+    // ABI 1 ended before cpu_max_threads: such callers get the defaults.
+    constexpr size_t kPrefillAbi1Size = offsetof(pattn_prefill_params, cpu_max_threads);
     PATTN_CHECK(check_params_header(params, params ? params->struct_size : 0, sizeof(pattn_prefill_params),
-                                    "pattn_prefill_params"));
+                                    "pattn_prefill_params", kPrefillAbi1Size));
     PATTN_CHECK(check_reserved(params->reserved));
     AttentionInputs in{};
+    PATTN_CHECK(read_cpu_max_threads(*params, &in.cpu_max_threads));
     PATTN_CHECK(read_mask_mode(params->mask_mode, &in.causal, &in.left_padded));
     in.q = &params->q;
     in.k = &params->k;
@@ -967,6 +984,7 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
                                     "pattn_decode_params", kDecodeAbi1Size));
     const bool abi1 = params->struct_size == kDecodeAbi1Size;
     AttentionInputs in{};
+    PATTN_CHECK(read_cpu_max_threads(*params, &in.cpu_max_threads));
     PATTN_CHECK(read_padding_side(params->padding_side, &in.left_padded));
     in.q = &params->q;
     in.k = &params->k_cache;

@@ -171,6 +171,8 @@ typedef struct pattn_prefill_params {
     pattn_tensor kv_valid_lens;
     float softmax_scale;        /* 0: 1/sqrt(head_dim) */
     uint32_t reserved;          /* must be 0 */
+    /* ABI 2 (a struct_size of ABI 1 ends before this field, which then means 0): */
+    int32_t cpu_max_threads;    /* CPU backend: most threads the call uses; 0: all hardware threads */
 } pattn_prefill_params;
 
 /* Runs masked prefill. CUDA tensors run asynchronously on `stream` (a
@@ -224,6 +226,8 @@ typedef struct pattn_decode_params {
      * padding_side must be PATTN_PADDING_RIGHT. Host page tables are checked
      * (0 <= entry < num_pages); device entries are clamped into range. */
     pattn_tensor page_table;
+    /* CPU backend: most threads the call uses; 0: all hardware threads (ABI 2). */
+    int32_t cpu_max_threads;
 } pattn_decode_params;
 
 PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* stream);

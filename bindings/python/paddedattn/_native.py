@@ -94,6 +94,7 @@ class PrefillParams(ctypes.Structure):
         ("kv_valid_lens", Tensor),
         ("softmax_scale", ctypes.c_float),
         ("reserved", ctypes.c_uint32),
+        ("cpu_max_threads", ctypes.c_int32),
     ]
 
 
@@ -112,6 +113,7 @@ class DecodeParams(ctypes.Structure):
         ("softmax_scale", ctypes.c_float),
         ("num_splits", ctypes.c_int32),
         ("page_table", Tensor),
+        ("cpu_max_threads", ctypes.c_int32),
     ]
 
 

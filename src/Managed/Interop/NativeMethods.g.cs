@@ -221,6 +221,9 @@ internal unsafe struct PattnPrefillParams
 
     /// <summary>C: <c>uint32_t reserved</c></summary>
     public uint reserved;
+
+    /// <summary>C: <c>int32_t cpu_max_threads</c></summary>
+    public int cpu_max_threads;
 }
 
 /// <summary>C: <c>struct pattn_decode_params</c></summary>
@@ -260,6 +263,9 @@ internal unsafe struct PattnDecodeParams
 
     /// <summary>C: <c>pattn_tensor page_table</c></summary>
     public PattnTensor page_table;
+
+    /// <summary>C: <c>int32_t cpu_max_threads</c></summary>
+    public int cpu_max_threads;
 }
 
 /// <summary>C: <c>struct pattn_merge_params</c></summary>

@@ -32,7 +32,6 @@ struct AttentionArgs : QkvLayout {
     bool lens_on_device;
 
     int32_t num_splits;           // decode: KV splits per row, 0 = choose
-<<<<<<< HEAD:native/core/attention_args.h
 
     // Decode against a paged KV cache (page_table != null): k and v are
     // [num_pages, page_size, num_kv_heads, head_dim] (k_stride_b / v_stride_b
@@ -45,9 +44,7 @@ struct AttentionArgs : QkvLayout {
     const int32_t* page_table;
     int64_t page_table_stride;
     int32_t page_size, num_pages, max_pages_per_row;
-=======
     int32_t cpu_max_threads;      // CPU backend: most threads a call uses, 0 = all
->>>>>>> h9:native/src/attention_args.h
 };
 
 // Merge of two attention states; rank-3 tensors are seen as rank 4 with

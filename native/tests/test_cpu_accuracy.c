@@ -175,10 +175,11 @@ static void huge_scale(void) {
     }
 }
 
-/* kv_len = 2^31 - 1, every key read: identical keys (stride 0) and values
- * (stride 0): o = v and lse = score + ln(2^31 - 1). */
+/* kv_len = 2^26, the longest row validation accepts (docs/semantics.md,
+ * "Limits"), every key read: identical keys (stride 0) and values (stride 0):
+ * o = v and lse = score + ln(2^26). Longer rows are refused (test_limits). */
 static void max_kv_len(void) {
-    const int64_t n = INT32_MAX;
+    const int64_t n = (int64_t)1 << 26;
     float q[2] = {0.5f, -0.25f}, k[2] = {1.0f, 2.0f}, v[2] = {2.0f, -3.0f}, o[2] = {NAN, NAN}, lse = NAN;
     pattn_tensor kt = f32_4d(k, PATTN_DTYPE_F32, 1, n, 1, 2), vt = f32_4d(v, PATTN_DTYPE_F32, 1, n, 1, 2);
     kt.strides[0] = kt.strides[1] = 0;
@@ -192,9 +193,9 @@ static void max_kv_len(void) {
     p.kv_valid_lens = tu_tensor_1d(&kvlen, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, 1);
     CHECK_OK(pattn_sequence_prefill(&p, NULL));
     const double score = (0.5 * 1.0 - 0.25 * 2.0) / sqrt(2.0), want_lse = score + log((double)n);
-    CHECK_MSG(fabs(o[0] - 2.0) < 1e-5 && fabs(o[1] + 3.0) < 1e-5, "kv_len 2^31-1: o = {%g, %g}, expected {2, -3}",
+    CHECK_MSG(fabs(o[0] - 2.0) < 1e-5 && fabs(o[1] + 3.0) < 1e-5, "kv_len 2^26: o = {%g, %g}, expected {2, -3}",
               (double)o[0], (double)o[1]);
-    CHECK_MSG(fabs(lse - want_lse) < 1e-5, "kv_len 2^31-1: lse = %.9g, expected %.9g", (double)lse, want_lse);
+    CHECK_MSG(fabs(lse - want_lse) < 1e-5, "kv_len 2^26: lse = %.9g, expected %.9g", (double)lse, want_lse);
 }
 
 /* cpu_max_threads: results do not depend on it; negative is rejected; a
@@ -242,9 +243,10 @@ static void thread_cap(void) {
         CHECK_STATUS(pattn_decode(&d, NULL), PATTN_STATUS_INVALID_ARGUMENT);
         d.cpu_max_threads = 1;
         CHECK_OK(pattn_decode(&d, NULL));
-        d.struct_size = (uint32_t)offsetof(pattn_decode_params, cpu_max_threads);
+        /* Decode's ABI-1 struct ends before page_table, its first appended field. */
+        d.struct_size = (uint32_t)offsetof(pattn_decode_params, page_table);
         CHECK_OK(pattn_decode(&d, NULL));
-        d.struct_size = (uint32_t)offsetof(pattn_decode_params, cpu_max_threads) + 1;
+        d.struct_size = (uint32_t)offsetof(pattn_decode_params, page_table) + 1;
         CHECK_STATUS(pattn_decode(&d, NULL), PATTN_STATUS_INVALID_ARGUMENT);
     }
     free(q);

@@ -105,7 +105,7 @@ __all__ = [
 # Constants and enums (pattn_constants, pattn_status, ...)
 # --------------------------------------------------------------------------
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 VERSION_MAJOR = 0
 VERSION_MINOR = 1
 VERSION_PATCH = 0
@@ -193,6 +193,7 @@ class PrefillParams(ctypes.Structure):
         ("kv_valid_lens", Tensor),
         ("softmax_scale", ctypes.c_float),
         ("reserved", ctypes.c_uint32),
+        ("cpu_max_threads", ctypes.c_int32),  # ABI 2
     ]
 
 
@@ -210,6 +211,7 @@ class DecodeParams(ctypes.Structure):
         ("kv_valid_lens", Tensor),
         ("softmax_scale", ctypes.c_float),
         ("num_splits", ctypes.c_int32),
+        ("cpu_max_threads", ctypes.c_int32),  # ABI 2
     ]
 
 

@@ -285,6 +285,48 @@ PATTN_API pattn_status pattn_stream_create(int32_t device_id, void** stream);
 PATTN_API pattn_status pattn_stream_destroy(void* stream);
 PATTN_API pattn_status pattn_stream_synchronize(void* stream);
 
+/* ------------------------------------------------------------------------ */
+/* Events (cudaEvent_t): order one stream after work on another, and time    */
+/* work without synchronising the device. In a CPU-only build they return    */
+/* PATTN_STATUS_CUDA_NOT_BUILT.                                              */
+/* ------------------------------------------------------------------------ */
+
+/* An event of `device_id` that records timing (cudaEventDefault). */
+PATTN_API pattn_status pattn_event_create(int32_t device_id, void** event);
+PATTN_API pattn_status pattn_event_destroy(void* event);
+/* Captures the work queued on `stream` (NULL: the default stream) so far. */
+PATTN_API pattn_status pattn_event_record(void* event, void* stream);
+/* Blocks the calling thread until the recorded work has finished. */
+PATTN_API pattn_status pattn_event_synchronize(void* event);
+/* *completed = 1 when the recorded work has finished (or nothing was
+ * recorded), 0 while it runs; never blocks. */
+PATTN_API pattn_status pattn_event_query(void* event, int32_t* completed);
+/* Milliseconds between two recorded, completed events of one device. */
+PATTN_API pattn_status pattn_event_elapsed_ms(void* start, void* end, float* milliseconds);
+/* Work queued on `stream` after this call waits for `event` (on the device;
+ * the calling thread does not wait). */
+PATTN_API pattn_status pattn_stream_wait_event(void* stream, void* event);
+
+/* ------------------------------------------------------------------------ */
+/* Capabilities: what this binary was built with.                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct pattn_capabilities {
+    uint32_t struct_size;           /* sizeof(pattn_capabilities), set by the caller */
+    int32_t cuda_built;             /* 1: the CUDA backend is compiled in; 0: CPU-only build */
+    int32_t cuda_runtime_version;   /* CUDART_VERSION built against (e.g. 11080); 0 without CUDA */
+    int32_t cuda_architecture_count; /* entries used in cuda_architectures */
+    /* The CUDA architectures compiled in, as CMake names them (80, 90; a
+     * Hopper-only 90a build reports 90 here and 1 in cuda_arch_specific). */
+    int32_t cuda_architectures[16];
+    int32_t cuda_arch_specific[16]; /* 1 where the entry is an arch-specific ("a") target */
+    /* The instruction set the CPU backend runs with, e.g. "x86-64 (compiled
+     * baseline)"; NUL-terminated. */
+    char cpu_isa[64];
+} pattn_capabilities;
+
+PATTN_API pattn_status pattn_get_capabilities(pattn_capabilities* capabilities);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -95,6 +95,33 @@ PATTN_API pattn_status pattn_stream_synchronize(void*) {
     return pattn::not_built("pattn_stream_synchronize");
 }
 
+PATTN_API pattn_status pattn_event_create(int32_t, void** event) {
+    if (event) *event = nullptr;
+    return pattn::not_built("pattn_event_create");
+}
+
+PATTN_API pattn_status pattn_event_destroy(void*) { return pattn::not_built("pattn_event_destroy"); }
+
+PATTN_API pattn_status pattn_event_record(void*, void*) { return pattn::not_built("pattn_event_record"); }
+
+PATTN_API pattn_status pattn_event_synchronize(void*) {
+    return pattn::not_built("pattn_event_synchronize");
+}
+
+PATTN_API pattn_status pattn_event_query(void*, int32_t* completed) {
+    if (completed) *completed = 0;
+    return pattn::not_built("pattn_event_query");
+}
+
+PATTN_API pattn_status pattn_event_elapsed_ms(void*, void*, float* milliseconds) {
+    if (milliseconds) *milliseconds = 0.0f;
+    return pattn::not_built("pattn_event_elapsed_ms");
+}
+
+PATTN_API pattn_status pattn_stream_wait_event(void*, void*) {
+    return pattn::not_built("pattn_stream_wait_event");
+}
+
 }  // extern "C"
 
 #endif  // !PATTN_WITH_CUDA

@@ -317,6 +317,82 @@ PATTN_API pattn_status pattn_stream_synchronize(void* stream) {
     });
 }
 
+// Events. cudaEventRecord and cudaStreamWaitEvent need no current device (the
+// stream and event carry theirs); creation does.
+PATTN_API pattn_status pattn_event_create(int32_t device_id, void** event) {
+    return guarded("pattn_event_create", [&]() -> pattn_status {
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(event, "event"));
+        *event = nullptr;
+        PATTN_RETURN_IF_ERROR(pattn::check_device_id(device_id));
+        pattn::ScopedDevice device(device_id);
+        PATTN_CUDA_TRY(device.status());
+        cudaEvent_t e = nullptr;
+        PATTN_CUDA_TRY(cudaEventCreateWithFlags(&e, cudaEventDefault));
+        *event = e;
+        return PATTN_STATUS_SUCCESS;
+    });
+}
+
+PATTN_API pattn_status pattn_event_destroy(void* event) {
+    return guarded("pattn_event_destroy", [&]() -> pattn_status {
+        if (event == nullptr) return PATTN_STATUS_SUCCESS;
+        PATTN_CUDA_TRY(cudaEventDestroy(static_cast<cudaEvent_t>(event)));
+        return PATTN_STATUS_SUCCESS;
+    });
+}
+
+PATTN_API pattn_status pattn_event_record(void* event, void* stream) {
+    return guarded("pattn_event_record", [&]() -> pattn_status {
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(event, "event"));
+        PATTN_CUDA_TRY(cudaEventRecord(static_cast<cudaEvent_t>(event), static_cast<cudaStream_t>(stream)));
+        return PATTN_STATUS_SUCCESS;
+    });
+}
+
+PATTN_API pattn_status pattn_event_synchronize(void* event) {
+    return guarded("pattn_event_synchronize", [&]() -> pattn_status {
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(event, "event"));
+        PATTN_CUDA_TRY(cudaEventSynchronize(static_cast<cudaEvent_t>(event)));
+        return PATTN_STATUS_SUCCESS;
+    });
+}
+
+PATTN_API pattn_status pattn_event_query(void* event, int32_t* completed) {
+    return guarded("pattn_event_query", [&]() -> pattn_status {
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(completed, "completed"));
+        *completed = 0;
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(event, "event"));
+        const cudaError_t e = cudaEventQuery(static_cast<cudaEvent_t>(event));
+        if (e == cudaErrorNotReady) {
+            cudaGetLastError();  // "not ready" is an answer, not an error
+            return PATTN_STATUS_SUCCESS;
+        }
+        PATTN_CUDA_TRY(e);
+        *completed = 1;
+        return PATTN_STATUS_SUCCESS;
+    });
+}
+
+PATTN_API pattn_status pattn_event_elapsed_ms(void* start, void* end, float* milliseconds) {
+    return guarded("pattn_event_elapsed_ms", [&]() -> pattn_status {
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(milliseconds, "milliseconds"));
+        *milliseconds = 0.0f;
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(start, "start"));
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(end, "end"));
+        PATTN_CUDA_TRY(cudaEventElapsedTime(milliseconds, static_cast<cudaEvent_t>(start),
+                                            static_cast<cudaEvent_t>(end)));
+        return PATTN_STATUS_SUCCESS;
+    });
+}
+
+PATTN_API pattn_status pattn_stream_wait_event(void* stream, void* event) {
+    return guarded("pattn_stream_wait_event", [&]() -> pattn_status {
+        PATTN_RETURN_IF_ERROR(pattn::require_not_null(event, "event"));
+        PATTN_CUDA_TRY(cudaStreamWaitEvent(static_cast<cudaStream_t>(stream), static_cast<cudaEvent_t>(event), 0));
+        return PATTN_STATUS_SUCCESS;
+    });
+}
+
 }  // extern "C"
 
 #endif  // PATTN_WITH_CUDA

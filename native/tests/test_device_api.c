@@ -1,7 +1,8 @@
 /* Device, memory and stream functions on a machine with a GPU: allocation,
- * pinned memory, copies both ways, memset, streams, pointer placement,
+ * pinned memory, copies both ways, memset, streams, events, pointer placement,
  * properties, and the placement checks of prefill against real pointers.
- * Exits 77 (skipped) without a GPU. */
+ * Capabilities and the no-device answers of the event functions are checked
+ * everywhere; the rest exits 77 (skipped) without a GPU. */
 #include "test_util.h"
 
 /* compute-sanitizer counts the deliberate out-of-memory cudaMalloc as an API
@@ -164,14 +165,117 @@ static void test_memory(int32_t count) {
     free(back);
 }
 
+/* Everywhere: capabilities agree with the build; events refuse cleanly. */
+static void test_capabilities_and_events_without_gpu(int32_t count) {
+    pattn_capabilities caps;
+    void* event = (void*)1;
+    int32_t completed = 7, i;
+    float ms = 1.0f;
+    const int cpu_only = strstr(pattn_version_string(), "CPU-only") != NULL;
+    memset(&caps, 0xAB, sizeof caps);
+    caps.struct_size = sizeof caps;
+    CHECK_OK(pattn_get_capabilities(&caps));
+    CHECK(caps.struct_size == sizeof caps);
+    CHECK(caps.cuda_built == (cpu_only ? 0 : 1));
+    CHECK(memchr(caps.cpu_isa, '\0', sizeof caps.cpu_isa) != NULL && caps.cpu_isa[0] != '\0');
+    CHECK(caps.cuda_architecture_count >= 0 && caps.cuda_architecture_count <= 16);
+    if (cpu_only) {
+        CHECK(caps.cuda_architecture_count == 0 && caps.cuda_runtime_version == 0);
+    } else {
+        CHECK(caps.cuda_architecture_count > 0 && caps.cuda_runtime_version >= 11000);
+    }
+    for (i = 0; i < caps.cuda_architecture_count; ++i) {
+        CHECK(caps.cuda_architectures[i] >= 50 && caps.cuda_architectures[i] < 1000);
+        CHECK(caps.cuda_arch_specific[i] == 0 || caps.cuda_arch_specific[i] == 1);
+    }
+    for (i = caps.cuda_architecture_count; i < 16; ++i) CHECK(caps.cuda_architectures[i] == 0);
+    printf("capabilities: cuda_built %d, cudart %d, %d architecture(s), cpu_isa \"%s\"\n", caps.cuda_built,
+           caps.cuda_runtime_version, caps.cuda_architecture_count, caps.cpu_isa);
+    caps.struct_size = 8;
+    CHECK_STATUS(pattn_get_capabilities(&caps), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("struct_size = 8");
+    CHECK_STATUS(pattn_get_capabilities(NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_ERROR_MENTIONS("capabilities");
+
+    if (count > 0) return;
+    CHECK_STATUS(pattn_event_create(0, &event), cpu_only ? PATTN_STATUS_CUDA_NOT_BUILT : PATTN_STATUS_NO_DEVICE);
+    CHECK(event == NULL);
+    if (cpu_only) {
+        CHECK_STATUS(pattn_event_query((void*)16, &completed), PATTN_STATUS_CUDA_NOT_BUILT);
+        CHECK(completed == 0);
+        CHECK_STATUS(pattn_event_elapsed_ms((void*)16, (void*)32, &ms), PATTN_STATUS_CUDA_NOT_BUILT);
+        CHECK(ms == 0.0f);
+        CHECK_STATUS(pattn_event_record((void*)16, NULL), PATTN_STATUS_CUDA_NOT_BUILT);
+        CHECK_STATUS(pattn_event_synchronize((void*)16), PATTN_STATUS_CUDA_NOT_BUILT);
+        CHECK_STATUS(pattn_stream_wait_event(NULL, (void*)16), PATTN_STATUS_CUDA_NOT_BUILT);
+        CHECK_STATUS(pattn_event_destroy((void*)16), PATTN_STATUS_CUDA_NOT_BUILT);
+        CHECK_ERROR_MENTIONS("without CUDA");
+    }
+}
+
+/* GPU: timing, query, and one stream ordered after another through an event. */
+static void test_events(int32_t count) {
+    enum { N = 64 << 20 };
+    void *a = NULL, *b = NULL, *producer = NULL, *consumer = NULL, *start = NULL, *done = NULL;
+    unsigned char* host = (unsigned char*)malloc(N);
+    int32_t completed = -1;
+    float ms = -1.0f;
+    size_t i, bad = 0;
+    int round;
+    CHECK_OK(pattn_device_malloc(0, N, &a));
+    CHECK_OK(pattn_device_malloc(0, N, &b));
+    CHECK_OK(pattn_stream_create(0, &producer));
+    CHECK_OK(pattn_stream_create(0, &consumer));
+    CHECK_OK(pattn_event_create(0, &start));
+    CHECK_OK(pattn_event_create(0, &done));
+    CHECK_STATUS(pattn_event_create(count, &start), PATTN_STATUS_NO_DEVICE);
+    CHECK_STATUS(pattn_event_create(0, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(pattn_event_query(done, &completed)); /* never recorded: complete */
+    CHECK(completed == 1);
+    for (round = 1; round <= 3; ++round) {
+        /* producer: several large memsets; consumer copies a to b after them. */
+        CHECK_OK(pattn_event_record(start, producer));
+        CHECK_OK(pattn_memset_async(a, 0, N, producer));
+        CHECK_OK(pattn_memset_async(a, 0x10, N, producer));
+        CHECK_OK(pattn_memset_async(a, round, N, producer));
+        CHECK_OK(pattn_event_record(done, producer));
+        CHECK_OK(pattn_stream_wait_event(consumer, done));
+        CHECK_OK(pattn_memcpy_async(b, a, N, consumer));
+        CHECK_OK(pattn_event_synchronize(done));
+        CHECK_OK(pattn_event_query(done, &completed));
+        CHECK(completed == 1);
+        CHECK_OK(pattn_stream_synchronize(consumer));
+        CHECK_OK(pattn_memcpy(host, b, N));
+        for (i = 0, bad = 0; i < N; ++i) bad += host[i] != (unsigned char)round;
+        CHECK(bad == 0);
+        CHECK_OK(pattn_event_elapsed_ms(start, done, &ms));
+        CHECK(ms > 0.0f && ms < 10000.0f);
+    }
+    printf("events: 3 x 64 MiB memsets took %.3f ms (last round)\n", (double)ms);
+    CHECK_STATUS(pattn_event_elapsed_ms(NULL, done, &ms), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(pattn_event_query(done, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(pattn_stream_wait_event(consumer, NULL), PATTN_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(pattn_event_destroy(start));
+    CHECK_OK(pattn_event_destroy(done));
+    CHECK_OK(pattn_event_destroy(NULL));
+    CHECK_OK(pattn_stream_destroy(producer));
+    CHECK_OK(pattn_stream_destroy(consumer));
+    CHECK_OK(pattn_device_free(a));
+    CHECK_OK(pattn_device_free(b));
+    free(host);
+}
+
 int main(void) {
     int32_t count = 0;
     CHECK_OK(pattn_device_count(&count));
+    test_capabilities_and_events_without_gpu(count);
     if (count == 0) {
-        printf("test_device_api: no CUDA device, skipped\n");
+        if (tu_failures != 0) return tu_finish("test_device_api");
+        printf("test_device_api: no CUDA device, GPU part skipped\n");
         return TEST_SKIP;
     }
     test_properties(count);
     test_memory(count);
+    test_events(count);
     return tu_finish("test_device_api");
 }

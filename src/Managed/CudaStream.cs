@@ -1,4 +1,6 @@
 using System;
+using System.Threading;
+using System.Threading.Tasks;
 using PaddedAttention.Internal;
 using PaddedAttention.Interop;
 
@@ -94,6 +96,51 @@ public sealed class CudaStream : IDisposable
         {
             lease.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Makes work queued on this stream after the call wait for the work
+    /// <paramref name="cudaEvent"/> captured (on the device: the calling thread
+    /// does not wait). Orders this stream after another library's work, or
+    /// after another of our streams.
+    /// </summary>
+    /// <param name="cudaEvent">A recorded event (of any device).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="cudaEvent"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The stream or the event was disposed.</exception>
+    /// <exception cref="PaddedAttentionException">The CUDA runtime reported an error.</exception>
+    public unsafe void Wait(CudaEvent cudaEvent)
+    {
+        ArgumentNullException.ThrowIfNull(cudaEvent);
+        ThrowIfDisposed();
+        var lease = new HandleLease();
+        try
+        {
+            lease.Add(_handle);
+            lease.Add(cudaEvent.SafeHandle);
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_stream_wait_event(
+                (void*)_handle.DangerousGetHandle(), (void*)cudaEvent.SafeHandle.DangerousGetHandle()));
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Completes when all work queued on the stream so far has finished,
+    /// without blocking a thread: an event is recorded and polled
+    /// (see <see cref="CudaEvent.WaitAsync"/>).
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting (the device work goes on).</param>
+    /// <returns>A task that completes when the work is done, or fails with the CUDA error.</returns>
+    /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
+    /// <exception cref="PaddedAttentionException">The event could not be created or recorded.</exception>
+    public async Task SynchronizeAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        using var done = new CudaEvent(Device);
+        done.Record(this);
+        await done.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Destroys the stream if this object owns it; calling it again does nothing.</summary>

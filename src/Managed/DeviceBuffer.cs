@@ -43,12 +43,12 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
         if (!device.IsCuda)
         {
             void* memory = NativeMemory.AlignedAlloc((nuint)allocationBytes, HostAlignment);
-            return new DeviceBuffer<T>(new HostMemoryHandle((IntPtr)memory, ownsHandle: true, pinned: false), device, length);
+            return new DeviceBuffer<T>(new HostMemoryHandle((IntPtr)memory, ownsHandle: true, pinned: false, (long)allocationBytes), device, length);
         }
         PaddedAttentionLibrary.EnsureLoaded();
         void* pointer = null;
         PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_device_malloc(device.Id, allocationBytes, &pointer));
-        return new DeviceBuffer<T>(new DeviceMemoryHandle((IntPtr)pointer, ownsHandle: true), device, length);
+        return new DeviceBuffer<T>(new DeviceMemoryHandle((IntPtr)pointer, ownsHandle: true, (long)allocationBytes), device, length);
     }
 
     /// <summary>Allocates a buffer of <paramref name="data"/>'s length on <paramref name="device"/> and copies <paramref name="data"/> into it.</summary>
@@ -99,6 +99,21 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
         return new DeviceBuffer<T>(handle, device, length);
     }
 
+    /// <summary>
+    /// A CPU buffer over managed memory (an array, a slice of one, any
+    /// <see cref="Memory{T}"/>), without copying. The memory is pinned only
+    /// while a library call uses it, so <see cref="Pointer"/> is not available;
+    /// disposing the buffer leaves the memory to its owner.
+    /// </summary>
+    /// <param name="memory">The elements; the buffer reads and writes them in place.</param>
+    /// <returns>A non-owning CPU buffer of <paramref name="memory"/>'s length.</returns>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> is not float, Half, BFloat16 or int.</exception>
+    public static DeviceBuffer<T> FromMemory(Memory<T> memory)
+    {
+        _ = ElementTypeOf<T>.Value;
+        return new DeviceBuffer<T>(new ManagedMemoryHandle(memory.Pin), Device.Cpu, memory.Length);
+    }
+
     /// <summary>Where the memory is.</summary>
     public Device Device { get; }
 
@@ -113,7 +128,22 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>The address of the first element.</summary>
     /// <exception cref="ObjectDisposedException">The buffer was disposed.</exception>
-    public IntPtr Pointer => _handle.GetPointer(DisplayName);
+    /// <exception cref="InvalidOperationException">The buffer is over managed memory (<see cref="FromMemory"/>), which has no fixed address outside a library call.</exception>
+    public IntPtr Pointer
+    {
+        get
+        {
+            IntPtr pointer = _handle.GetPointer(DisplayName);
+            if (_handle is ManagedMemoryHandle && pointer == IntPtr.Zero && Length > 0)
+            {
+                throw new InvalidOperationException($"{DisplayName} over managed memory is pinned only during library calls and has no fixed address; pin the memory yourself (Memory<T>.Pin) to get one.");
+            }
+            return pointer;
+        }
+    }
+
+    /// <summary>Bytes reported to the GC as memory pressure (0 unless the buffer owns its allocation).</summary>
+    internal long MemoryPressureBytes => _handle is AllocationHandle allocation ? allocation.PressureBytes : 0;
 
     /// <summary>The element type of <typeparamref name="T"/>.</summary>
     public ElementType ElementType => ElementTypeOf<T>.Value;

@@ -9,7 +9,8 @@ namespace PaddedAttention;
 /// A strided view of a <see cref="DeviceBuffer{T}"/>: shape and strides (in
 /// elements) of up to four dimensions, and an element offset. Views share
 /// their buffer; a tensor disposes its buffer only if it owns it (tensors from
-/// <see cref="Allocate"/> and <see cref="FromPointer"/>).
+/// <see cref="Allocate"/>; those from FromPointer and FromMemory own only a
+/// wrapper, never the memory).
 /// </summary>
 /// <typeparam name="T">float, <see cref="Half"/>, <see cref="BFloat16"/> or int.</typeparam>
 public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
@@ -49,9 +50,11 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>
-    /// A view of memory owned by someone else (e.g. a TorchSharp CUDA tensor's
-    /// data pointer), without copying or taking ownership: disposing the tensor
-    /// never frees the memory.
+    /// A view of memory owned by someone else (e.g. an ONNX Runtime or ILGPU
+    /// buffer, a TorchSharp tensor's <c>data_ptr()</c>), without copying or
+    /// taking ownership: disposing the tensor never frees the memory. Nothing
+    /// can check that the view stays inside the allocation; when its size is
+    /// known, use the overload that takes it.
     /// </summary>
     /// <param name="pointer">Address of the element at [0, 0, ...].</param>
     /// <param name="device">Where the memory is.</param>
@@ -59,15 +62,71 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
     /// <param name="strides">Element strides; null means contiguous.</param>
     /// <returns>A tensor over the foreign memory.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
-    /// <exception cref="ArgumentException">Bad rank, dimension or stride, or a null pointer for a non-empty tensor.</exception>
+    /// <exception cref="ArgumentException">Bad rank, dimension or stride, a view of more than 2^63 elements, or a null pointer for a non-empty tensor.</exception>
     public static DeviceTensor<T> FromPointer(IntPtr pointer, Device device, long[] shape, long[]? strides = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        var fullStrides = strides is null ? ContiguousStrides(shape) : strides;
         CheckLayout(shape, strides, 0, long.MaxValue);
-        long extent = Extent(shape, fullStrides);
+        long extent = Extent(shape, strides ?? ContiguousStrides(shape));
         var wrapper = DeviceBuffer<T>.Wrap(pointer, extent, device);
         return new DeviceTensor<T>(wrapper, shape, strides, 0, ownsBuffer: true);
+    }
+
+    /// <summary>
+    /// A view into a foreign allocation of known size (e.g. an ONNX Runtime
+    /// <c>OrtValue</c>, an ILGPU <c>MemoryBuffer</c>): the view, starting
+    /// <paramref name="elementOffset"/> elements into the allocation, must lie
+    /// inside its <paramref name="allocationLength"/> elements. Disposing the
+    /// tensor never frees the memory.
+    /// </summary>
+    /// <param name="allocationStart">Address of the allocation's first element.</param>
+    /// <param name="allocationLength">Number of elements of type <typeparamref name="T"/> in the allocation.</param>
+    /// <param name="device">Where the memory is.</param>
+    /// <param name="shape">The dimensions (rank 1 to 4).</param>
+    /// <param name="strides">Element strides; null means contiguous.</param>
+    /// <param name="elementOffset">Index in the allocation of the element at [0, 0, ...].</param>
+    /// <returns>A tensor over the foreign memory.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentException">Bad rank, dimension or stride, or a null pointer for a non-empty allocation.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The view reaches outside the allocation, or a length or offset is negative.</exception>
+    public static DeviceTensor<T> FromPointer(IntPtr allocationStart, long allocationLength, Device device, long[] shape,
+        long[]? strides = null, long elementOffset = 0)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var wrapper = DeviceBuffer<T>.Wrap(allocationStart, allocationLength, device);
+        return new DeviceTensor<T>(wrapper, shape, strides, elementOffset, ownsBuffer: true);
+    }
+
+    /// <summary>
+    /// A CPU tensor over managed memory (no copy, no <c>unsafe</c>): the memory
+    /// is pinned only while a library call uses it, and read and written in place.
+    /// </summary>
+    /// <param name="memory">The elements (an array, a slice of one, any <see cref="Memory{T}"/>).</param>
+    /// <param name="shape">The dimensions (rank 1 to 4).</param>
+    /// <param name="strides">Element strides; null means contiguous.</param>
+    /// <param name="elementOffset">Index in <paramref name="memory"/> of the element at [0, 0, ...].</param>
+    /// <returns>A tensor on <see cref="Device.Cpu"/>; disposing it leaves the memory to its owner.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentException">Bad rank, dimension or stride.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The view reaches outside <paramref name="memory"/>.</exception>
+    public static DeviceTensor<T> FromMemory(Memory<T> memory, long[] shape, long[]? strides = null, long elementOffset = 0)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var buffer = DeviceBuffer<T>.FromMemory(memory);
+        return new DeviceTensor<T>(buffer, shape, strides, elementOffset, ownsBuffer: true);
+    }
+
+    /// <summary>A contiguous CPU tensor over an array (see <see cref="FromMemory"/>); the shape's product must not exceed the array's length.</summary>
+    /// <param name="array">The elements, row-major.</param>
+    /// <param name="shape">The dimensions (rank 1 to 4).</param>
+    /// <returns>A tensor on <see cref="Device.Cpu"/> over <paramref name="array"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="array"/> or <paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentException">Bad rank or dimension.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The shape holds more elements than the array.</exception>
+    public static DeviceTensor<T> FromArray(T[] array, params long[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        return FromMemory(array.AsMemory(), shape);
     }
 
     /// <summary>Allocates a contiguous tensor that owns a fresh buffer (contents unspecified).</summary>
@@ -92,8 +151,8 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
         }
     }
 
-    /// <summary>The buffer the view reads and writes.</summary>
-    public DeviceBuffer<T>? Buffer => _buffer;
+    /// <summary>The buffer the view reads and writes (never null).</summary>
+    public DeviceBuffer<T> Buffer => _buffer;
 
     /// <summary>Where the memory is.</summary>
     public Device Device => _buffer.Device;
@@ -110,19 +169,8 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
     /// <summary>Index in the buffer of the element at [0, 0, ...].</summary>
     public long ElementOffset { get; }
 
-    /// <summary>Number of elements (product of the shape).</summary>
-    public long ElementCount
-    {
-        get
-        {
-            long count = 1;
-            foreach (long dimension in _shape)
-            {
-                count *= dimension;
-            }
-            return count;
-        }
-    }
+    /// <summary>Number of elements (product of the shape; views of more than 2^63 elements cannot be made).</summary>
+    public long ElementCount => CheckedElementCount(_shape);
 
     /// <summary>Whether the strides are the row-major ones for the shape (dimensions of size 1 may have any stride).</summary>
     public bool IsContiguous
@@ -230,6 +278,18 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
         return strides;
     }
 
+    // Product of the shape, in checked arithmetic (a stride-0 view can have a
+    // shape whose product does not fit, though its extent does).
+    private static long CheckedElementCount(long[] shape)
+    {
+        long count = 1;
+        foreach (long dimension in shape)
+        {
+            count = checked(count * dimension);
+        }
+        return count;
+    }
+
     // Number of buffer elements the view spans from its first element: 1 + the largest index.
     private static long Extent(long[] shape, long[] strides)
     {
@@ -275,6 +335,14 @@ public sealed class DeviceTensor<T> : IDisposable where T : unmanaged
         if (elementOffset < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(elementOffset), elementOffset, "The element offset must not be negative.");
+        }
+        try
+        {
+            _ = CheckedElementCount(shape);
+        }
+        catch (OverflowException)
+        {
+            throw new ArgumentException($"The shape [{string.Join(", ", shape)}] has more than 2^63 elements.", nameof(shape));
         }
         long extent;
         try

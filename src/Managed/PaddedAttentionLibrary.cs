@@ -1,4 +1,6 @@
 using System;
+using System.Collections.Generic;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Threading;
 using PaddedAttention.Interop;
@@ -38,6 +40,35 @@ public static class PaddedAttentionLibrary
         {
             EnsureLoaded();
             return NativeMethods.pattn_abi_version();
+        }
+    }
+
+    /// <summary>
+    /// What the loaded native library was built with: whether the CUDA backend
+    /// is compiled in, its CUDA architectures and runtime version, and the CPU
+    /// instruction set the CPU backend runs with.
+    /// </summary>
+    /// <exception cref="DllNotFoundException">The library could not be loaded; the message lists every path tried.</exception>
+    /// <exception cref="PaddedAttentionException">The library's ABI version differs from the bindings'.</exception>
+    public static unsafe LibraryCapabilities Capabilities
+    {
+        get
+        {
+            EnsureLoaded();
+            PattnCapabilities native = default;
+            native.struct_size = (uint)sizeof(PattnCapabilities);
+            ThrowIfFailed(NativeMethods.pattn_get_capabilities(&native));
+            int count = Math.Clamp(native.cuda_architecture_count, 0, 16);
+            var architectures = new string[count];
+            for (int i = 0; i < count; i++)
+            {
+                architectures[i] = string.Create(CultureInfo.InvariantCulture,
+                    $"sm_{native.cuda_architectures[i]}{(native.cuda_arch_specific[i] != 0 ? "a" : "")}");
+            }
+            var isaBytes = new ReadOnlySpan<byte>(native.cpu_isa, 64);
+            int end = isaBytes.IndexOf((byte)0);
+            string cpuIsa = System.Text.Encoding.UTF8.GetString(end < 0 ? isaBytes : isaBytes[..end]);
+            return new LibraryCapabilities(native.cuda_built != 0, native.cuda_runtime_version, Array.AsReadOnly(architectures), cpuIsa);
         }
     }
 
@@ -136,3 +167,10 @@ public static class PaddedAttentionLibrary
         throw new PaddedAttentionException(publicStatus, nativeMessage, message);
     }
 }
+
+/// <summary>What the native library was built with (<see cref="PaddedAttentionLibrary.Capabilities"/>).</summary>
+/// <param name="CudaBuilt">Whether the CUDA backend is compiled in (false: a CPU-only build).</param>
+/// <param name="CudaRuntimeVersion">The CUDA runtime version built against, e.g. 11080 for 11.8; 0 without CUDA.</param>
+/// <param name="CudaArchitectures">The GPU architectures compiled in, e.g. "sm_80", "sm_90a"; empty without CUDA.</param>
+/// <param name="CpuIsa">The instruction set the CPU backend runs with, e.g. "x86-64 AVX2".</param>
+public sealed record LibraryCapabilities(bool CudaBuilt, int CudaRuntimeVersion, IReadOnlyList<string> CudaArchitectures, string CpuIsa);

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Runtime.InteropServices;
 using PaddedAttention.Interop;
@@ -55,23 +56,57 @@ internal abstract class NativePointerHandle : SafeHandle
     protected abstract bool Release(IntPtr pointer);
 }
 
-/// <summary>CUDA device memory from pattn_device_malloc.</summary>
-internal sealed class DeviceMemoryHandle : NativePointerHandle
+/// <summary>
+/// An owned allocation the garbage collector cannot see: its size is reported
+/// with GC.AddMemoryPressure while it lives, so that forgotten (undisposed)
+/// buffers make collections, and with them their finalizers, come sooner.
+/// </summary>
+internal abstract class AllocationHandle : NativePointerHandle
 {
-    public DeviceMemoryHandle(IntPtr pointer, bool ownsHandle) : base(pointer, ownsHandle) { }
+    private readonly long _pressureBytes;
 
-    protected override unsafe bool Release(IntPtr pointer) =>
+    protected AllocationHandle(IntPtr pointer, bool ownsHandle, long bytes) : base(pointer, ownsHandle)
+    {
+        if (ownsHandle && bytes > 0)
+        {
+            _pressureBytes = bytes;
+            GC.AddMemoryPressure(bytes);
+        }
+    }
+
+    /// <summary>The bytes reported to the GC (0 for a wrapped foreign pointer).</summary>
+    public long PressureBytes => _pressureBytes;
+
+    protected sealed override bool Release(IntPtr pointer)
+    {
+        bool released = Free(pointer);
+        if (_pressureBytes > 0)
+        {
+            GC.RemoveMemoryPressure(_pressureBytes);
+        }
+        return released;
+    }
+
+    protected abstract bool Free(IntPtr pointer);
+}
+
+/// <summary>CUDA device memory from pattn_device_malloc.</summary>
+internal sealed class DeviceMemoryHandle : AllocationHandle
+{
+    public DeviceMemoryHandle(IntPtr pointer, bool ownsHandle, long bytes = 0) : base(pointer, ownsHandle, bytes) { }
+
+    protected override unsafe bool Free(IntPtr pointer) =>
         NativeMethods.pattn_device_free((void*)pointer) == PattnStatus.Success;
 }
 
 /// <summary>Host memory: 64-byte aligned from NativeMemory, or page-locked from pattn_host_malloc_pinned.</summary>
-internal sealed class HostMemoryHandle : NativePointerHandle
+internal sealed class HostMemoryHandle : AllocationHandle
 {
     private readonly bool _pinned;
 
-    public HostMemoryHandle(IntPtr pointer, bool ownsHandle, bool pinned) : base(pointer, ownsHandle) => _pinned = pinned;
+    public HostMemoryHandle(IntPtr pointer, bool ownsHandle, bool pinned, long bytes = 0) : base(pointer, ownsHandle, bytes) => _pinned = pinned;
 
-    protected override unsafe bool Release(IntPtr pointer)
+    protected override unsafe bool Free(IntPtr pointer)
     {
         if (_pinned)
         {
@@ -80,6 +115,58 @@ internal sealed class HostMemoryHandle : NativePointerHandle
         NativeMemory.AlignedFree((void*)pointer);
         return true;
     }
+}
+
+/// <summary>
+/// Managed memory (an array, a <see cref="Memory{T}"/>) seen through a buffer.
+/// It is pinned only while a library call uses it (see <see cref="HandleLease"/>):
+/// the pointer is valid inside a lease and zero outside, so no long-lived pin
+/// fragments the managed heap. Nothing is freed; the memory belongs to its owner.
+/// </summary>
+internal sealed class ManagedMemoryHandle : NativePointerHandle
+{
+    private readonly Func<MemoryHandle> _pin;
+    private readonly object _gate = new();
+    private MemoryHandle _pinned;
+    private int _pins;
+
+    public ManagedMemoryHandle(Func<MemoryHandle> pin) : base(IntPtr.Zero, ownsHandle: false) => _pin = pin;
+
+    public unsafe void Pin()
+    {
+        lock (_gate)
+        {
+            if (_pins++ == 0)
+            {
+                _pinned = _pin();
+                SetHandle((IntPtr)_pinned.Pointer);
+            }
+        }
+    }
+
+    public void Unpin()
+    {
+        lock (_gate)
+        {
+            if (--_pins == 0)
+            {
+                SetHandle(IntPtr.Zero);
+                _pinned.Dispose();
+                _pinned = default;
+            }
+        }
+    }
+
+    protected override bool Release(IntPtr pointer) => true;
+}
+
+/// <summary>A CUDA event from pattn_event_create.</summary>
+internal sealed class EventHandle : NativePointerHandle
+{
+    public EventHandle(IntPtr cudaEvent) : base(cudaEvent, ownsHandle: true) { }
+
+    protected override unsafe bool Release(IntPtr cudaEvent) =>
+        NativeMethods.pattn_event_destroy((void*)cudaEvent) == PattnStatus.Success;
 }
 
 /// <summary>A CUDA stream from pattn_stream_create.</summary>
@@ -111,6 +198,7 @@ internal struct HandleLease : IDisposable
         if (added)
         {
             (_held ??= new List<SafeHandle>(8)).Add(handle);
+            (handle as ManagedMemoryHandle)?.Pin();
         }
     }
 
@@ -122,6 +210,7 @@ internal struct HandleLease : IDisposable
         }
         foreach (var handle in _held)
         {
+            (handle as ManagedMemoryHandle)?.Unpin();
             handle.DangerousRelease();
         }
         _held = null;

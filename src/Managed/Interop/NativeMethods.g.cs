@@ -328,6 +328,33 @@ internal unsafe struct PattnDeviceProperties
     public ulong l2_cache_size;
 }
 
+/// <summary>C: <c>struct pattn_capabilities</c></summary>
+[NativeName("pattn_capabilities")]
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct PattnCapabilities
+{
+    /// <summary>C: <c>uint32_t struct_size</c></summary>
+    public uint struct_size;
+
+    /// <summary>C: <c>int32_t cuda_built</c></summary>
+    public int cuda_built;
+
+    /// <summary>C: <c>int32_t cuda_runtime_version</c></summary>
+    public int cuda_runtime_version;
+
+    /// <summary>C: <c>int32_t cuda_architecture_count</c></summary>
+    public int cuda_architecture_count;
+
+    /// <summary>C: <c>int32_t cuda_architectures[16]</c></summary>
+    public fixed int cuda_architectures[16];
+
+    /// <summary>C: <c>int32_t cuda_arch_specific[16]</c></summary>
+    public fixed int cuda_arch_specific[16];
+
+    /// <summary>C: <c>char cpu_isa[64]</c></summary>
+    public fixed byte cpu_isa[64];
+}
+
 /// <summary>The functions of the C ABI, bound by <c>LibraryImport</c>.</summary>
 internal static unsafe partial class NativeMethods
 {
@@ -495,4 +522,66 @@ internal static unsafe partial class NativeMethods
     [LibraryImport(LibraryName, EntryPoint = "pattn_stream_synchronize")]
     [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
     internal static partial PattnStatus pattn_stream_synchronize(void* stream);
+
+    /// <summary>C: <c>pattn_status pattn_event_create(int32_t device_id, void **event)</c></summary>
+    /// <param name="device_id">C type: <c>int32_t</c></param>
+    /// <param name="event">C type: <c>void **</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_event_create")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_event_create(int device_id, void** @event);
+
+    /// <summary>C: <c>pattn_status pattn_event_destroy(void *event)</c></summary>
+    /// <param name="event">C type: <c>void *</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_event_destroy")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_event_destroy(void* @event);
+
+    /// <summary>C: <c>pattn_status pattn_event_record(void *event, void *stream)</c></summary>
+    /// <param name="event">C type: <c>void *</c></param>
+    /// <param name="stream">C type: <c>void *</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_event_record")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_event_record(void* @event, void* stream);
+
+    /// <summary>C: <c>pattn_status pattn_event_synchronize(void *event)</c></summary>
+    /// <param name="event">C type: <c>void *</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_event_synchronize")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_event_synchronize(void* @event);
+
+    /// <summary>C: <c>pattn_status pattn_event_query(void *event, int32_t *completed)</c></summary>
+    /// <param name="event">C type: <c>void *</c></param>
+    /// <param name="completed">C type: <c>int32_t *</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_event_query")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_event_query(void* @event, int* completed);
+
+    /// <summary>C: <c>pattn_status pattn_event_elapsed_ms(void *start, void *end, float *milliseconds)</c></summary>
+    /// <param name="start">C type: <c>void *</c></param>
+    /// <param name="end">C type: <c>void *</c></param>
+    /// <param name="milliseconds">C type: <c>float *</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_event_elapsed_ms")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_event_elapsed_ms(void* start, void* end, float* milliseconds);
+
+    /// <summary>C: <c>pattn_status pattn_stream_wait_event(void *stream, void *event)</c></summary>
+    /// <param name="stream">C type: <c>void *</c></param>
+    /// <param name="event">C type: <c>void *</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_stream_wait_event")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_stream_wait_event(void* stream, void* @event);
+
+    /// <summary>C: <c>pattn_status pattn_get_capabilities(pattn_capabilities *capabilities)</c></summary>
+    /// <param name="capabilities">C type: <c>pattn_capabilities *</c></param>
+    /// <returns>C type: <c>pattn_status</c></returns>
+    [LibraryImport(LibraryName, EntryPoint = "pattn_get_capabilities")]
+    [UnmanagedCallConv(CallConvs = new[] { typeof(CallConvCdecl) })]
+    internal static partial PattnStatus pattn_get_capabilities(PattnCapabilities* capabilities);
 }

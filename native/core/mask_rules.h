@@ -103,6 +103,15 @@ PATTN_HOST_DEVICE KeySpan visible_keys(int32_t i, int32_t qv, int32_t kv, MaskSp
     return s;
 }
 
+// Causal rows of a query that sees keys up to `end` (visible_keys(...).end,
+// end > 0): its first key under a left window, from the end alone (end =
+// diag + 1 for every such row, since diag < kv). The decode kernel keeps
+// only the end per row.
+PATTN_HOST_DEVICE int32_t causal_window_first(int32_t end, int32_t window_left) {
+    const int32_t first = end - 1 - window_left;
+    return window_left < 0 || first < 0 ? 0 : first;
+}
+
 // The same rule for a tile: for real queries [i_begin, i_end) (i_end > i_begin),
 // keys [keys_first, keys_any) are seen by at least one query of the tile and
 // keys [keys_all_first, keys_all) by every query of it, so only keys outside

@@ -257,6 +257,8 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.rows_per_kv_head = p.group * a.q_len;
     p.left_padded = a.left_padded ? 1 : 0;
     p.scale_log2 = a.scale * kLog2e;
+    p.window_left = a.window_left;
+    p.soft_cap_log2 = a.soft_cap * kLog2e;
 
     cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
     PATTN_DISPATCH_HEAD_DIM("decode", a.head_dim, HEAD_DIM,

@@ -33,6 +33,11 @@ struct DecodeParams : QkvLayout {
     int32_t left_padded;
     int32_t stages;            // cp.async pipeline depth, 2..kMaxStages (tiles in flight: stages - 1)
     float scale_log2;          // softmax scale * log2(e): scores live in base 2
+    // Attention variants: the left window (-1 = unlimited; a right window
+    // cannot narrow a causal row) and the soft cap in base 2 (cap * log2(e);
+    // 0 = off): a base-2 score s becomes soft_cap_log2 * tanh(s / soft_cap_log2).
+    int32_t window_left;
+    float soft_cap_log2;
 
     // 1: kv_lens is null and row b has param_lens[b] real keys (host
     // lengths, already range-checked).

@@ -85,7 +85,7 @@ import ctypes
 import enum
 import os
 import sys
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, Tuple
 
 __all__ = [
     "ABI_VERSION", "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH", "MAX_DIMS",
@@ -194,6 +194,12 @@ class PrefillParams(ctypes.Structure):
         ("softmax_scale", ctypes.c_float),
         ("reserved", ctypes.c_uint32),
         ("cpu_max_threads", ctypes.c_int32),  # ABI 2
+        ("window_enabled", ctypes.c_uint32),  # ABI 2: attention variants
+        ("window_left", ctypes.c_int32),
+        ("window_right", ctypes.c_int32),
+        ("logits_soft_cap", ctypes.c_float),
+        ("cu_seqlens_q", Tensor),
+        ("cu_seqlens_kv", Tensor),
     ]
 
 
@@ -212,6 +218,10 @@ class DecodeParams(ctypes.Structure):
         ("softmax_scale", ctypes.c_float),
         ("num_splits", ctypes.c_int32),
         ("cpu_max_threads", ctypes.c_int32),  # ABI 2
+        ("window_enabled", ctypes.c_uint32),  # ABI 2: attention variants
+        ("window_left", ctypes.c_int32),
+        ("window_right", ctypes.c_int32),
+        ("logits_soft_cap", ctypes.c_float),
     ]
 
 
@@ -570,10 +580,23 @@ def _stream_pointer(stream: Any) -> Optional[int]:
 # --------------------------------------------------------------------------
 
 
+def _set_variants(params: Any, window: Optional[Tuple[int, int]], logits_soft_cap: float) -> None:
+    params.window_enabled = 0 if window is None else 1
+    params.window_left, params.window_right = (0, 0) if window is None else (int(window[0]), int(window[1]))
+    params.logits_soft_cap = float(logits_soft_cap)
+
+
 def sequence_prefill(q: Any, k: Any, v: Any, o: Any, mask_mode: int, lse: Any = None,
                      q_valid_lens: Any = None, kv_valid_lens: Any = None,
-                     softmax_scale: float = 0.0, stream: Any = None) -> None:
-    """pattn_sequence_prefill; softmax_scale 0 means 1/sqrt(head_dim)."""
+                     softmax_scale: float = 0.0, stream: Any = None,
+                     window: Optional[Tuple[int, int]] = None, logits_soft_cap: float = 0.0,
+                     cu_seqlens_q: Any = None, cu_seqlens_kv: Any = None) -> None:
+    """pattn_sequence_prefill; softmax_scale 0 means 1/sqrt(head_dim).
+
+    window = (left, right) turns the sliding window on (-1 = unlimited side);
+    cu_seqlens_q / cu_seqlens_kv ([batch + 1] int32) select the packed layout
+    (q/o [total_q, heads, d], k/v [total_kv, kv_heads, d]; mask_mode PADDED or
+    CAUSAL_PADDED_RIGHT). See docs/semantics.md."""
     keep_alive: list = []
     params = PrefillParams()
     params.struct_size = ctypes.sizeof(PrefillParams)
@@ -584,13 +607,17 @@ def sequence_prefill(q: Any, k: Any, v: Any, o: Any, mask_mode: int, lse: Any = 
     params.kv_valid_lens = _lengths(kv_valid_lens, keep_alive)
     params.softmax_scale = float(softmax_scale)
     params.reserved = 0
+    _set_variants(params, window, logits_soft_cap)
+    params.cu_seqlens_q = _lengths(cu_seqlens_q, keep_alive)
+    params.cu_seqlens_kv = _lengths(cu_seqlens_kv, keep_alive)
     check(lib().pattn_sequence_prefill(ctypes.byref(params), _stream_pointer(stream)))
 
 
 def decode(q: Any, k_cache: Any, v_cache: Any, o: Any, padding_side: int = PaddingSide.RIGHT,
            lse: Any = None, kv_valid_lens: Any = None, softmax_scale: float = 0.0,
-           num_splits: int = 0, stream: Any = None) -> None:
-    """pattn_decode; num_splits 0 lets the library choose."""
+           num_splits: int = 0, stream: Any = None,
+           window: Optional[Tuple[int, int]] = None, logits_soft_cap: float = 0.0) -> None:
+    """pattn_decode; num_splits 0 lets the library choose; window / cap as in sequence_prefill."""
     keep_alive: list = []
     params = DecodeParams()
     params.struct_size = ctypes.sizeof(DecodeParams)
@@ -600,6 +627,7 @@ def decode(q: Any, k_cache: Any, v_cache: Any, o: Any, padding_side: int = Paddi
     params.kv_valid_lens = _lengths(kv_valid_lens, keep_alive)
     params.softmax_scale = float(softmax_scale)
     params.num_splits = int(num_splits)
+    _set_variants(params, window, logits_soft_cap)
     check(lib().pattn_decode(ctypes.byref(params), _stream_pointer(stream)))
 
 

@@ -21,7 +21,7 @@ namespace PaddedAttention;
 /// <see cref="ObjectDisposedException"/>; failures of the native library
 /// throw <see cref="PaddedAttentionException"/>.
 /// </summary>
-public static class Attention
+public static partial class Attention
 {
     /// <summary>Masked prefill with every row full (q_len real queries, kv_len real keys): plain bidirectional or causal attention.</summary>
     /// <typeparam name="T">Half or BFloat16 (the CPU backend also takes float).</typeparam>

@@ -32,6 +32,7 @@ internal static class AttentionChecks
         }
         CheckScale(options?.SoftmaxScale, nameof(options));
         CheckCpuMaxThreads(options?.CpuMaxThreads ?? 0, nameof(options));
+        CheckVariants(options?.Window, options?.LogitsSoftCap ?? 0f, nameof(options));
         var shape = ValidateAttentionTensors(q, k, v, output, lse, stream, nameof(k), nameof(v));
         return shape;
     }
@@ -63,6 +64,7 @@ internal static class AttentionChecks
         }
         CheckScale(options?.SoftmaxScale, nameof(options));
         CheckCpuMaxThreads(options?.CpuMaxThreads ?? 0, nameof(options));
+        CheckVariants(options?.Window, options?.LogitsSoftCap ?? 0f, nameof(options));
         if (options is not null && options.NumSplits < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.NumSplits, "NumSplits must be 0 (library chooses) or positive.");
@@ -250,6 +252,76 @@ internal static class AttentionChecks
         if (scale is float value && (!float.IsFinite(value) || value == 0f))
         {
             throw new ArgumentOutOfRangeException(name, value, "SoftmaxScale must be finite and non-zero (null means 1/sqrt(head_dim)).");
+        }
+    }
+
+    internal static void CheckVariants(SlidingWindow? window, float softCap, string name)
+    {
+        if (window is SlidingWindow w && (w.Left < -1 || w.Right < -1))
+        {
+            throw new ArgumentOutOfRangeException(name, w, "Window sides must be -1 (unlimited) or a key count >= 0.");
+        }
+        if (!float.IsFinite(softCap) || softCap < 0f)
+        {
+            throw new ArgumentOutOfRangeException(name, softCap, "LogitsSoftCap must be finite and not negative (0 = off).");
+        }
+    }
+
+    /// <summary>Packed prefill: q/output [total_q, hq, d], k/v [total_kv, hkv, d], lse [total_q, hq], offsets of batch + 1 entries.</summary>
+    internal static void ValidatePacked<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
+        DeviceTensor<float>? lse, int cuEntries, int cuKvEntries, PrefillOptions? options, CudaStream? stream) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(q);
+        ArgumentNullException.ThrowIfNull(k);
+        ArgumentNullException.ThrowIfNull(v);
+        ArgumentNullException.ThrowIfNull(output);
+        _ = AttentionElementType<T>(nameof(q));
+        CheckScale(options?.SoftmaxScale, nameof(options));
+        CheckCpuMaxThreads(options?.CpuMaxThreads ?? 0, nameof(options));
+        CheckVariants(options?.Window, options?.LogitsSoftCap ?? 0f, nameof(options));
+        q.ThrowIfDisposed();
+        k.ThrowIfDisposed();
+        v.ThrowIfDisposed();
+        output.ThrowIfDisposed();
+        lse?.ThrowIfDisposed();
+        ThrowIfDisposed(stream);
+        RequireRank(q, 3, nameof(q));
+        RequireRank(k, 3, nameof(k));
+        RequireShape(v, k.ShapeArray, nameof(v));
+        RequireShape(output, q.ShapeArray, nameof(output));
+        if (lse is not null)
+        {
+            RequireShape(lse, q.ShapeArray[..2], nameof(lse));
+        }
+        if (cuEntries < 1)
+        {
+            throw new ArgumentException("The sequence offsets hold batch + 1 >= 1 entries.", "cuSeqlensQ");
+        }
+        if (cuKvEntries != 0 && cuKvEntries != cuEntries)
+        {
+            throw new ArgumentException($"cuSeqlensKv has {cuKvEntries} entries but cuSeqlensQ has {cuEntries}.", "cuSeqlensKv");
+        }
+        var device = q.Device;
+        RequireDevice(k.Device, device, nameof(k));
+        RequireDevice(v.Device, device, nameof(v));
+        RequireDevice(output.Device, device, nameof(output));
+        if (lse is not null)
+        {
+            RequireDevice(lse.Device, device, nameof(lse));
+        }
+        CheckStream(stream, device);
+    }
+
+    internal static void CheckHostOffsets(ReadOnlySpan<int> offsets, long total, string name)
+    {
+        for (int i = 0; i < offsets.Length; i++)
+        {
+            int low = i == 0 ? 0 : offsets[i - 1];
+            if (offsets[i] < low || offsets[i] > total)
+            {
+                throw new ArgumentOutOfRangeException(name, offsets[i],
+                    $"{name}[{i}] = {offsets[i]} must be within [{low}, {total}]: offsets are non-decreasing token offsets.");
+            }
         }
     }
 

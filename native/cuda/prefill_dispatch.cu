@@ -117,6 +117,27 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
     }
 }
 
+// Packed host offsets of a small batch by value: row_q / row_kv carry
+// cu_seqlens (batch + 1 entries), row_batch the visiting order (most work
+// first), as fill_param_rows does for lengths.
+void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p) {
+    int64_t work[kPrefillParamRows];
+    int32_t order[kPrefillParamRows];
+    for (int32_t b = 0; b < a.batch; ++b) {
+        const RowExtent ext = host_row_extent(a, b);
+        const int64_t qv = ext.qv, kv = ext.kv;
+        work[b] = a.causal ? qv * std::max<int64_t>(2 * kv - qv, 0) : qv * kv;
+        order[b] = b;
+    }
+    std::stable_sort(order, order + a.batch, [&](int32_t x, int32_t y) { return work[x] > work[y]; });
+    p.param_rows = a.batch;
+    for (int32_t r = 0; r < a.batch; ++r) p.row_batch[r] = order[r];
+    for (int32_t b = 0; b <= a.batch; ++b) {
+        p.row_q[b] = a.cu_q[b];
+        p.row_kv[b] = a.cu_kv[b];
+    }
+}
+
 // The Hopper (wgmma) kernel for head_dim 128 where its sm_90a image runs on
 // this device (prefill_params.h), unless PADDEDATTN_PREFILL_MMA_SYNC=1
 // (tuning.h); the mma.sync kernel otherwise. Same tiles, same work items and
@@ -151,9 +172,10 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     p.num_q_tiles = (int32_t)num_q_tiles;
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
-    // Packed host offsets go into the work list (it carries each sequence's
-    // first tokens); packed device offsets are read by the grid.
-    const bool grid = a.packed ? a.cu_on_device
+    // Packed offsets: on the device, read by the grid; on the host, by value
+    // for a small batch, else in the work list (it carries each sequence's
+    // first tokens).
+    const bool grid = a.packed ? a.cu_on_device || (a.batch < kPrefillParamRows && !tuning.upload_lengths)
                                : a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !tuning.upload_lengths);
     if (grid) {
         // Lengths on the device (only known there), absent (every row full)
@@ -163,8 +185,9 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         p.q_lens_device = a.lens_on_device ? a.q_lens : nullptr;
         p.kv_lens_device = a.lens_on_device ? a.kv_lens : nullptr;
         p.param_rows = 0;
-        p.cu_q_device = a.packed ? a.cu_q : nullptr;
-        p.cu_kv_device = a.packed ? a.cu_kv : nullptr;
+        p.cu_q_device = a.packed && a.cu_on_device ? a.cu_q : nullptr;
+        p.cu_kv_device = a.packed && a.cu_on_device ? a.cu_kv : nullptr;
+        if (a.packed && !a.cu_on_device) fill_packed_param_rows(a, p);
         if (!a.packed && !a.lens_on_device && !no_lens) fill_param_rows(a, p);
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {

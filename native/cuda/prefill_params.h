@@ -70,6 +70,7 @@ struct PrefillParams : QkvLayout {
     const int32_t* cu_kv_device;
 
     int32_t param_rows;    // 0, or batch when the lengths below are used
+                           // (packed: row_q / row_kv hold cu_seqlens_q / _kv, batch + 1 entries)
     int32_t row_batch[kPrefillParamRows];
     int32_t row_q[kPrefillParamRows];
     int32_t row_kv[kPrefillParamRows];

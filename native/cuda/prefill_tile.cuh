@@ -88,7 +88,13 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
         t.q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
         const int32_t rank = bh / params.num_kv_heads;
         t.kv_head = bh - rank * params.num_kv_heads;
-        if (params.param_rows > 0) {
+        if (params.param_rows > 0 && params.packed) {
+            // Packed host offsets by value: row_q / row_kv hold cu_seqlens.
+            t.batch = params.row_batch[rank];
+            t.ext = packed_row_extent(params.row_q, params.row_kv, t.batch, params.q_len, params.kv_len);
+            t.qv = t.ext.qv;
+            t.kv = t.ext.kv;
+        } else if (params.param_rows > 0) {
             // Host lengths passed by value (already range-checked), rows
             // visited in the order the host chose (most work first).
             t.batch = params.row_batch[rank];

@@ -13,6 +13,7 @@
  * Built twice: on the CPU backend (this file) and on device 0
  * (test_prefill_variants_gpu.c, VARIANTS_ON_GPU; exits 77 without a GPU).
  */
+#define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -453,6 +454,14 @@ static void packed_cases(void) {
     };
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) run_packed(&cases[i], "packed");
+#if VARIANTS_ON_GPU
+    /* Host offsets through the uploaded work list (the large-batch path;
+       PADDEDATTN_UPLOAD_LENGTHS is read on every call). */
+    setenv("PADDEDATTN_UPLOAD_LENGTHS", "1", 1);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        if (!cases[i].cu_on_device) run_packed(&cases[i], "packed work list");
+    unsetenv("PADDEDATTN_UPLOAD_LENGTHS");
+#endif
 }
 
 /* -------------------------------------------------------- validation --- */

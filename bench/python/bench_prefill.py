@@ -461,23 +461,12 @@ PACKED_CASES = [
 ]
 
 
-class VariantCall:
-    """pattn_sequence_prefill with a window, a soft cap or cu_seqlens; params built once."""
+class VariantCall(OursCall):
+    """OursCall with a window, a soft cap or cu_seqlens (host offsets)."""
 
     def __init__(self, q, k, v, o, lse, mask_mode, lens=None, window=None, soft_cap=0.0, cu_seqlens=None):
-        self.keep = []
-        p = pa.PrefillParams()
-        p.struct_size = ctypes.sizeof(pa.PrefillParams)
-        p.mask_mode = int(mask_mode)
-        p.q, p.k, p.v, p.o = (pa.tensor_from_torch(x) for x in (q, k, v, o))
-        p.lse = pa.tensor_from_torch(lse)
-        p.q_valid_lens = pa.absent_tensor()
-        p.kv_valid_lens = pa.absent_tensor()
-        if lens is not None:
-            host = (ctypes.c_int32 * len(lens))(*lens)
-            self.keep.append(host)
-            p.q_valid_lens = pa.tensor_from_pointer(ctypes.addressof(host), [len(lens)], pa.DType.I32,
-                                                    pa.DeviceType.CPU)
+        super().__init__(q, k, v, o, lse, mask_mode, lens, lens_on_device=False)
+        p = self.params
         p.cu_seqlens_q = pa.absent_tensor()
         p.cu_seqlens_kv = pa.absent_tensor()
         if cu_seqlens is not None:
@@ -488,14 +477,6 @@ class VariantCall:
         p.window_enabled = 0 if window is None else 1
         p.window_left, p.window_right = (0, 0) if window is None else window
         p.logits_soft_cap = float(soft_cap)
-        self.params = p
-        self.fn = pa.lib().pattn_sequence_prefill
-
-    def __call__(self):
-        stream = torch.cuda.current_stream().cuda_stream
-        status = self.fn(ctypes.byref(self.params), ctypes.c_void_p(stream))
-        if status != 0:
-            raise pa.PattnError(status, pa.last_error_message())
 
 
 def fa2_varlen(q, k, v, cu, max_len, causal, window_left=None):

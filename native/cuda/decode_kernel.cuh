@@ -24,6 +24,7 @@
 #include "common/convert.cuh"
 #include "common/math_constants.h"
 #include "common/ptx.cuh"
+#include "common/soft_cap.cuh"
 #include "decode_params.h"
 #include "mask_rules.h"
 
@@ -186,7 +187,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 #pragma unroll
             for (int u = 0; u < kStepsPerTile; ++u)
 #pragma unroll
-                for (int r = 0; r < ROWS; ++r) s[u][r] = p.soft_cap_log2 * tanhf(s[u][r] * inv_cap);
+                for (int r = 0; r < ROWS; ++r) s[u][r] = soft_cap_tanh(s[u][r], inv_cap, p.soft_cap_log2);
         }
         if (tile_begin + TILE > unmasked_end || tile_begin < first_max) {
 #pragma unroll

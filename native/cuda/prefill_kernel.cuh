@@ -18,6 +18,7 @@
 
 #include "common/math_constants.h"
 #include "common/ptx.cuh"
+#include "common/soft_cap.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
 #include "prefill_tile.cuh"
@@ -246,7 +247,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                 for (int nt = 0; nt < N_TILES; ++nt)
 #pragma unroll
                     for (int e = 0; e < 4; ++e)
-                        acc_s[mt][nt][e] = params.soft_cap_post * tanhf(acc_s[mt][nt][e] * params.soft_cap_pre);
+                        acc_s[mt][nt][e] = soft_cap_tanh(acc_s[mt][nt][e], params.soft_cap_pre, params.soft_cap_post);
         }
 
         // ---- mask (only tiles reaching outside the keys every row sees)

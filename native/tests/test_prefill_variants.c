@@ -29,6 +29,41 @@
 
 static int g_cases = 0;
 
+/* The device copies of a call's q, k, v, o and lse (GPU build): uploaded
+ * together, pointed to by the tensors' descriptors, read back, freed. */
+typedef struct device_io {
+    void* ptr[5];
+    size_t bytes[5];
+} device_io;
+
+static int device_io_upload(device_io* io, void* const host[5], const size_t bytes[5], pattn_tensor* const t[5],
+                            const char* label) {
+    int i, ok = 1;
+    for (i = 0; i < 5; ++i) {
+        io->bytes[i] = bytes[i];
+        io->ptr[i] = tu_upload(host[i], bytes[i], 0);
+        ok = ok && io->ptr[i] != NULL;
+    }
+    CHECK_MSG(ok, "[%s] device allocation failed: %s", label, pattn_last_error_message());
+    for (i = 0; ok && i < 5; ++i) {
+        t[i]->data = io->ptr[i];
+        t[i]->device_type = PATTN_DEVICE_CUDA;
+    }
+    return ok;
+}
+
+/* Synchronizes and copies o and lse back. */
+static void device_io_download(const device_io* io, void* o_host, void* lse_host) {
+    CHECK_OK(pattn_stream_synchronize(NULL));
+    CHECK_OK(tu_download(o_host, io->ptr[3], io->bytes[3]));
+    CHECK_OK(tu_download(lse_host, io->ptr[4], io->bytes[4]));
+}
+
+static void device_io_free(device_io* io) {
+    int i;
+    for (i = 0; i < 5; ++i) pattn_device_free(io->ptr[i]);
+}
+
 /* ------------------------------------------------------------ padded --- */
 
 static void run_padded(tu_prefill_case c, const char* what) {
@@ -133,7 +168,7 @@ static void run_decode(pattn_dtype dtype, int32_t q_len, int32_t cache_len, int3
     pattn_decode_params p;
     tu_ref_problem r;
     char label[160];
-    void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL, *dl = NULL, *dlen = NULL;
+    device_io io;
     lens[0] = cache_len;
     lens[1] = q_len;
     lens[2] = cache_len / 2 + 1;
@@ -153,23 +188,15 @@ static void run_decode(pattn_dtype dtype, int32_t q_len, int32_t cache_len, int3
     snprintf(label, sizeof label, "decode: %s q=%d cache=%d hq=%d hkv=%d d=%d left=%d window_left=%d cap=%g",
              tu_dtype_name(dtype), q_len, cache_len, hq, hk, d, left, wl, (double)cap);
     g_cases++;
-    if (VARIANTS_ON_GPU) {
-        dq = tu_upload(qh, qn * es, 0);
-        dk = tu_upload(kh, kn * es, 0);
-        dv = tu_upload(vh, kn * es, 0);
-        dout = tu_upload(oh, qn * es, 0);
-        dl = tu_upload(lh, ln * 4, 0);
-        dlen = tu_upload(lens, sizeof lens, 0);
-        CHECK_MSG(dq && dk && dv && dout && dl && dlen, "[%s] device allocation failed", label);
-        if (!(dq && dk && dv && dout && dl && dlen)) goto done;
-    }
+    memset(&io, 0, sizeof io);
     {
         pattn_tensor dqt = q, dkt = k, dvt = v, dot = o, dlt = lse;
         pattn_tensor lt = tu_tensor_1d(lens, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, B);
         if (VARIANTS_ON_GPU) {
-            dqt.data = dq; dkt.data = dk; dvt.data = dv; dot.data = dout; dlt.data = dl;
-            dqt.device_type = dkt.device_type = dvt.device_type = dot.device_type = dlt.device_type =
-                PATTN_DEVICE_CUDA;
+            void* const host[5] = {qh, kh, vh, oh, lh};
+            const size_t bytes[5] = {qn * es, kn * es, kn * es, qn * es, ln * 4};
+            pattn_tensor* const views[5] = {&dqt, &dkt, &dvt, &dot, &dlt};
+            if (!device_io_upload(&io, host, bytes, views, label)) goto done;
         }
         p = tu_decode_params(left ? PATTN_PADDING_LEFT : PATTN_PADDING_RIGHT, dqt, dkt, dvt, dot, dlt);
         p.kv_valid_lens = lt;
@@ -183,11 +210,7 @@ static void run_decode(pattn_dtype dtype, int32_t q_len, int32_t cache_len, int3
                       pattn_status_string(st), pattn_last_error_message());
             if (st != PATTN_STATUS_SUCCESS) goto done;
         }
-        if (VARIANTS_ON_GPU) {
-            CHECK_OK(pattn_stream_synchronize(NULL));
-            CHECK_OK(tu_download(oh, dout, qn * es));
-            CHECK_OK(tu_download(lh, dl, ln * 4));
-        }
+        if (VARIANTS_ON_GPU) device_io_download(&io, oh, lh);
     }
     memset(&r, 0, sizeof r);
     r.dtype = dtype;
@@ -205,10 +228,7 @@ static void run_decode(pattn_dtype dtype, int32_t q_len, int32_t cache_len, int3
     tu_reference_attention(&r, ref_o, ref_l);
     tu_check_attention(label, &r, &o, &lse, ref_o, ref_l);
 done:
-    if (VARIANTS_ON_GPU) {
-        pattn_device_free(dq); pattn_device_free(dk); pattn_device_free(dv);
-        pattn_device_free(dout); pattn_device_free(dl); pattn_device_free(dlen);
-    }
+    if (VARIANTS_ON_GPU) device_io_free(&io);
     free(qh); free(kh); free(vh); free(oh); free(lh); free(ref_o); free(ref_l);
 }
 
@@ -258,7 +278,8 @@ static void run_packed(const packed_case* c, const char* what) {
     pattn_tensor q, k, v, o, lse;
     pattn_prefill_params p;
     char label[256];
-    void *dq = NULL, *dk = NULL, *dv = NULL, *dout = NULL, *dl = NULL, *dcq = NULL, *dckv = NULL;
+    device_io io;
+    void *dcq = NULL, *dckv = NULL;
     int bad_untouched = 0;
 
     cu_q[0] = c->lead;
@@ -325,17 +346,12 @@ static void run_packed(const packed_case* c, const char* what) {
     p.logits_soft_cap = c->soft_cap;
     p.cu_seqlens_q = tu_tensor_1d(cu_q, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, c->batch + 1);
     if (c->kv_lens) p.cu_seqlens_kv = tu_tensor_1d(cu_kv, PATTN_DTYPE_I32, PATTN_DEVICE_CPU, 0, c->batch + 1);
+    memset(&io, 0, sizeof io);
     if (VARIANTS_ON_GPU) {
-        dq = tu_upload(qh, qn * es, 0);
-        dk = tu_upload(kh, kn * es, 0);
-        dv = tu_upload(vh, kn * es, 0);
-        dout = tu_upload(oh, qn * es, 0);
-        dl = tu_upload(lh, ln * 4, 0);
-        CHECK_MSG(dq && dk && dv && dout && dl, "[%s] device allocation failed", label);
-        if (!(dq && dk && dv && dout && dl)) goto done;
-        p.q.data = dq; p.k.data = dk; p.v.data = dv; p.o.data = dout; p.lse.data = dl;
-        p.q.device_type = p.k.device_type = p.v.device_type = p.o.device_type = p.lse.device_type =
-            PATTN_DEVICE_CUDA;
+        void* const host[5] = {qh, kh, vh, oh, lh};
+        const size_t bytes[5] = {qn * es, kn * es, kn * es, qn * es, ln * 4};
+        pattn_tensor* const views[5] = {&p.q, &p.k, &p.v, &p.o, &p.lse};
+        if (!device_io_upload(&io, host, bytes, views, label)) goto done;
         if (c->cu_on_device) {
             dcq = tu_upload(cu_q, sizeof(int32_t) * (size_t)(c->batch + 1), 0);
             dckv = tu_upload(cu_kv, sizeof(int32_t) * (size_t)(c->batch + 1), 0);
@@ -353,11 +369,7 @@ static void run_packed(const packed_case* c, const char* what) {
                   pattn_status_string(st), pattn_last_error_message());
         if (st != PATTN_STATUS_SUCCESS) goto done;
     }
-    if (VARIANTS_ON_GPU) {
-        CHECK_OK(pattn_stream_synchronize(NULL));
-        CHECK_OK(tu_download(oh, dout, qn * es));
-        CHECK_OK(tu_download(lh, dl, ln * 4));
-    }
+    if (VARIANTS_ON_GPU) device_io_download(&io, oh, lh);
     /* Each sequence against the reference of a batch of one. */
     for (b = 0; b < c->batch; ++b) {
         const int32_t sq = c->q_lens[b], sk = cu_kv[b + 1] - cu_kv[b];
@@ -414,8 +426,9 @@ static void run_packed(const packed_case* c, const char* what) {
     }
 done:
     if (VARIANTS_ON_GPU) {
-        pattn_device_free(dq); pattn_device_free(dk); pattn_device_free(dv);
-        pattn_device_free(dout); pattn_device_free(dl); pattn_device_free(dcq); pattn_device_free(dckv);
+        device_io_free(&io);
+        pattn_device_free(dcq);
+        pattn_device_free(dckv);
     }
     free(qh); free(kh); free(vh); free(oh); free(lh); free(cu_q); free(cu_kv);
 }

@@ -39,11 +39,18 @@ public static partial class Attention
         fixed (int* cuQ = cuSeqlensQ)
         fixed (int* cuKv = cuSeqlensKv)
         {
-            AttentionCalls.RunPackedPrefill(q, k, v, output, causal, lse, options, stream,
-                AttentionCalls.HostLengths(cuQ, cuSeqlensQ.Length),
-                cuSeqlensKv.IsEmpty ? default : AttentionCalls.HostLengths(cuKv, cuSeqlensKv.Length), null, null);
+            AttentionCalls.RunPrefill(q, k, v, output, PackedMask(causal), lse, options, stream, PackedShape(q, k, cuSeqlensQ.Length),
+                default, default, null, null, AttentionCalls.HostLengths(cuQ, cuSeqlensQ.Length),
+                cuSeqlensKv.IsEmpty ? default : AttentionCalls.HostLengths(cuKv, cuSeqlensKv.Length));
         }
     }
+
+    // The packed layout has no padding: right-padded modes with full rows.
+    private static MaskMode PackedMask(bool causal) => causal ? MaskMode.CausalPaddedRight : MaskMode.Padded;
+
+    // Batch = sequences, QLen / KvLen = total tokens (RunPrefill skips an empty call).
+    private static AttentionChecks.AttentionShape PackedShape<T>(DeviceTensor<T> q, DeviceTensor<T> k, long offsets) where T : unmanaged
+        => new(offsets - 1, q.ShapeArray[0], k.ShapeArray[0], q.ShapeArray[1], k.ShapeArray[1], q.ShapeArray[2]);
 
     /// <summary>
     /// Prefill over packed sequences with the offsets in buffers on the tensors' device (no host round trip;
@@ -71,6 +78,7 @@ public static partial class Attention
         ArgumentNullException.ThrowIfNull(cuSeqlensQ);
         AttentionChecks.ValidatePacked(q, k, v, output, lse, checked((int)cuSeqlensQ.Length),
             cuSeqlensKv is null ? 0 : checked((int)cuSeqlensKv.Length), options, stream);
-        AttentionCalls.RunPackedPrefill(q, k, v, output, causal, lse, options, stream, default, default, cuSeqlensQ, cuSeqlensKv);
+        AttentionCalls.RunPrefill(q, k, v, output, PackedMask(causal), lse, options, stream, PackedShape(q, k, cuSeqlensQ.Length),
+            default, default, null, null, default, default, cuSeqlensQ, cuSeqlensKv);
     }
 }

@@ -12,7 +12,8 @@ internal static class AttentionCalls
 {
     internal static unsafe void RunPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         MaskMode maskMode, DeviceTensor<float>? lse, PrefillOptions? options, CudaStream? stream, AttentionChecks.AttentionShape shape,
-        PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>? qLensBuffer, DeviceBuffer<int>? kvLensBuffer) where T : unmanaged
+        PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>? qLensBuffer, DeviceBuffer<int>? kvLensBuffer,
+        PattnTensor cuQ = default, PattnTensor cuKv = default, DeviceBuffer<int>? cuQBuffer = null, DeviceBuffer<int>? cuKvBuffer = null) where T : unmanaged
     {
         if (shape.Batch == 0 || shape.QLen == 0)
         {
@@ -35,6 +36,17 @@ internal static class AttentionCalls
                 lease.Add(kvLensBuffer.SafeHandle);
                 kvLens = BufferLengths(kvLensBuffer);
             }
+            // Packed layout (Attention.PackedPrefill): offsets instead of lengths.
+            if (cuQBuffer is not null)
+            {
+                lease.Add(cuQBuffer.SafeHandle);
+                cuQ = BufferLengths(cuQBuffer);
+            }
+            if (cuKvBuffer is not null)
+            {
+                lease.Add(cuKvBuffer.SafeHandle);
+                cuKv = BufferLengths(cuKvBuffer);
+            }
             var parameters = new PattnPrefillParams
             {
                 struct_size = (uint)sizeof(PattnPrefillParams),
@@ -53,6 +65,8 @@ internal static class AttentionCalls
                 window_left = options?.Window?.Left ?? 0,
                 window_right = options?.Window?.Right ?? 0,
                 logits_soft_cap = options?.LogitsSoftCap ?? 0f,
+                cu_seqlens_q = cuQ,
+                cu_seqlens_kv = cuKv,
             };
             PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)));
         }
@@ -99,52 +113,6 @@ internal static class AttentionCalls
                 logits_soft_cap = options?.LogitsSoftCap ?? 0f,
             };
             PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_decode(&parameters, StreamPointer(stream)));
-        }
-        finally
-        {
-            lease.Dispose();
-        }
-    }
-
-    /// <summary>Packed prefill (cu_seqlens layout); the offsets are host or device descriptors.</summary>
-    internal static unsafe void RunPackedPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
-        bool causal, DeviceTensor<float>? lse, PrefillOptions? options, CudaStream? stream,
-        PattnTensor cuQ, PattnTensor cuKv, DeviceBuffer<int>? cuQBuffer, DeviceBuffer<int>? cuKvBuffer) where T : unmanaged
-    {
-        PaddedAttentionLibrary.EnsureLoaded();
-        var lease = new HandleLease();
-        try
-        {
-            LeaseTensors(ref lease, q, k, v, output, lse, stream);
-            if (cuQBuffer is not null)
-            {
-                lease.Add(cuQBuffer.SafeHandle);
-                cuQ = BufferLengths(cuQBuffer);
-            }
-            if (cuKvBuffer is not null)
-            {
-                lease.Add(cuKvBuffer.SafeHandle);
-                cuKv = BufferLengths(cuKvBuffer);
-            }
-            var parameters = new PattnPrefillParams
-            {
-                struct_size = (uint)sizeof(PattnPrefillParams),
-                mask_mode = causal ? PattnMaskMode.CausalPaddedRight : PattnMaskMode.Padded,
-                q = Describe(q),
-                k = Describe(k),
-                v = Describe(v),
-                o = Describe(output),
-                lse = lse is null ? default : Describe(lse),
-                softmax_scale = options?.SoftmaxScale ?? 0f,
-                cpu_max_threads = options?.CpuMaxThreads ?? 0,
-                window_enabled = options?.Window is null ? 0u : 1u,
-                window_left = options?.Window?.Left ?? 0,
-                window_right = options?.Window?.Right ?? 0,
-                logits_soft_cap = options?.LogitsSoftCap ?? 0f,
-                cu_seqlens_q = cuQ,
-                cu_seqlens_kv = cuKv,
-            };
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)));
         }
         finally
         {

@@ -3,6 +3,7 @@
 // question is answered here and nowhere else.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -103,13 +104,17 @@ PATTN_HOST_DEVICE KeySpan visible_keys(int32_t i, int32_t qv, int32_t kv, MaskSp
     return s;
 }
 
-// Causal rows of a query that sees keys up to `end` (visible_keys(...).end,
-// end > 0): its first key under a left window, from the end alone (end =
-// diag + 1 for every such row, since diag < kv). The decode kernel keeps
-// only the end per row.
-PATTN_HOST_DEVICE int32_t causal_window_first(int32_t end, int32_t window_left) {
-    const int32_t first = end - 1 - window_left;
-    return window_left < 0 || first < 0 ? 0 : first;
+// Causal rows under a left window, from the end of the row's span alone
+// (end = visible_keys(...).end = diag + 1 for every row that sees a key,
+// since diag < kv): key j < end lies before the window iff end - j >
+// window_span, with window_span = window_left + 1 (INT32_MAX: unlimited).
+// The decode kernel keeps only the end per row.
+PATTN_HOST_DEVICE int32_t causal_window_span(int32_t window_left) {
+    return window_left < 0 || window_left == INT32_MAX ? INT32_MAX : window_left + 1;
+}
+
+PATTN_HOST_DEVICE bool before_causal_window(int32_t end, int32_t j, int32_t window_span) {
+    return end - j > window_span;
 }
 
 // The same rule for a tile: for real queries [i_begin, i_end) (i_end > i_begin),

@@ -258,7 +258,9 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.left_padded = a.left_padded ? 1 : 0;
     p.scale_log2 = a.scale * kLog2e;
     p.window_left = a.window_left;
+    p.window_span = causal_window_span(a.window_left);
     p.soft_cap_log2 = a.soft_cap * kLog2e;
+    p.soft_cap_inv_log2 = a.soft_cap > 0.0f ? 1.0f / p.soft_cap_log2 : 0.0f;
 
     cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
     PATTN_DISPATCH_HEAD_DIM("decode", a.head_dim, HEAD_DIM,

@@ -83,8 +83,8 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 
     // Rows of this block and the keys [first, visible) each one sees
     // (causal, bottom-right; a left window; mask_rules.h).
-    // The first key is not kept per row (registers): causal_window_first
-    // derives it from the row's end.
+    // The first key is not kept per row (registers): before_causal_window
+    // tests it from the row's end.
     const MaskSpec mask = mask_spec(true, p.window_left, -1);
     int visible[ROWS];
     int vis_min = kv, vis_max = 0, first_max = 0;
@@ -183,11 +183,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                     s[u][r] += __shfl_xor_sync(0xffffffffu, s[u][r], off);
         }
         if (p.soft_cap_log2 != 0.f) {
-            const float inv_cap = 1.0f / p.soft_cap_log2;
 #pragma unroll
             for (int u = 0; u < kStepsPerTile; ++u)
 #pragma unroll
-                for (int r = 0; r < ROWS; ++r) s[u][r] = soft_cap_tanh(s[u][r], inv_cap, p.soft_cap_log2);
+                for (int r = 0; r < ROWS; ++r) s[u][r] = soft_cap_tanh(s[u][r], p.soft_cap_inv_log2, p.soft_cap_log2);
         }
         if (tile_begin + TILE > unmasked_end || tile_begin < first_max) {
 #pragma unroll
@@ -195,7 +194,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                 const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
 #pragma unroll
                 for (int r = 0; r < ROWS; ++r)
-                    if (j >= key_end || j >= visible[r] || j < causal_window_first(visible[r], p.window_left))
+                    if (j >= key_end || j >= visible[r] || before_causal_window(visible[r], j, p.window_span))
                         s[u][r] = kNegInf;
             }
         }

@@ -37,7 +37,9 @@ struct DecodeParams : QkvLayout {
     // cannot narrow a causal row) and the soft cap in base 2 (cap * log2(e);
     // 0 = off): a base-2 score s becomes soft_cap_log2 * tanh(s / soft_cap_log2).
     int32_t window_left;
+    int32_t window_span;       // mask_rules.h causal_window_span(window_left)
     float soft_cap_log2;
+    float soft_cap_inv_log2;   // 1 / soft_cap_log2 (0 when off)
 
     // 1: kv_lens is null and row b has param_lens[b] real keys (host
     // lengths, already range-checked).

@@ -35,6 +35,12 @@ TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
 key) pairs), so causal counts about half and padding nothing. A peer that
 refuses a case prints n/a with the reason.
 
+--variants runs only the attention-variant cases instead: a causal 16k row
+with sliding windows 8192..1024 (time against the full row, next to the
+visible work; FA2 with window_size where PyTorch takes it) and packed
+(cu_seqlens) against padded calls on the same real tokens and FA2 varlen,
+checking that packed rows equal the padded ones bit for bit.
+
 Checks: ours against SDPA-efficient on the real rows (per-row relative
 error, bf16 tolerance), lse against a float32 reference where it fits in
 memory, padding rows exactly o = 0 / lse = -inf, and that NaN written into
@@ -612,6 +618,173 @@ def print_table(results):
                 print("  %s / %s: n/a: %s" % (r["case"], name, p["na"]))
 
 
+# --------------------------------------------------------------------------
+# Attention variants (--variants): sliding window and packed layout
+# --------------------------------------------------------------------------
+
+# Sliding window: one 16k-token causal row, window_left in WINDOWS (None =
+# no window). Work is about s * w - w^2 / 2 visible pairs, so the time
+# should follow it (time_ratio ~ work_ratio) rather than stay at the full row.
+WINDOW_CASE = dict(name="b1 s16384 causal window", b=1, s=16384, hq=32, hkv=8, d=128)
+WINDOWS = [None, 8192, 4096, 2048, 1024]
+# Packed vs padded on the same real tokens (the padded cases' shapes).
+PACKED_CASES = [
+    dict(name="b16 s2048 causal packed", b=16, s=2048, hq=32, hkv=8, d=128, causal=True, lens=(256, 2048)),
+    dict(name="b64 s512 causal packed", b=64, s=512, hq=32, hkv=8, d=128, causal=True, lens=(64, 512)),
+    dict(name="b16 s2048 bidir packed 32/32", b=16, s=2048, hq=32, hkv=32, d=128, causal=False, lens=(256, 2048)),
+    dict(name="b64 s512 bidir packed d64", b=64, s=512, hq=16, hkv=16, d=64, causal=False, lens=(64, 512)),
+]
+
+
+class VariantCall(OursCall):
+    """OursCall with a window, a soft cap or cu_seqlens (host offsets)."""
+
+    def __init__(self, q, k, v, o, lse, mask_mode, lens=None, window=None, soft_cap=0.0, cu_seqlens=None):
+        super().__init__(q, k, v, o, lse, mask_mode, lens, lens_on_device=False)
+        p = self.params
+        p.cu_seqlens_q = pa.absent_tensor()
+        p.cu_seqlens_kv = pa.absent_tensor()
+        if cu_seqlens is not None:
+            host = (ctypes.c_int32 * len(cu_seqlens))(*cu_seqlens)
+            self.keep.append(host)
+            p.cu_seqlens_q = pa.tensor_from_pointer(ctypes.addressof(host), [len(cu_seqlens)], pa.DType.I32,
+                                                    pa.DeviceType.CPU)
+        p.window_enabled = 0 if window is None else 1
+        p.window_left, p.window_right = (0, 0) if window is None else window
+        p.logits_soft_cap = float(soft_cap)
+
+
+def fa2_varlen(q, k, v, cu, max_len, causal, window_left=None):
+    """FlashAttention-2 varlen (PyTorch's bundled kernel) on packed [total, heads, d]."""
+    kwargs = {}
+    if window_left is not None:
+        kwargs = dict(window_size_left=window_left, window_size_right=0 if causal else -1)
+    return torch.ops.aten._flash_attention_forward(q, k, v, cu, cu, max_len, max_len, 0.0, causal, False,
+                                                   **kwargs)[0]
+
+
+def run_window_suite(args):
+    c = WINDOW_CASE
+    dev = torch.device("cuda")
+    s, hq, hkv, d = c["s"], c["hq"], c["hkv"], c["d"]
+    q = torch.randn(1, s, hq, d, device=dev, dtype=torch.bfloat16)
+    k = torch.randn(1, s, hkv, d, device=dev, dtype=torch.bfloat16)
+    v = torch.randn(1, s, hkv, d, device=dev, dtype=torch.bfloat16)
+    o = torch.empty_like(q)
+    lse = torch.empty(1, s, hq, device=dev)
+    cu = torch.tensor([0, s], dtype=torch.int32, device=dev)
+    rows = []
+    base = None
+    for w in WINDOWS:
+        pairs = s * (s + 1) // 2 if w is None else sum(min(i, w) + 1 for i in range(s))
+        call = VariantCall(q, k, v, o, lse, pa.MaskMode.CAUSAL_PADDED_RIGHT,
+                           window=None if w is None else (w, -1))
+        ms = time_cuda(call, args.warmup, args.runs)
+        row = dict(case=c["name"], window=w, ms=ms, pairs=pairs, tflops=4.0 * d * hq * pairs / ms / 1e9)
+        if base is None:
+            base = row
+        row["time_ratio"] = ms / base["ms"]
+        row["work_ratio"] = pairs / base["pairs"]
+        try:
+            fms = time_cuda(lambda: fa2_varlen(q[0], k[0], v[0], cu, s, True, w), args.warmup, args.runs)
+            row["fa2_ms"] = fms
+            ref = fa2_varlen(q[0], k[0], v[0], cu, s, True, w)
+            call()
+            torch.cuda.synchronize()
+            row["max_row_rel_err_vs_fa2"] = row_rel_err(o, ref.unsqueeze(0), torch.ones(1, s, dtype=torch.bool,
+                                                                                       device=dev))
+        except Exception as e:  # noqa: BLE001
+            row["fa2_ms"] = "n/a: " + (type(e).__name__ + ": " + str(e).splitlines()[0])[:120]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print("\n%-26s %8s %10s %10s %10s %10s" % ("sliding window", "window", "ms", "time/full", "work/full", "fa2 ms"))
+    for r in rows:
+        fa2 = r["fa2_ms"] if isinstance(r["fa2_ms"], str) else "%.3f" % r["fa2_ms"]
+        print("%-26s %8s %10.3f %10.3f %10.3f %10s" % (r["case"], r["window"] or "-", r["ms"], r["time_ratio"],
+                                                      r["work_ratio"], fa2))
+    return rows
+
+
+def run_packed_suite(args, gen):
+    dev = torch.device("cuda")
+    rows = []
+    for c in PACKED_CASES:
+        b, s, hq, hkv, d, causal = c["b"], c["s"], c["hq"], c["hkv"], c["d"], c["causal"]
+        lens = torch.randint(c["lens"][0], c["lens"][1] + 1, (b,), generator=gen).tolist()
+        mode = pa.MaskMode.CAUSAL_PADDED_RIGHT if causal else pa.MaskMode.PADDED
+        q = torch.randn(b, s, hq, d, device=dev, dtype=torch.bfloat16)
+        k = torch.randn(b, s, hkv, d, device=dev, dtype=torch.bfloat16)
+        v = torch.randn(b, s, hkv, d, device=dev, dtype=torch.bfloat16)
+        rows_real = torch.zeros(b, s, dtype=torch.bool, device=dev)
+        for bi, n in enumerate(lens):
+            rows_real[bi, :n] = True
+        # Packed copies of the real tokens, with 7 NaN tokens after them.
+        tail = 7
+        qp = torch.cat([q[rows_real], torch.full((tail, hq, d), float("nan"), device=dev, dtype=q.dtype)])
+        kp = torch.cat([k[rows_real], torch.full((tail, hkv, d), float("nan"), device=dev, dtype=k.dtype)])
+        vp = torch.cat([v[rows_real], torch.full((tail, hkv, d), float("nan"), device=dev, dtype=v.dtype)])
+        cu = [0]
+        for n in lens:
+            cu.append(cu[-1] + n)
+        o_pad = torch.full_like(q, float("nan"))
+        lse_pad = torch.full((b, s, hq), float("nan"), device=dev)
+        o_pk = torch.full_like(qp, float("nan"))
+        lse_pk = torch.full((qp.shape[0], hq), float("nan"), device=dev)
+        padded = VariantCall(q, k, v, o_pad, lse_pad, mode, lens=lens)
+        packed = VariantCall(qp, kp, vp, o_pk, lse_pk, mode, cu_seqlens=cu)
+        pairs = visible_pairs(lens, causal)
+        flops = 4.0 * d * hq * pairs
+        row = dict(case=c["name"], padded_ms=time_cuda(padded, args.warmup, args.runs),
+                   packed_ms=time_cuda(packed, args.warmup, args.runs))
+        cu_dev = torch.tensor(cu, dtype=torch.int32, device=dev)
+        try:
+            row["fa2_ms"] = time_cuda(lambda: fa2_varlen(qp, kp, vp, cu_dev, max(lens), causal), args.warmup,
+                                      args.runs)
+        except Exception as e:  # noqa: BLE001
+            row["fa2_ms"] = None
+            row["fa2_na"] = (type(e).__name__ + ": " + str(e).splitlines()[0])[:160]
+        row["packed_tflops"] = flops / row["packed_ms"] / 1e9
+        row["packed_over_padded"] = row["padded_ms"] / row["packed_ms"]
+        row["packed_over_fa2"] = row["fa2_ms"] / row["packed_ms"] if row["fa2_ms"] else None
+        # Checks: the same real rows as the padded call (same kernel, same
+        # tiles), and nothing written past the sequences.
+        padded()
+        packed()
+        torch.cuda.synchronize()
+        total = cu[-1]
+        row["packed_equals_padded"] = bool(torch.equal(o_pk[:total], o_pad[rows_real]))
+        row["lse_equal"] = bool(torch.equal(lse_pk[:total], lse_pad[rows_real]))
+        row["tail_untouched"] = bool(torch.isnan(o_pk[total:]).all().item())
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+        del q, k, v, qp, kp, vp, o_pad, o_pk
+        torch.cuda.empty_cache()
+    print("\n%-30s %10s %10s %10s %12s %10s" % ("packed vs padded", "padded ms", "packed ms", "fa2 ms",
+                                                 "pk/padded", "pk/fa2"))
+    for r in rows:
+        print("%-30s %10.3f %10.3f %10s %12.3f %10s" % (
+            r["case"], r["padded_ms"], r["packed_ms"], "n/a" if r["fa2_ms"] is None else "%.3f" % r["fa2_ms"],
+            r["packed_over_padded"], "n/a" if r["packed_over_fa2"] is None else "%.2fx" % r["packed_over_fa2"]))
+    return rows
+
+
+def run_variants(args, gen):
+    blob = dict(gpu=torch.cuda.get_device_name(0), torch=torch.__version__, library=pa.version_string(),
+                date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                window=run_window_suite(args), packed=run_packed_suite(args, gen))
+    text = json.dumps(blob, indent=1)
+    for path in ([args.json] if args.json else []) + (
+            [os.path.join(os.environ["OUT"], "bench_prefill_variants.json")] if os.environ.get("OUT") else []):
+        with open(path, "w") as f:
+            f.write(text)
+    bad = [r["case"] for r in blob["packed"]
+           if not (r["packed_equals_padded"] and r["lse_equal"] and r["tail_untouched"])]
+    if bad:
+        print("CHECKS FAILED: " + ", ".join(bad))
+        return 1
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", help="path of libpaddedattn.so (default: $PADDEDATTN_NATIVE_LIB, then the usual places)")
@@ -625,11 +798,15 @@ def main():
     ap.add_argument("--json", help="also write the JSON here")
     ap.add_argument("--no-peers", action="store_true", help="time and check ours only")
     ap.add_argument("--only-ours", action="store_true", help="run ours once per case and nothing else (for profilers)")
+    ap.add_argument("--variants", action="store_true",
+                    help="only the attention-variant cases: sliding window on a 16k row, packed vs padded vs FA2 varlen")
     args = ap.parse_args()
 
     pa.load_library(args.lib)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
+    if args.variants:
+        return run_variants(args, gen)
     if args.quick and args.runs == ap.get_default("runs"):
         args.runs = 10
     args.peer_set = set(args.peers.split(",")) if args.peers else set(QUICK_PEERS if args.quick else ALL_PEERS)

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "paddedattn.h"
+#include "mask_rules.h"
 #include "qkv_layout.h"
 
 namespace pattn {
@@ -45,6 +46,24 @@ struct AttentionArgs : QkvLayout {
     int64_t page_table_stride;
     int32_t page_size, num_pages, max_pages_per_row;
     int32_t cpu_max_threads;      // CPU backend: most threads a call uses, 0 = all
+
+    // Attention variants (mask_rules.h MaskSpec): window sides -1 when
+    // unlimited (both -1 without a window); soft_cap 0 when off.
+    int32_t window_left = -1, window_right = -1;
+    float soft_cap = 0.0f;
+
+    // Packed layout (cu_seqlens): q_len / kv_len are the total token counts,
+    // the tensors are seen as [1, total, heads, head_dim] (batch strides 0),
+    // sequence b's extent is mask_rules.h packed_row_extent. max_q_seqlen
+    // bounds every sequence's query count (the CUDA grid; the total when the
+    // offsets are on the device). q_lens / kv_lens are null.
+    bool packed = false;
+    bool cu_on_device = false;
+    const int32_t* cu_q = nullptr;   // [batch + 1]
+    const int32_t* cu_kv = nullptr;  // [batch + 1] (= cu_q when absent)
+    int32_t max_q_seqlen = 0;
+
+    MaskSpec mask() const { return mask_spec(causal, window_left, window_right); }
 };
 
 // Merge of two attention states; rank-3 tensors are seen as rank 4 with

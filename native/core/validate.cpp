@@ -948,6 +948,151 @@ void fill_merge_args(const MergeViews& v, int32_t device_id, MergeArgs* args) {
     }
 }
 
+// ----------------------------------------------------- attention variants --
+// Sliding window and soft-cap (the appended ABI 2 fields): window_enabled is
+// 0 (no window; the sizes are ignored) or 1 (window_left / window_right
+// apply, -1 = unlimited); logits_soft_cap is finite and >= 0 (0 = off).
+pattn_status check_variants(uint32_t window_enabled, int32_t window_left, int32_t window_right,
+                            float soft_cap, AttentionArgs* args) {
+    if (window_enabled > 1)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "window_enabled",
+                                  "window_enabled = %u, expected 0 (no window) or 1 (window_left/window_right apply)",
+                                  (unsigned)window_enabled);
+    if (window_enabled && window_left < -1)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "window_left",
+                                  "window_left = %d is below -1 (-1 = unlimited, 0.. = keys before the diagonal)",
+                                  (int)window_left);
+    if (window_enabled && window_right < -1)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "window_right",
+                                  "window_right = %d is below -1 (-1 = unlimited, 0.. = keys after the diagonal)",
+                                  (int)window_right);
+    if (!std::isfinite(soft_cap) || soft_cap < 0.0f)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "logits_soft_cap",
+                                  "logits_soft_cap = %g must be finite and >= 0 (0 = off)", (double)soft_cap);
+    args->window_left = window_enabled ? window_left : -1;
+    args->window_right = window_enabled ? window_right : -1;
+    args->soft_cap = soft_cap;
+    return PATTN_STATUS_SUCCESS;
+}
+
+// Packed layout: the rank-3 tensors of the call and the cu_seqlens offsets.
+// `views` receives q/k/v/o/lse as rank-4/3 views [1, total, ...] so that the
+// shared steps of validate_attention apply unchanged.
+struct PackedViews {
+    pattn_tensor q, k, v, o, lse;
+};
+
+pattn_tensor add_unit_batch(const pattn_tensor& t) {
+    pattn_tensor r = t;
+    if (t.ndim < 1 || t.ndim >= PATTN_MAX_DIMS) return r;
+    r.ndim = t.ndim + 1;
+    for (int i = t.ndim; i > 0; --i) {
+        r.shape[i] = t.shape[i - 1];
+        r.strides[i] = t.strides[i - 1];
+    }
+    r.shape[0] = 1;
+    r.strides[0] = 0;
+    return r;
+}
+
+pattn_status check_packed_tensors(const pattn_prefill_params& p, PackedViews* views) {
+    const int32_t mode = raw_value(p.mask_mode);
+    if (mode != PATTN_MASK_PADDED && mode != PATTN_MASK_CAUSAL_PADDED_RIGHT)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "mask_mode",
+                                  "mask_mode = %d with cu_seqlens_q: the packed layout has no padding, so only "
+                                  "PADDED (0, bidirectional) or CAUSAL_PADDED_RIGHT (2, causal) apply",
+                                  (int)mode);
+    if (is_present(p.q_valid_lens) || is_present(p.kv_valid_lens))
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT,
+                                  is_present(p.q_valid_lens) ? "q_valid_lens" : "kv_valid_lens",
+                                  "%s is present with cu_seqlens_q: the packed layout takes its lengths from the offsets",
+                                  is_present(p.q_valid_lens) ? "q_valid_lens" : "kv_valid_lens");
+    PATTN_CHECK(check_tensor(p.q, "q", 3, "[total_q, num_qo_heads, head_dim] (packed)", true));
+    PATTN_CHECK(check_tensor(p.k, "k", 3, "[total_kv, num_kv_heads, head_dim] (packed)", true));
+    PATTN_CHECK(check_tensor(p.v, "v", 3, "[total_kv, num_kv_heads, head_dim] (packed)", true));
+    PATTN_CHECK(check_tensor(p.o, "o", 3, "[total_q, num_qo_heads, head_dim] (packed)", true));
+    if (is_present(p.lse)) PATTN_CHECK(check_tensor(p.lse, "lse", 2, "[total_q, num_qo_heads] (packed)", false));
+    views->q = add_unit_batch(p.q);
+    views->k = add_unit_batch(p.k);
+    views->v = add_unit_batch(p.v);
+    views->o = add_unit_batch(p.o);
+    views->lse = is_present(p.lse) ? add_unit_batch(p.lse) : p.lse;
+    return PATTN_STATUS_SUCCESS;
+}
+
+// After validate_attention: the offsets ([batch + 1] i32, contiguous, in host
+// memory or on the device of q; host offsets non-decreasing within
+// [0, total]). Fills the packed fields of *args.
+pattn_status check_packed_offsets(const pattn_prefill_params& p, AttentionArgs* args) {
+    const bool has_kv = is_present(p.cu_seqlens_kv);
+    const pattn_tensor* cu[2] = {&p.cu_seqlens_q, has_kv ? &p.cu_seqlens_kv : nullptr};
+    const char* names[2] = {"cu_seqlens_q", "cu_seqlens_kv"};
+    const int64_t totals[2] = {p.q.shape[0], p.k.shape[0]};
+    const char* total_names[2] = {"q.shape[0] (total_q)", "k.shape[0] (total_kv)"};
+    const int64_t entries = p.cu_seqlens_q.ndim == 1 ? p.cu_seqlens_q.shape[0] : 0;
+    for (int t = 0; t < 2; ++t) {
+        if (!cu[t]) continue;
+        PATTN_CHECK(check_tensor(*cu[t], names[t], 1, "[batch + 1]", false));
+        if (cu[t]->dtype != PATTN_DTYPE_I32)
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, names[t], "%s.dtype = %s, expected I32",
+                                      names[t], dtype_name(cu[t]->dtype));
+        if (cu[t]->shape[0] < 1)
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, names[t],
+                                      "%s.shape[0] = 0: the offsets hold batch + 1 >= 1 entries", names[t]);
+        if (t == 1)
+            PATTN_CHECK(check_shape_dim(*cu[t], names[t], 0, "batch + 1", entries, "cu_seqlens_q.shape[0]"));
+        if (cu[t]->shape[0] > 1 && cu[t]->strides[0] != 1)
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, names[t],
+                                      "%s.strides[0] = %" PRId64 ": offsets must be contiguous", names[t],
+                                      cu[t]->strides[0]);
+        PATTN_CHECK(check_element_alignment(*cu[t], names[t]));
+        if (is_cuda(*cu[t]) && (!is_cuda(p.q) || cu[t]->device_id != p.q.device_id))
+            return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, names[t],
+                                      "%s is on CUDA device %d but q is not on that device: offsets must be in "
+                                      "host memory or on the device of q",
+                                      names[t], (int)cu[t]->device_id);
+        PATTN_CHECK(check_placement(names[t], cu[t]->data, is_cuda(*cu[t]), p.q.device_id));
+    }
+    if (cu[1] && is_cuda(*cu[0]) != is_cuda(*cu[1]))
+        return set_argument_error(PATTN_STATUS_DEVICE_MISMATCH, "cu_seqlens_kv",
+                                  "cu_seqlens_q is %s but cu_seqlens_kv is %s: both must be in host memory or "
+                                  "both on the device",
+                                  is_cuda(*cu[0]) ? "on the device" : "in host memory",
+                                  is_cuda(*cu[1]) ? "on the device" : "in host memory");
+    const bool on_device = is_cuda(*cu[0]);
+    int32_t max_q = static_cast<int32_t>(totals[0]);
+    if (!on_device) {
+        max_q = 0;
+        for (int t = 0; t < 2; ++t) {
+            if (!cu[t]) continue;
+            const int32_t* x = static_cast<const int32_t*>(cu[t]->data);
+            if (x[0] < 0 || x[0] > totals[t])
+                return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, names[t],
+                                          "%s[0] = %d is outside [0, %s = %" PRId64 "]", names[t], (int)x[0],
+                                          total_names[t], totals[t]);
+            for (int64_t b = 1; b < entries; ++b) {
+                if (x[b] < x[b - 1] || x[b] > totals[t])
+                    return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, names[t],
+                                              "%s[%" PRId64 "] = %d is outside [%s[%" PRId64 "] = %d, %s = %" PRId64
+                                              "]: offsets are non-decreasing token offsets",
+                                              names[t], b, (int)x[b], names[t], b - 1, (int)x[b - 1],
+                                              total_names[t], totals[t]);
+                if (t == 0 && x[b] - x[b - 1] > max_q) max_q = x[b] - x[b - 1];
+            }
+        }
+    }
+    AttentionArgs& a = *args;
+    a.packed = true;
+    a.cu_on_device = on_device;
+    a.cu_q = static_cast<const int32_t*>(cu[0]->data);
+    a.cu_kv = cu[1] ? static_cast<const int32_t*>(cu[1]->data) : a.cu_q;
+    a.batch = static_cast<int32_t>(entries - 1);
+    a.max_q_seqlen = max_q;
+    // One sequence axis: the batch strides are never applied.
+    a.q_stride_b = a.k_stride_b = a.v_stride_b = a.o_stride_b = a.lse_stride_b = 0;
+    return PATTN_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs* args,
@@ -960,11 +1105,20 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
     AttentionInputs in{};
     PATTN_CHECK(read_cpu_max_threads(*params, &in.cpu_max_threads));
     PATTN_CHECK(read_mask_mode(params->mask_mode, &in.causal, &in.left_padded));
-    in.q = &params->q;
-    in.k = &params->k;
-    in.v = &params->v;
-    in.o = &params->o;
-    in.lse = &params->lse;
+    // Fields past an ABI-1 struct_size mean 0 (no window, no cap, padded).
+    const bool abi2 = params->struct_size > kPrefillAbi1Size;
+    const bool packed = abi2 && is_present(params->cu_seqlens_q);
+    if (abi2 && !packed && is_present(params->cu_seqlens_kv))
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "cu_seqlens_kv",
+                                  "cu_seqlens_kv is present without cu_seqlens_q (the packed layout needs both or "
+                                  "cu_seqlens_q alone)");
+    PackedViews views{};
+    if (packed) PATTN_CHECK(check_packed_tensors(*params, &views));
+    in.q = packed ? &views.q : &params->q;
+    in.k = packed ? &views.k : &params->k;
+    in.v = packed ? &views.v : &params->v;
+    in.o = packed ? &views.o : &params->o;
+    in.lse = packed ? &views.lse : &params->lse;
     in.q_lens = &params->q_valid_lens;
     in.kv_lens = &params->kv_valid_lens;
     in.k_name = "k";
@@ -973,7 +1127,19 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
     in.scale = params->softmax_scale;
     in.decode = false;
     in.num_splits = 0;
-    return validate_attention(in, args, where, no_op);
+    AttentionArgs variants{};
+    PATTN_CHECK(check_variants(abi2 ? params->window_enabled : 0, abi2 ? params->window_left : 0,
+                               abi2 ? params->window_right : 0, abi2 ? params->logits_soft_cap : 0.0f, &variants));
+    PATTN_CHECK(validate_attention(in, args, where, no_op));
+    if (packed) {
+        PATTN_CHECK(check_packed_offsets(*params, args));
+        if (args->batch == 0) *no_op = true;
+    }
+    if (*no_op) return PATTN_STATUS_SUCCESS;
+    args->window_left = variants.window_left;
+    args->window_right = variants.window_right;
+    args->soft_cap = variants.soft_cap;
+    return PATTN_STATUS_SUCCESS;
 }
 
 pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* args,
@@ -1001,7 +1167,15 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
     in.causal = true;
     in.decode = true;
     in.num_splits = params->num_splits;
-    return validate_attention(in, args, where, no_op);
+    AttentionArgs variants{};
+    PATTN_CHECK(check_variants(abi1 ? 0 : params->window_enabled, abi1 ? 0 : params->window_left,
+                               abi1 ? 0 : params->window_right, abi1 ? 0.0f : params->logits_soft_cap, &variants));
+    PATTN_CHECK(validate_attention(in, args, where, no_op));
+    if (*no_op) return PATTN_STATUS_SUCCESS;
+    args->window_left = variants.window_left;
+    args->window_right = variants.window_right;
+    args->soft_cap = variants.soft_cap;
+    return PATTN_STATUS_SUCCESS;
 }
 
 pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args, Placement* where,

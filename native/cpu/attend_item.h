@@ -30,10 +30,14 @@ struct AttendItem {
     int64_t i_begin, i_end;
     int64_t q_first, k_first;  // where the real rows start (mask_rules.h row_extent)
     int64_t qv, kv;
-    int64_t keys_any;          // keys [0, keys_any) are seen by some row of the item
-    // Causal: query i sees clamp(causal_first + (i - i_begin), 0, kv) keys,
-    // the unclamped form of mask_rules.h visible_key_count.
-    int64_t causal_first;
+    int64_t keys_first;        // keys [keys_first, keys_any) are seen by some row of the item
+    int64_t keys_any;
+    // Query i sees keys [clamp(lo_first + (i - i_begin)), clamp(hi_first +
+    // (i - i_begin))), clamped into [0, kv]: the unclamped form of
+    // mask_rules.h key_bounds at i_begin (causal, window; unlimited sides are
+    // far outside [0, kv]).
+    int64_t lo_first, hi_first;
+    float soft_cap;            // 0: off; else scores become cap * tanh(score / cap)
     double cost;               // estimated multiply-adds, for scheduling
     // K and V of (b, kv_head) already converted to f32 rows of ScratchLayout::dp
     // floats (key j at packed_k + j * dp), or null: the kernel converts each
@@ -49,7 +53,7 @@ static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to
 struct ScratchLayout {
     int64_t dp;        // head_dim padded
     int64_t mp;        // rows of an item padded
-    int64_t q, k, v, s, acc, m, corr, l, vis;
+    int64_t q, k, v, s, acc, m, corr, l, vis, vis_lo;
     int64_t total;
 };
 
@@ -66,7 +70,8 @@ static inline ScratchLayout scratch_layout(int64_t head_dim, int64_t max_rows) {
     s.m = at;    at += s.mp;                  // f32 running max (log2 units)
     s.corr = at; at += s.mp;                  // f32 rescale factor of the tile
     s.l = at;    at += 2 * s.mp;              // f64 running sum
-    s.vis = at;  at += s.mp;                  // f32 visible keys of the tile per row
+    s.vis = at;  at += s.mp;                  // f32 end of the visible keys of the tile per row
+    s.vis_lo = at; at += s.mp;                // f32 start of them
     s.total = at;
     return s;
 }

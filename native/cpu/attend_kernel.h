@@ -149,6 +149,7 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
     float* corr = scratch + L.corr;
     double* l = reinterpret_cast<double*>(scratch + L.l);
     float* vis = scratch + L.vis;
+    float* vis_lo = scratch + L.vis_lo;
 
     const T* qb = static_cast<const T*>(a.q);
     const T* kb = static_cast<const T*>(a.k);
@@ -174,9 +175,14 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
         for (int64_t x = 0; x < dp; ++x) ar[x] = 0.0;
     }
 
-    const float scale = static_cast<float>(static_cast<double>(a.scale) * 1.4426950408889634);
+    // Scores in log2 units; with a soft cap the cap applies to the natural
+    // score first (mask_rules.h order: cap, then mask).
+    const float cap = it.soft_cap;
+    const float scale = cap > 0.0f ? a.scale : static_cast<float>(static_cast<double>(a.scale) * 1.4426950408889634);
+    const float cap_log2 = static_cast<float>(static_cast<double>(cap) * 1.4426950408889634);
+    const float inv_cap = cap > 0.0f ? 1.0f / cap : 0.0f;
 
-    for (int64_t j0 = 0; j0 < it.keys_any; j0 += kKeyTile) {
+    for (int64_t j0 = it.keys_first; j0 < it.keys_any; j0 += kKeyTile) {
         const int64_t n = it.keys_any - j0 < kKeyTile ? it.keys_any - j0 : kKeyTile;
         if (it.packed_k) {
             kt = const_cast<float*>(it.packed_k) + j0 * dp;  // read only
@@ -193,17 +199,19 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
 
         // Visible keys of this tile per row.
         for (int64_t r = 0; r < rows_w; ++r) {
-            int64_t count = 0;
+            int64_t count = 0, first = 0;
             if (r < rows) {
-                int64_t total = it.kv;
-                if (a.causal) {
-                    total = it.causal_first + r / group;
-                    total = total < 0 ? 0 : (total > it.kv ? it.kv : total);
-                }
-                count = total - j0;
+                int64_t hi = it.hi_first + r / group;
+                hi = hi < 0 ? 0 : (hi > it.kv ? it.kv : hi);
+                int64_t lo = it.lo_first + r / group;
+                lo = lo < 0 ? 0 : (lo > it.kv ? it.kv : lo);
+                count = hi - j0;
                 count = count < 0 ? 0 : (count > n ? n : count);
+                first = lo - j0;
+                first = first < 0 ? 0 : (first > n ? n : first);
             }
             vis[r] = static_cast<float>(count);
+            vis_lo[r] = static_cast<float>(first) - 0.5f;  // c is seen iff vis_lo < c < vis
         }
 
         // 2. Scores.
@@ -220,17 +228,24 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
             for (int64_t c = c0; c < c0 + nr; ++c)
                 for (int64_t r = rows4; r < rows_w; ++r) s[c * mp + r] = 0.0f;
         }
+        if (cap > 0.0f)
+            for (int64_t c = 0; c < n; ++c)
+                for (int64_t r = 0; r < rows_w; ++r) s[c * mp + r] = cap_log2 * tanhf(s[c * mp + r] * inv_cap);
 
         // 3. Online softmax, W rows at a time.
         for (int64_t r0 = 0; r0 < rows_w; r0 += W) {
             const R visible = Vec::loadu(vis + r0);
+            const R visible_lo = Vec::loadu(vis_lo + r0);
             R tile_max = Vec::set1(kNegInf);
             Mask bad = Vec::no_lanes();
             for (int64_t c = 0; c < n; ++c) {
                 const R x = Vec::loadu(s + c * mp + r0);
                 bad = Vec::mask_or(bad, Vec::not_finite(x));
-                const Mask seen = Vec::lt(Vec::set1(static_cast<float>(c)), visible);
-                tile_max = Vec::max(tile_max, Vec::select(seen, x, Vec::set1(kNegInf)));
+                const R cv = Vec::set1(static_cast<float>(c));
+                const Mask seen = Vec::lt(cv, visible);
+                const Mask seen_lo = Vec::lt(visible_lo, cv);
+                tile_max = Vec::max(tile_max, Vec::select(seen_lo, Vec::select(seen, x, Vec::set1(kNegInf)),
+                                                          Vec::set1(kNegInf)));
             }
             if (Vec::any(bad)) return false;
             const R m_old = Vec::loadu(m + r0);
@@ -241,8 +256,12 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
             R sum = Vec::zero();
             for (int64_t c = 0; c < n; ++c) {
                 float* sp = s + c * mp + r0;
-                const Mask seen = Vec::lt(Vec::set1(static_cast<float>(c)), visible);
-                const R p = Vec::select(seen, exp2v(Vec::sub(Vec::loadu(sp), m_new)), Vec::zero());
+                const R cv = Vec::set1(static_cast<float>(c));
+                const Mask seen = Vec::lt(cv, visible);
+                const Mask seen_lo = Vec::lt(visible_lo, cv);
+                const R p = Vec::select(seen_lo,
+                                        Vec::select(seen, exp2v(Vec::sub(Vec::loadu(sp), m_new)), Vec::zero()),
+                                        Vec::zero());
                 Vec::storeu(sp, p);
                 sum = Vec::add(sum, p);
             }

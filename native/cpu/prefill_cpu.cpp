@@ -129,8 +129,8 @@ void attend_double(const AttentionArgs& a, const AttendItem& it, double* scratch
     double* acc = scratch;
     double* q = scratch + d;
     for (int64_t i = it.i_begin; i < it.i_end; ++i) {
-        int64_t visible = it.kv;
-        if (a.causal) visible = std::min(it.kv, std::max<int64_t>(0, it.causal_first + (i - it.i_begin)));
+        const int64_t visible = std::min(it.kv, std::max<int64_t>(0, it.hi_first + (i - it.i_begin)));
+        const int64_t first = std::min(it.kv, std::max<int64_t>(0, it.lo_first + (i - it.i_begin)));
         const int64_t row = it.q_first + i;
         for (int64_t g = 0; g < group; ++g) {
             const int64_t head = it.kv_head * group + g;
@@ -138,13 +138,14 @@ void attend_double(const AttentionArgs& a, const AttendItem& it, double* scratch
             for (int64_t x = 0; x < d; ++x) q[x] = load_elem(a.dtype, a.q, qo + x);
             std::fill(acc, acc + d, 0.0);
             double m = -std::numeric_limits<double>::infinity(), l = 0.0;
-            for (int64_t j = 0; j < visible; ++j) {
+            for (int64_t j = first; j < visible; ++j) {
                 const int64_t key = it.k_first + j;
                 const int64_t ko = it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h;
                 const int64_t vo = it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h;
                 double dot = 0.0;
                 for (int64_t x = 0; x < d; ++x) dot += q[x] * load_elem(a.dtype, a.k, ko + x);
-                const double score = dot * static_cast<double>(a.scale);
+                double score = dot * static_cast<double>(a.scale);
+                if (it.soft_cap > 0.0f) score = it.soft_cap * std::tanh(score / it.soft_cap);
                 if (!std::isfinite(score)) {
                     m = nan;
                     break;
@@ -250,12 +251,16 @@ void plan_call(const AttentionArgs& a, Plan& plan) {
     plan.max_rows = 0;
     for (int32_t b = 0; b < a.batch; ++b) {
         // Host lengths were range-checked; clamping keeps this safe anyway.
-        const int32_t qv = a.q_lens ? clamp_len(a.q_lens[b], a.q_len) : a.q_len;
-        const int32_t kv = a.kv_lens ? clamp_len(a.kv_lens[b], a.kv_len) : a.kv_len;
-        const RowExtent ext = row_extent(a.q_len, a.kv_len, qv, kv, a.left_padded);
+        // Packed: the sequence's tokens, no padding rows (tokens outside
+        // every sequence are not written).
+        const RowExtent ext =
+            a.packed ? packed_row_extent(a.cu_q, a.cu_kv, b, a.q_len, a.kv_len)
+                     : row_extent(a.q_len, a.kv_len, a.q_lens ? clamp_len(a.q_lens[b], a.q_len) : a.q_len,
+                                  a.kv_lens ? clamp_len(a.kv_lens[b], a.kv_len) : a.kv_len, a.left_padded);
+        const int32_t qv = ext.qv, kv = ext.kv;
         // Padding rows: [0, q_first) and [q_first + qv, q_len).
-        const int64_t pad_ranges[2][2] = {{0, ext.q_first},
-                                          {static_cast<int64_t>(ext.q_first) + qv, a.q_len}};
+        const int64_t pad_ranges[2][2] = {{0, a.packed ? 0 : ext.q_first},
+                                          {static_cast<int64_t>(ext.q_first) + qv, a.packed ? 0 : a.q_len}};
         for (const auto& range : pad_ranges) {
             if (range[0] >= range[1]) continue;
             AttendItem p{};
@@ -270,7 +275,8 @@ void plan_call(const AttentionArgs& a, Plan& plan) {
         for (int64_t i0 = 0; i0 < qv; i0 += tile) {
             const int64_t i1 = std::min<int64_t>(qv, i0 + tile);
             const TileKeyRange keys = tile_key_range(static_cast<int32_t>(i0), static_cast<int32_t>(i1), qv, kv,
-                                                     a.causal);
+                                                     a.mask());
+            const KeyBounds bounds = key_bounds(static_cast<int32_t>(i0), qv, kv, a.mask());
             for (int32_t h = 0; h < a.num_kv_heads; ++h) {
                 AttendItem it{};
                 it.b = b;
@@ -281,10 +287,14 @@ void plan_call(const AttentionArgs& a, Plan& plan) {
                 it.k_first = ext.k_first;
                 it.qv = qv;
                 it.kv = kv;
+                it.keys_first = keys.keys_first;
                 it.keys_any = keys.keys_any;
-                it.causal_first = i0 + static_cast<int64_t>(kv) - qv + 1;
+                it.lo_first = bounds.first;
+                it.hi_first = bounds.end;
+                it.soft_cap = a.soft_cap;
                 const double rows = static_cast<double>((i1 - i0) * group);
-                const double keys_mean = 0.5 * (static_cast<double>(keys.keys_all) + keys.keys_any);
+                const double keys_mean =
+                    0.5 * (std::max(0, keys.keys_all - keys.keys_all_first) + (keys.keys_any - keys.keys_first));
                 it.cost = rows * (2.0 * keys_mean + 8.0) * a.head_dim;  // QK + PV, plus the row's fixed work
                 plan.items.push_back(it);
                 plan.cost += it.cost;

@@ -224,6 +224,10 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
         for (int shift = 0; shift < 31; ++shift)
             if ((1 << shift) == a.page_size) p.page_shift = shift;
     }
+    p.window_left = a.window_left;
+    p.window_span = causal_window_span(a.window_left);
+    p.soft_cap_log2 = a.soft_cap * kLog2e;
+    p.soft_cap_inv_log2 = a.soft_cap > 0.0f ? 1.0f / p.soft_cap_log2 : 0.0f;
 
     PATTN_DISPATCH_HEAD_DIM("decode", a.head_dim, HEAD_DIM,
                             { return run_decode_rows<T, HEAD_DIM>(a, p, tuning, *device, capturing, stream); })

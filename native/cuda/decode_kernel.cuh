@@ -25,6 +25,7 @@
 #include "common/math_constants.h"
 #include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
+#include "common/soft_cap.cuh"
 #include "decode_params.h"
 #include "mask_rules.h"
 
@@ -81,24 +82,32 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                              : (p.lens_in_params ? p.param_lens[b] : p.cache_len);
     const RowExtent ext = row_extent(p.q_len, p.cache_len, p.q_len, kv, p.left_padded != 0);
 
-    // Rows of this block and the keys each one sees (causal, bottom-right).
+    // Rows of this block and the keys [first, visible) each one sees
+    // (causal, bottom-right; a left window; mask_rules.h).
+    // The first key is not kept per row (registers): before_causal_window
+    // tests it from the row's end.
+    const MaskSpec mask = mask_spec(true, p.window_left, -1);
     int visible[ROWS];
-    int vis_min = kv, vis_max = 0;
+    int vis_min = kv, vis_max = 0, first_max = 0;
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
         const int row = row_begin + r;
         const int i = row / p.group;
         const bool real_row = row < p.rows_per_kv_head;  // the last chunk may be partial
-        visible[r] = real_row ? visible_key_count(i, p.q_len, kv, true) : 0;
+        const KeySpan span = visible_keys(i, p.q_len, kv, mask);
+        visible[r] = real_row ? span.end : 0;
         if (real_row) vis_min = min(vis_min, visible[r]);
         vis_max = max(vis_max, visible[r]);
+        if (real_row) first_max = max(first_max, span.first);
     }
 
-    // This split's share of the real keys, in whole tiles so splits of one
-    // row do the same amount of work.
-    const int per_split_raw = (kv + p.num_splits - 1) / p.num_splits;
+    // This split's share of the keys the row's window covers (from the first
+    // key of query 0, the same for every block of the row), in whole tiles so
+    // splits of one row do the same amount of work.
+    const int window_begin = visible_keys(0, p.q_len, kv, mask).first;
+    const int per_split_raw = (kv - window_begin + p.num_splits - 1) / p.num_splits;
     const int per_split = (per_split_raw + TILE - 1) / TILE * TILE;
-    const int key_begin = min(kv, split * per_split);
+    const int key_begin = min(kv, window_begin + split * per_split);
     const int key_end = min(min(kv, key_begin + per_split), vis_max);
     const int unmasked_end = min(key_end, vis_min);  // keys every row sees
     const int num_tiles = key_end > key_begin ? (key_end - key_begin + TILE - 1) / TILE : 0;
@@ -193,13 +202,20 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                 for (int r = 0; r < ROWS; ++r)
                     s[u][r] += __shfl_xor_sync(0xffffffffu, s[u][r], off);
         }
-        if (tile_begin + TILE > unmasked_end) {
+        if (p.soft_cap_log2 != 0.f) {
+#pragma unroll
+            for (int u = 0; u < kStepsPerTile; ++u)
+#pragma unroll
+                for (int r = 0; r < ROWS; ++r) s[u][r] = soft_cap_tanh(s[u][r], p.soft_cap_inv_log2, p.soft_cap_log2);
+        }
+        if (tile_begin + TILE > unmasked_end || tile_begin < first_max) {
 #pragma unroll
             for (int u = 0; u < kStepsPerTile; ++u) {
                 const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
 #pragma unroll
                 for (int r = 0; r < ROWS; ++r)
-                    if (j >= key_end || j >= visible[r]) s[u][r] = kNegInf;
+                    if (j >= key_end || j >= visible[r] || before_causal_window(visible[r], j, p.window_span))
+                        s[u][r] = kNegInf;
             }
         }
         // Online softmax, one rescale per tile.

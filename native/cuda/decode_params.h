@@ -33,6 +33,13 @@ struct DecodeParams : QkvLayout {
     int32_t left_padded;
     int32_t stages;            // cp.async pipeline depth, 2..kMaxStages (tiles in flight: stages - 1)
     float scale_log2;          // softmax scale * log2(e): scores live in base 2
+    // Attention variants: the left window (-1 = unlimited; a right window
+    // cannot narrow a causal row) and the soft cap in base 2 (cap * log2(e);
+    // 0 = off): a base-2 score s becomes soft_cap_log2 * tanh(s / soft_cap_log2).
+    int32_t window_left;
+    int32_t window_span;       // mask_rules.h causal_window_span(window_left)
+    float soft_cap_log2;
+    float soft_cap_inv_log2;   // 1 / soft_cap_log2 (0 when off)
 
     // Paged cache (page_table != null, right padding): k/v are
     // [num_pages, page_size, heads, head_dim], k_stride_b / v_stride_b step

@@ -28,6 +28,14 @@ namespace pattn {
 namespace cuda {
 namespace {
 
+// Row b's extent from host lengths (checked) or host packed offsets.
+RowExtent host_row_extent(const AttentionArgs& a, int32_t b) {
+    if (a.packed) return packed_row_extent(a.cu_q, a.cu_kv, b, a.q_len, a.kv_len);
+    const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
+    const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+    return row_extent(a.q_len, a.kv_len, qv, kv, a.left_padded);
+}
+
 // One entry per (batch, kv_head, query tile), heaviest tiles first (counting
 // sort by the number of KV tiles a tile visits), so the long causal tiles do
 // not start last. Tiles with no real query (padding only, or rows that see no
@@ -35,24 +43,25 @@ namespace {
 void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q_tiles,
                      std::vector<PrefillWorkItem>* out) {
     const int32_t group = a.num_qo_heads / a.num_kv_heads;
-    const int max_cost = (a.kv_len + block_n - 1) / block_n;
+    const int max_cost = (a.kv_len + block_n - 1) / block_n + 1;  // + 1: a window's unaligned first tile
     std::vector<int32_t> tile_cost;  // per (batch, tile)
     tile_cost.resize((size_t)a.batch * num_q_tiles);
     std::vector<int64_t> count(max_cost + 2, 0);
     for (int32_t b = 0; b < a.batch; ++b) {
-        const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
-        const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+        const RowExtent ext = host_row_extent(a, b);
+        const int32_t qv = ext.qv, kv = ext.kv;
         const int32_t real_rows = qv * group;
         for (int32_t t = 0; t < num_q_tiles; ++t) {
             const int32_t p0 = t * block_m;
             int cost = 0;
             if (p0 < real_rows) {
                 const int32_t p_last = (p0 + block_m < real_rows ? p0 + block_m : real_rows) - 1;
-                TileKeyRange r = tile_key_range(p0 / group, p_last / group + 1, qv, kv, a.causal);
-                cost = (r.keys_any + block_n - 1) / block_n;
+                TileKeyRange r = tile_key_range(p0 / group, p_last / group + 1, qv, kv, a.mask());
+                cost = (r.keys_any + block_n - 1) / block_n - r.keys_first / block_n;
             }
-            tile_cost[(size_t)b * num_q_tiles + t] = cost;
-            count[cost] += a.num_kv_heads;
+            // Packed: a sequence's tiles past its own rows do not exist.
+            tile_cost[(size_t)b * num_q_tiles + t] = a.packed && p0 >= real_rows ? -1 : cost;
+            if (!(a.packed && p0 >= real_rows)) count[cost] += a.num_kv_heads;
         }
     }
     // Offsets for descending cost.
@@ -66,18 +75,20 @@ void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q
     // Within one cost, the tiles of one (batch, kv_head) stay adjacent so
     // blocks running together share K/V in L2.
     for (int32_t b = 0; b < a.batch; ++b) {
-        const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
-        const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+        const RowExtent ext = host_row_extent(a, b);
         for (int32_t h = 0; h < a.num_kv_heads; ++h) {
             for (int32_t t = 0; t < num_q_tiles; ++t) {
                 const int cost = tile_cost[(size_t)b * num_q_tiles + t];
+                if (cost < 0) continue;
                 PrefillWorkItem& w = (*out)[(size_t)offset[cost]++];
                 w.batch = b;
                 w.kv_head = h;
                 w.q_tile = t;
-                w.q_valid = qv;
-                w.kv_valid = kv;
-                w.reserved[0] = w.reserved[1] = w.reserved[2] = 0;
+                w.q_valid = ext.qv;
+                w.kv_valid = ext.kv;
+                w.q_first = a.packed ? ext.q_first : 0;
+                w.k_first = a.packed ? ext.k_first : 0;
+                w.reserved = 0;
             }
         }
     }
@@ -105,6 +116,27 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
         p.row_batch[r] = b;
         p.row_q[r] = a.q_lens ? a.q_lens[b] : a.q_len;
         p.row_kv[r] = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+    }
+}
+
+// Packed host offsets of a small batch by value: row_q / row_kv carry
+// cu_seqlens (batch + 1 entries), row_batch the visiting order (most work
+// first), as fill_param_rows does for lengths.
+void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p) {
+    int64_t work[kPrefillParamRows];
+    int32_t order[kPrefillParamRows];
+    for (int32_t b = 0; b < a.batch; ++b) {
+        const RowExtent ext = host_row_extent(a, b);
+        const int64_t qv = ext.qv, kv = ext.kv;
+        work[b] = a.causal ? qv * std::max<int64_t>(2 * kv - qv, 0) : qv * kv;
+        order[b] = b;
+    }
+    std::stable_sort(order, order + a.batch, [&](int32_t x, int32_t y) { return work[x] > work[y]; });
+    p.param_rows = a.batch;
+    for (int32_t r = 0; r < a.batch; ++r) p.row_batch[r] = order[r];
+    for (int32_t b = 0; b <= a.batch; ++b) {
+        p.row_q[b] = a.cu_q[b];
+        p.row_kv[b] = a.cu_kv[b];
     }
 }
 
@@ -139,7 +171,10 @@ int32_t longest_row(const AttentionArgs& a) {
 // height at head_dim 256, so the choice is made before the tiles are built.
 template <int HEAD_DIM, typename T>
 bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceState& device) {
-    if (tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
+    // A sliding window, a soft cap or the packed layout always take the
+    // mma.sync kernel: the Hopper kernel does not implement them.
+    const bool variant = a.window_left >= 0 || a.window_right >= 0 || a.soft_cap != 0.f || a.packed;
+    if (variant || tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
     return tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
 }
 
@@ -204,15 +239,21 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(a, tuning, device); })
     const int block_m = hopper ? prefill_hopper_block_m(HEAD_DIM) : prefill_block_m(HEAD_DIM);
     const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
-    const int64_t total_rows = (int64_t)a.q_len * p.group_size;
+    // Packed: tiles per sequence cover its longest query count.
+    const int64_t total_rows = (int64_t)(a.packed ? a.max_q_seqlen : a.q_len) * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;
     // validate.cpp limits batch * q_len * num_qo_heads to 2^30, which bounds
     // both the packed rows (plus a tile) and the grid below 2^31.
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
 
-    const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr;
-    if (a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !tuning.upload_lengths)) {
+    const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
+    // Packed offsets: on the device, read by the grid; on the host, by value
+    // for a small batch, else in the work list (it carries each sequence's
+    // first tokens).
+    const bool grid = a.packed ? a.cu_on_device || (a.batch < kPrefillParamRows && !tuning.upload_lengths)
+                               : a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !tuning.upload_lengths);
+    if (grid) {
         // Lengths on the device (only known there), absent (every row full)
         // or by value in the parameters: launch every tile; blocks of tiles
         // without real queries just write their padding rows.
@@ -220,7 +261,10 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         p.q_lens_device = a.lens_on_device ? a.q_lens : nullptr;
         p.kv_lens_device = a.lens_on_device ? a.kv_lens : nullptr;
         p.param_rows = 0;
-        if (!a.lens_on_device && !no_lens) fill_param_rows(a, p);
+        p.cu_q_device = a.packed && a.cu_on_device ? a.cu_q : nullptr;
+        p.cu_kv_device = a.packed && a.cu_on_device ? a.cu_kv : nullptr;
+        if (a.packed && !a.cu_on_device) fill_packed_param_rows(a, p);
+        if (!a.packed && !a.lens_on_device && !no_lens) fill_param_rows(a, p);
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
@@ -230,6 +274,11 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         return s;
     }
 
+    if (capturing && a.packed)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "cu_seqlens_q",
+                                  "cu_seqlens_q in host memory with a batch of %d sequences (more than %d) cannot "
+                                  "be captured into a CUDA graph: pass the offsets in device memory",
+                                  (int)a.batch, (int)kPrefillParamRows - 1);
     if (capturing) return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, hopper, device, stream);
 
     std::vector<PrefillWorkItem> items;
@@ -287,6 +336,11 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.group_size = a.num_qo_heads / a.num_kv_heads;
     p.scale_log2 = softmax_scale_log2(a.scale);  // common/online_softmax.cuh
     p.left_padded = a.left_padded;
+    p.window_left = a.window_left;
+    p.window_right = a.window_right;
+    p.soft_cap_pre = a.soft_cap > 0.0f ? a.scale / a.soft_cap : 0.0f;
+    p.soft_cap_post = a.soft_cap > 0.0f ? a.soft_cap / a.scale : 0.0f;
+    p.packed = a.packed;
 
     PATTN_DISPATCH_HEAD_DIM("prefill", a.head_dim, HEAD_DIM,
                             { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })

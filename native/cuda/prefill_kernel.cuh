@@ -20,6 +20,7 @@
 #include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "common/softmax.cuh"
+#include "common/soft_cap.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
 #include "prefill_tile.cuh"
@@ -42,11 +43,12 @@ struct Traits {
     static constexpr int CHUNKS = HEAD_DIM / 8;          // 16-byte chunks per row
     static constexpr int Q_ELEMS = BLOCK_M * HEAD_DIM;
     static constexpr int KV_ELEMS = BLOCK_N * HEAD_DIM;
-    // Tiles, then the per-block state (8 ints), the two K/V base pointers and
-    // one visible-key count per row; plus slack to align the tiles to 1 KB
-    // (the XOR addressing of the ldmatrix steps relies on it).
+    // Tiles, then the per-block state (16 ints), the two K/V base pointers and
+    // per row the end and the start of its visible keys; plus slack to align
+    // the tiles to 1 KB (the XOR addressing of the ldmatrix steps relies on it).
     static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_ELEMS) * 2;
-    static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + 8 * 4 + 2 * 8 + BLOCK_M * 4;
+    static constexpr int STATE_BYTES = 16 * 4;
+    static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + STATE_BYTES + 2 * 8 + 2 * BLOCK_M * 4;
     static_assert(WARP_ROWS % 16 == 0, "a warp owns whole m16 tiles");
     static_assert(HEAD_DIM % 64 == 0, "the swizzle needs >= 8 chunks per row");
     static_assert(BLOCK_N % 16 == 0, "keys come in k16 steps");
@@ -117,14 +119,19 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     const int32_t p0 = tile.p0, p_end = tile.p_end;
     const RowExtent ext = tile.ext;
     const int32_t group = params.group_size;
+    const MaskSpec mask = block_mask<CAUSAL>(params);
+    // KV tiles [first_kv_tile, num_kv_tiles): the window's tiles only.
     const int num_kv_tiles = (keys_any + BLOCK_N - 1) / BLOCK_N;
+    const int first_kv_tile = min(tile.keys_first / BLOCK_N, num_kv_tiles);
 
     // Values needed only on masked tiles or after the KV loop live in shared
     // memory rather than in registers, which the accumulators need.
     int32_t* block_state = reinterpret_cast<int32_t*>(smem_aligned + Tr::TILE_BYTES);
-    const T** kv_bases = reinterpret_cast<const T**>(smem_aligned + Tr::TILE_BYTES + 8 * 4);
-    int32_t* row_visible = reinterpret_cast<int32_t*>(smem_aligned + Tr::TILE_BYTES + 8 * 4 + 2 * 8);
-    enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE };
+    const T** kv_bases = reinterpret_cast<const T**>(smem_aligned + Tr::TILE_BYTES + Tr::STATE_BYTES);
+    int32_t* row_visible = reinterpret_cast<int32_t*>(smem_aligned + Tr::TILE_BYTES + Tr::STATE_BYTES + 2 * 8);
+    int32_t* row_first = row_visible + BLOCK_M;
+    enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE, S_Q_FIRST, S_KEYS_ALL_FIRST,
+           S_FIRST_KV_TILE };
     const T* k_base = static_cast<const T*>(params.k) + batch * params.k_stride_b +
                       (int64_t)ext.k_first * params.k_stride_s + kv_head * params.k_stride_h;
     const T* v_base = static_cast<const T*>(params.v) + batch * params.v_stride_b +
@@ -137,20 +144,26 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         block_state[S_KEYS_ALL] = keys_all;
         block_state[S_KEYS_ANY] = keys_any;
         block_state[S_Q_TILE] = q_tile;
+        block_state[S_Q_FIRST] = ext.q_first;
+        block_state[S_KEYS_ALL_FIRST] = tile.keys_all_first;
+        block_state[S_FIRST_KV_TILE] = first_kv_tile;
         kv_bases[0] = k_base;
         kv_bases[1] = v_base;
     }
-    for (int row = tid; row < BLOCK_M; row += Tr::THREADS)
-        row_visible[row] = row_info(p0 + row, group, kv_head, ext, params.left_padded, CAUSAL).visible;
+    for (int row = tid; row < BLOCK_M; row += Tr::THREADS) {
+        const RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, mask);
+        row_visible[row] = ri.visible;
+        row_first[row] = ri.first;
+    }
 
     // ---- prologue: Q tile and the last visible K tile
-    if (num_kv_tiles > 0) {
+    if (num_kv_tiles > first_kv_tile) {
         const T* q_base = static_cast<const T*>(params.q) + batch * params.q_stride_b;
 #pragma unroll 4
         for (int c = tid; c < BLOCK_M * CHUNKS; c += Tr::THREADS) {
             int row = c / CHUNKS;
             int chunk = c % CHUNKS;
-            RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, CAUSAL);
+            RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, mask);
             bool valid = ri.real && (p0 + row) < p_end;
             const T* g = q_base + (valid ? ri.position * params.q_stride_s + ri.head * params.q_stride_h : 0) + chunk * 8;
             cp_async_16(smem_addr(q_smem + swizzle<HEAD_DIM>(row, chunk)), g, valid);
@@ -160,7 +173,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                          min(BLOCK_N, keys_any - kt * BLOCK_N), tid);
         cp_async_commit();
     }
-    __syncthreads();  // block_state, kv_bases, row_visible
+    __syncthreads();  // block_state, kv_bases, row_visible, row_first
 
     const int warp_row0 = warp * Tr::WARP_ROWS;
     float acc_o[M_TILES][D_TILES][4];
@@ -195,7 +208,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                             (((lane / 16) ^ lane_xor) << 4);
     const float scale_log2 = params.scale_log2;
 
-    for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
+    for (int kt = num_kv_tiles - 1; kt >= block_state[S_FIRST_KV_TILE]; --kt) {
         const int key0 = kt * BLOCK_N;  // first real key of this tile
         cp_async_wait_all();
         __syncthreads();  // K tile visible; every warp is done with the V buffer
@@ -230,8 +243,19 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
             }
         }
 
-        // ---- mask (only tiles reaching past the keys every row sees)
-        if (key0 + BLOCK_N > block_state[S_KEYS_ALL]) {
+        // ---- soft cap (before the mask): s * scale becomes cap * tanh(s * scale / cap)
+        if (params.soft_cap_pre != 0.f) {
+#pragma unroll
+            for (int mt = 0; mt < M_TILES; ++mt)
+#pragma unroll
+                for (int nt = 0; nt < N_TILES; ++nt)
+#pragma unroll
+                    for (int e = 0; e < 4; ++e)
+                        acc_s[mt][nt][e] = soft_cap_tanh(acc_s[mt][nt][e], params.soft_cap_pre, params.soft_cap_post);
+        }
+
+        // ---- mask (only tiles reaching outside the keys every row sees)
+        if (key0 + BLOCK_N > block_state[S_KEYS_ALL] || key0 < block_state[S_KEYS_ALL_FIRST]) {
 #pragma unroll
             for (int mt = 0; mt < M_TILES; ++mt)
 #pragma unroll
@@ -239,8 +263,8 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
 #pragma unroll
                     for (int e = 0; e < 4; ++e) {
                         int key = key0 + nt * 8 + (lane % 4) * 2 + (e & 1);
-                        if (key >= row_visible[warp_row0 + mt * 16 + lane / 4 + (e >> 1) * 8])
-                            acc_s[mt][nt][e] = -INFINITY;
+                        const int row = warp_row0 + mt * 16 + lane / 4 + (e >> 1) * 8;
+                        if (key >= row_visible[row] || key < row_first[row]) acc_s[mt][nt][e] = -INFINITY;
                     }
         }
 
@@ -254,7 +278,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
 
         cp_async_wait_all();
         __syncthreads();  // V tile visible; every warp is done with the K buffer
-        if (kt > 0) {
+        if (kt > block_state[S_FIRST_KV_TILE]) {
             load_kv_tile<Tr>(smem_addr(k_smem), kv_bases[0] + (int64_t)(key0 - BLOCK_N) * params.k_stride_s, params.k_stride_s,
                              BLOCK_N, tid);
             cp_async_commit();
@@ -291,11 +315,13 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         // Reload what the epilogue needs from shared memory (see block_state).
         const int32_t batch = block_state[S_BATCH];
         const int32_t kv_head = block_state[S_KV_HEAD];
-        const RowExtent ext = row_extent(params.q_len, params.kv_len, block_state[S_QV], block_state[S_KV],
-                                         params.left_padded);
+        RowExtent ext = row_extent(params.q_len, params.kv_len, block_state[S_QV], block_state[S_KV],
+                                   params.left_padded);
+        if (params.packed) ext.q_first = block_state[S_Q_FIRST];
         const int32_t group = params.group_size;
         const int32_t p0 = block_state[S_Q_TILE] * BLOCK_M;
-        const int32_t p_end = min(p0 + BLOCK_M, params.q_len * group);
+        const int32_t p_end = min(p0 + BLOCK_M, (params.packed ? ext.qv : params.q_len) * group);
+        const MaskSpec mask = block_mask<CAUSAL>(params);
         T* o_stage = q_smem;
         __syncwarp();  // every lane's ldmatrix reads of these rows are done
 #pragma unroll
@@ -313,7 +339,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                 if (params.lse != nullptr && (lane % 4) == 0) {
                     const int32_t p = p0 + row;
                     if (p < p_end) {
-                        RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, CAUSAL);
+                        RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
                         const float lse = row_lse(row_max[mt][h], sum);
                         params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
                                    (int64_t)ri.head * params.lse_stride_h] = lse;
@@ -329,7 +355,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
             const int chunk = c % CHUNKS;
             const int32_t p = p0 + row;
             if (p < p_end) {
-                RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, CAUSAL);
+                RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
                 *reinterpret_cast<uint4*>(o_base + (int64_t)ri.position * params.o_stride_s +
                                           (int64_t)ri.head * params.o_stride_h + chunk * 8) =
                     *reinterpret_cast<const uint4*>(o_stage + swizzle<HEAD_DIM>(row, chunk));

@@ -28,7 +28,8 @@ struct PrefillWorkItem {
     int32_t q_tile;
     int32_t q_valid;
     int32_t kv_valid;
-    int32_t reserved[3];
+    int32_t q_first, k_first;  // packed layout: the sequence's first token in q / k (0 otherwise)
+    int32_t reserved;
 };
 
 // Rows whose lengths can travel in the kernel parameters (host lengths,
@@ -55,7 +56,21 @@ struct PrefillParams : QkvLayout {
     float scale_log2;      // softmax scale * log2(e): scores go through exp2
     bool left_padded;
 
+    // Attention variants (mask_rules.h MaskSpec): window sides, -1 =
+    // unlimited. Soft cap: scores s become soft_cap_post * tanh(s *
+    // soft_cap_pre) (= cap/scale and scale/cap, so that s * scale is capped);
+    // soft_cap_pre == 0: off.
+    int32_t window_left, window_right;
+    float soft_cap_pre, soft_cap_post;
+    // Packed layout: grid mode reads sequence b's extent from these device
+    // offsets (mask_rules.h packed_row_extent); work-list mode carries it in
+    // the items. q_len / kv_len are then the total token counts.
+    bool packed;
+    const int32_t* cu_q_device;
+    const int32_t* cu_kv_device;
+
     int32_t param_rows;    // 0, or batch when the lengths below are used
+                           // (packed: row_q / row_kv hold cu_seqlens_q / _kv, batch + 1 entries)
     int32_t row_batch[kPrefillParamRows];
     int32_t row_q[kPrefillParamRows];
     int32_t row_kv[kPrefillParamRows];

@@ -19,19 +19,23 @@ namespace prefill_detail {
 struct RowInfo {
     int32_t position;  // row of q / o / lse
     int32_t head;      // query head
-    int32_t visible;   // keys [0, visible) of the real range; 0 for padding rows
+    int32_t visible;   // keys [first, visible) of the real range; 0 for padding rows
+    int32_t first;     // 0 without a left window
     bool real;         // a real query (i < qv)
 };
 
 __device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32_t kv_head, const RowExtent& ext,
-                                            bool left_padded, bool causal) {
+                                            bool left_padded, MaskSpec mask) {
     RowInfo r;
     int32_t i = p / group_size;
     r.head = kv_head * group_size + (p - i * group_size);
     r.real = i < ext.qv;
+    r.first = 0;
     if (r.real) {
         r.position = ext.q_first + i;
-        r.visible = visible_key_count(i, ext.qv, ext.kv, causal);
+        const KeySpan span = visible_keys(i, ext.qv, ext.kv, mask);
+        r.visible = span.end;
+        r.first = span.first;
     } else {
         // Padding rows, numbered after the real ones: right padding puts them
         // at [qv, q_len), left padding at [0, q_len - qv).
@@ -42,12 +46,24 @@ __device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32
     return r;
 }
 
+__device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32_t kv_head, const RowExtent& ext,
+                                            bool left_padded, bool causal) {
+    return row_info(p, group_size, kv_head, ext, left_padded, mask_spec(causal));
+}
+
+// The mask of a call: the kernel's causal flag and the window of the params.
+template <bool CAUSAL>
+__device__ __forceinline__ MaskSpec block_mask(const PrefillParams& params) {
+    return mask_spec(CAUSAL, params.window_left, params.window_right);
+}
+
 // Which tile a block runs, its row's lengths, and which keys the tile sees.
 struct BlockTile {
     int32_t batch, kv_head, q_tile, qv, kv;
     RowExtent ext;
     int32_t p0, p_end;            // packed rows [p0, p_end) of the tile
     int32_t keys_all, keys_any;   // tile_key_range of its real rows (0, 0: none)
+    int32_t keys_first, keys_all_first;  // ... and its window's first keys (0 without one)
 };
 
 template <bool CAUSAL>
@@ -60,6 +76,8 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
         t.q_tile = item.q_tile;
         t.qv = item.q_valid;
         t.kv = item.kv_valid;
+        t.ext.q_first = item.q_first;
+        t.ext.k_first = item.k_first;
     } else {
         // Grid mode (lengths in device memory or in the parameters): the
         // full grid runs, heaviest tiles (the last ones, under a causal mask)
@@ -70,12 +88,23 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
         t.q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
         const int32_t rank = bh / params.num_kv_heads;
         t.kv_head = bh - rank * params.num_kv_heads;
-        if (params.param_rows > 0) {
+        if (params.param_rows > 0 && params.packed) {
+            // Packed host offsets by value: row_q / row_kv hold cu_seqlens.
+            t.batch = params.row_batch[rank];
+            t.ext = packed_row_extent(params.row_q, params.row_kv, t.batch, params.q_len, params.kv_len);
+            t.qv = t.ext.qv;
+            t.kv = t.ext.kv;
+        } else if (params.param_rows > 0) {
             // Host lengths passed by value (already range-checked), rows
             // visited in the order the host chose (most work first).
             t.batch = params.row_batch[rank];
             t.qv = params.row_q[rank];
             t.kv = params.row_kv[rank];
+        } else if (params.packed) {
+            t.batch = rank;
+            t.ext = packed_row_extent(params.cu_q_device, params.cu_kv_device, rank, params.q_len, params.kv_len);
+            t.qv = t.ext.qv;
+            t.kv = t.ext.kv;
         } else {
             t.batch = rank;
             t.qv = params.q_lens_device ? clamp_len(params.q_lens_device[t.batch], params.q_len) : params.q_len;
@@ -83,19 +112,29 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
         }
     }
     const int32_t group = params.group_size;
-    t.ext = row_extent(params.q_len, params.kv_len, t.qv, t.kv, params.left_padded);
+    // Packed sequences have no padding rows: their extent is kept as found.
+    if (params.packed) {
+        t.ext.qv = t.qv;
+        t.ext.kv = t.kv;
+    } else {
+        t.ext = row_extent(params.q_len, params.kv_len, t.qv, t.kv, params.left_padded);
+    }
     const int32_t real_rows = t.qv * group;
     t.p0 = t.q_tile * block_m;
-    t.p_end = min(t.p0 + block_m, params.q_len * group);
+    t.p_end = min(t.p0 + block_m, (params.packed ? t.qv : params.q_len) * group);
     t.keys_all = 0;
     t.keys_any = 0;
+    t.keys_first = 0;
+    t.keys_all_first = 0;
     if (t.p0 < real_rows) {
         int32_t i_begin = t.p0 / group;
         int32_t i_end = (min(t.p_end, real_rows) - 1) / group + 1;
-        TileKeyRange range = tile_key_range(i_begin, i_end, t.qv, t.kv, CAUSAL);
+        TileKeyRange range = tile_key_range(i_begin, i_end, t.qv, t.kv, block_mask<CAUSAL>(params));
         t.keys_any = range.keys_any;
+        t.keys_first = range.keys_first;
         // Padding rows in the tile see nothing, so every KV tile needs the mask.
         t.keys_all = t.p_end > real_rows ? 0 : range.keys_all;
+        t.keys_all_first = range.keys_all_first;
     }
     return t;
 }

@@ -173,6 +173,18 @@ typedef struct pattn_prefill_params {
     uint32_t reserved;          /* must be 0 */
     /* ABI 2 (a struct_size of ABI 1 ends before this field, which then means 0): */
     int32_t cpu_max_threads;    /* CPU backend: most threads the call uses; 0: all hardware threads */
+    /* ABI 2, attention variants (docs/semantics.md, "Sliding window, soft-capping, packed layout"). */
+    uint32_t window_enabled;    /* 0: no window (window_left/right ignored); 1: they apply */
+    int32_t window_left;        /* real query i sees keys j >= i + kv - qv - window_left; -1: unlimited */
+    int32_t window_right;       /* ... and j <= i + kv - qv + window_right; -1: unlimited */
+    float logits_soft_cap;      /* > 0: each score s becomes cap * tanh(s * scale / cap); 0: off */
+    /* Packed layout: [batch + 1] i32 token offsets (host or device). Present:
+     * q/o are [total_q, num_qo_heads, head_dim], k/v [total_kv, num_kv_heads,
+     * head_dim], lse [total_q, num_qo_heads]; sequence b is tokens
+     * [cu_seqlens_q[b], cu_seqlens_q[b + 1]); q_valid_lens/kv_valid_lens must
+     * be absent and mask_mode PADDED or CAUSAL_PADDED_RIGHT. */
+    pattn_tensor cu_seqlens_q;
+    pattn_tensor cu_seqlens_kv; /* optional: absent means equal to cu_seqlens_q */
 } pattn_prefill_params;
 
 /* Runs masked prefill. CUDA tensors run asynchronously on `stream` (a
@@ -228,6 +240,11 @@ typedef struct pattn_decode_params {
     pattn_tensor page_table;
     /* CPU backend: most threads the call uses; 0: all hardware threads (ABI 2). */
     int32_t cpu_max_threads;
+    /* ABI 2, attention variants, as in pattn_prefill_params (qv = q_len): */
+    uint32_t window_enabled;    /* 0: no window; 1: window_left/right apply */
+    int32_t window_left;        /* -1: unlimited */
+    int32_t window_right;       /* -1: unlimited (no effect: decode is causal) */
+    float logits_soft_cap;      /* 0: off */
 } pattn_decode_params;
 
 PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* stream);

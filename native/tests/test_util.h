@@ -407,6 +407,12 @@ typedef struct tu_ref_problem {
     int left_padded;
     double scale;                  /* 0: 1/sqrt(head_dim) */
     int clamp_lengths;             /* 1: lengths outside [0, len] are clamped */
+    /* Sliding window (has_window; each side -1 = unlimited) around the
+       diagonal d = i + kv - qv: keys d - window_left .. d + window_right;
+       soft_cap > 0: scores become soft_cap * tanh(score / soft_cap). */
+    int has_window;
+    int32_t window_left, window_right;
+    double soft_cap;
 } tu_ref_problem;
 
 static TU_UNUSED void tu_mask_mode_flags(pattn_mask_mode mode, int* causal, int* left_padded) {
@@ -463,6 +469,10 @@ static TU_UNUSED void tu_reference_attention(const tu_ref_problem* p, double* re
                     }
                     if (j < 0) continue;
                     if (p->causal && !((int64_t)j <= (int64_t)i + kv - qv)) continue;
+                    if (p->has_window && p->window_left >= 0 && (int64_t)j < (int64_t)i + kv - qv - p->window_left)
+                        continue;
+                    if (p->has_window && p->window_right >= 0 && (int64_t)j > (int64_t)i + kv - qv + p->window_right)
+                        continue;
                     visible[c] = 1;
                     any = 1;
                     {
@@ -471,6 +481,7 @@ static TU_UNUSED void tu_reference_attention(const tu_ref_problem* p, double* re
                             dot += qrow[d] *
                                    tu_load(p->k.data, p->dtype, (size_t)tu_tensor_offset(&p->k, b, c, hk, d));
                         scores[c] = scale * dot;
+                        if (p->soft_cap > 0.0) scores[c] = p->soft_cap * tanh(scores[c] / p->soft_cap);
                         if (scores[c] > m) m = scores[c];
                     }
                 }
@@ -642,6 +653,13 @@ typedef struct tu_prefill_case {
     int out_of_range_lens; /* CUDA device lengths: some lengths outside [0, len] (clamped) */
     void* stream;
     uint64_t seed;
+    /* Attention variants (0 = off): window on/off and its sides (-1 =
+       unlimited), the logit soft cap, and a q range wider than [-3, 3]
+       (q_range > 0) for large logits. */
+    int window;
+    int32_t window_left, window_right;
+    float soft_cap;
+    float q_range;
 } tu_prefill_case;
 
 static TU_UNUSED void tu_pick_lengths(tu_rng* rng, int32_t* lens, int32_t batch, int32_t len) {
@@ -712,7 +730,8 @@ static TU_UNUSED int tu_run_prefill_case(const tu_prefill_case* c, const char* l
         qbuf = malloc(qbytes > 0 ? qbytes : 1);
         kbuf = malloc(kbytes > 0 ? kbytes : 1);
         vbuf = malloc(vbytes > 0 ? vbytes : 1);
-        tu_fill_uniform(qbuf, c->dtype, (size_t)B * SQ * HQ * D, &rng, -3.0f, 3.0f);
+        tu_fill_uniform(qbuf, c->dtype, (size_t)B * SQ * HQ * D, &rng, c->q_range > 0 ? -c->q_range : -3.0f,
+                        c->q_range > 0 ? c->q_range : 3.0f);
         tu_fill_uniform(kbuf, c->dtype, (size_t)B * SK * HK * D, &rng, -1.0f, 1.0f);
         tu_fill_uniform(vbuf, c->dtype, (size_t)B * SK * HK * D, &rng, -1.0f, 1.0f);
         q = tu_tensor_4d(qbuf, c->dtype, PATTN_DEVICE_CPU, 0, B, SQ, HQ, D);
@@ -779,6 +798,10 @@ static TU_UNUSED int tu_run_prefill_case(const tu_prefill_case* c, const char* l
     params.struct_size = sizeof params;
     params.mask_mode = c->mode;
     params.softmax_scale = c->scale;
+    params.window_enabled = c->window ? 1u : 0u;
+    params.window_left = c->window_left;
+    params.window_right = c->window_right;
+    params.logits_soft_cap = c->soft_cap;
     if (c->on_cuda) {
         dq = tu_upload(qbuf, qbytes, 0);
         if (c->layout != TU_LAYOUT_PACKED_QKV) {
@@ -842,6 +865,10 @@ static TU_UNUSED int tu_run_prefill_case(const tu_prefill_case* c, const char* l
         p.q_lens = q_lens; p.kv_lens = kv_lens;
         p.causal = causal; p.left_padded = left;
         p.scale = c->scale;
+        p.has_window = c->window;
+        p.window_left = c->window_left;
+        p.window_right = c->window_right;
+        p.soft_cap = c->soft_cap;
         tu_reference_attention(&p, ref_o, ref_lse);
         tu_check_attention(label, &p, &host_o, c->with_lse ? &host_lse : NULL, ref_o, ref_lse);
     }

@@ -183,6 +183,12 @@ int main(int argc, char** argv) {
     params.q_valid_lens.shape[0] = BATCH;
     params.q_valid_lens.strides[0] = 1;
     params.softmax_scale = 0.0f; /* 1/sqrt(head_dim) */
+    /* Attention variants stay off here (zero): a sliding-window layer sets
+       window_enabled = 1 and window_left (e.g. 4096, -1 = unlimited); a
+       Gemma-2-style layer sets logits_soft_cap (e.g. 50.0f). See
+       docs/semantics.md. */
+    params.window_enabled = 0;
+    params.logits_soft_cap = 0.0f;
 
     CHECK(pattn_sequence_prefill(&params, NULL));
     if (on_gpu) {

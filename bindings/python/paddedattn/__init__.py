@@ -87,7 +87,7 @@ from __future__ import annotations
 import ctypes
 import os
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence, Tuple
 
 __all__ = [
     "ABI_VERSION", "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH", "MAX_DIMS",
@@ -418,10 +418,23 @@ def _stream_pointer(stream: Any) -> Optional[int]:
 # --------------------------------------------------------------------------
 
 
+def _set_variants(params: Any, window: Optional[Tuple[int, int]], logits_soft_cap: float) -> None:
+    params.window_enabled = 0 if window is None else 1
+    params.window_left, params.window_right = (0, 0) if window is None else (int(window[0]), int(window[1]))
+    params.logits_soft_cap = float(logits_soft_cap)
+
+
 def sequence_prefill(q: Any, k: Any, v: Any, o: Any, mask_mode: int, lse: Any = None,
                      q_valid_lens: Any = None, kv_valid_lens: Any = None,
-                     softmax_scale: float = 0.0, stream: Any = None) -> None:
-    """pattn_sequence_prefill; softmax_scale 0 means 1/sqrt(head_dim)."""
+                     softmax_scale: float = 0.0, stream: Any = None,
+                     window: Optional[Tuple[int, int]] = None, logits_soft_cap: float = 0.0,
+                     cu_seqlens_q: Any = None, cu_seqlens_kv: Any = None) -> None:
+    """pattn_sequence_prefill; softmax_scale 0 means 1/sqrt(head_dim).
+
+    window = (left, right) turns the sliding window on (-1 = unlimited side);
+    cu_seqlens_q / cu_seqlens_kv ([batch + 1] int32) select the packed layout
+    (q/o [total_q, heads, d], k/v [total_kv, kv_heads, d]; mask_mode PADDED or
+    CAUSAL_PADDED_RIGHT). See docs/semantics.md."""
     keep_alive: list = []
     params = PrefillParams()
     params.struct_size = ctypes.sizeof(PrefillParams)
@@ -432,6 +445,9 @@ def sequence_prefill(q: Any, k: Any, v: Any, o: Any, mask_mode: int, lse: Any = 
     params.kv_valid_lens = _lengths(kv_valid_lens, keep_alive)
     params.softmax_scale = float(softmax_scale)
     params.reserved = 0
+    _set_variants(params, window, logits_soft_cap)
+    params.cu_seqlens_q = _lengths(cu_seqlens_q, keep_alive)
+    params.cu_seqlens_kv = _lengths(cu_seqlens_kv, keep_alive)
     check(lib().pattn_sequence_prefill(ctypes.byref(params), _stream_pointer(stream)))
 
 

@@ -95,6 +95,12 @@ class PrefillParams(ctypes.Structure):
         ("softmax_scale", ctypes.c_float),
         ("reserved", ctypes.c_uint32),
         ("cpu_max_threads", ctypes.c_int32),
+        ("window_enabled", ctypes.c_uint32),
+        ("window_left", ctypes.c_int32),
+        ("window_right", ctypes.c_int32),
+        ("logits_soft_cap", ctypes.c_float),
+        ("cu_seqlens_q", Tensor),
+        ("cu_seqlens_kv", Tensor),
     ]
 
 
@@ -114,6 +120,10 @@ class DecodeParams(ctypes.Structure):
         ("num_splits", ctypes.c_int32),
         ("page_table", Tensor),
         ("cpu_max_threads", ctypes.c_int32),
+        ("window_enabled", ctypes.c_uint32),
+        ("window_left", ctypes.c_int32),
+        ("window_right", ctypes.c_int32),
+        ("logits_soft_cap", ctypes.c_float),
     ]
 
 

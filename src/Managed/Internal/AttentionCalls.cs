@@ -22,7 +22,8 @@ internal static class AttentionCalls
 
     internal static unsafe void RunPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         MaskMode maskMode, DeviceTensor<float>? lse, PrefillOptions? options, CudaStream? stream, AttentionChecks.AttentionShape shape,
-        PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>? qLensBuffer, DeviceBuffer<int>? kvLensBuffer) where T : unmanaged
+        PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>? qLensBuffer, DeviceBuffer<int>? kvLensBuffer,
+        PattnTensor cuQ = default, PattnTensor cuKv = default, DeviceBuffer<int>? cuQBuffer = null, DeviceBuffer<int>? cuKvBuffer = null) where T : unmanaged
     {
         PaddedAttentionLibrary.EnsureLoaded();
         var lease = new HandleLease();
@@ -41,6 +42,17 @@ internal static class AttentionCalls
                 lease.Add(kvLensBuffer.SafeHandle);
                 kvLens = BufferLengths(kvLensBuffer);
             }
+            // Packed layout (Attention.PackedPrefill): offsets instead of lengths.
+            if (cuQBuffer is not null)
+            {
+                lease.Add(cuQBuffer.SafeHandle);
+                cuQ = BufferLengths(cuQBuffer);
+            }
+            if (cuKvBuffer is not null)
+            {
+                lease.Add(cuKvBuffer.SafeHandle);
+                cuKv = BufferLengths(cuKvBuffer);
+            }
             var parameters = new PattnPrefillParams
             {
                 struct_size = (uint)sizeof(PattnPrefillParams),
@@ -54,6 +66,13 @@ internal static class AttentionCalls
                 kv_valid_lens = kvLens,
                 softmax_scale = options?.SoftmaxScale ?? 0f,
                 reserved = 0,
+                cpu_max_threads = options?.CpuMaxThreads ?? 0,
+                window_enabled = options?.Window is null ? 0u : 1u,
+                window_left = options?.Window?.Left ?? 0,
+                window_right = options?.Window?.Right ?? 0,
+                logits_soft_cap = options?.LogitsSoftCap ?? 0f,
+                cu_seqlens_q = cuQ,
+                cu_seqlens_kv = cuKv,
             };
             PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)), AttentionParameterName);
         }
@@ -89,6 +108,11 @@ internal static class AttentionCalls
                 kv_valid_lens = kvLens,
                 softmax_scale = options?.SoftmaxScale ?? 0f,
                 num_splits = options?.NumSplits ?? 0,
+                cpu_max_threads = options?.CpuMaxThreads ?? 0,
+                window_enabled = options?.Window is null ? 0u : 1u,
+                window_left = options?.Window?.Left ?? 0,
+                window_right = options?.Window?.Right ?? 0,
+                logits_soft_cap = options?.LogitsSoftCap ?? 0f,
             };
             PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_decode(&parameters, StreamPointer(stream)), AttentionParameterName);
         }

@@ -224,6 +224,24 @@ internal unsafe struct PattnPrefillParams
 
     /// <summary>C: <c>int32_t cpu_max_threads</c></summary>
     public int cpu_max_threads;
+
+    /// <summary>C: <c>uint32_t window_enabled</c></summary>
+    public uint window_enabled;
+
+    /// <summary>C: <c>int32_t window_left</c></summary>
+    public int window_left;
+
+    /// <summary>C: <c>int32_t window_right</c></summary>
+    public int window_right;
+
+    /// <summary>C: <c>float logits_soft_cap</c></summary>
+    public float logits_soft_cap;
+
+    /// <summary>C: <c>pattn_tensor cu_seqlens_q</c></summary>
+    public PattnTensor cu_seqlens_q;
+
+    /// <summary>C: <c>pattn_tensor cu_seqlens_kv</c></summary>
+    public PattnTensor cu_seqlens_kv;
 }
 
 /// <summary>C: <c>struct pattn_decode_params</c></summary>
@@ -266,6 +284,18 @@ internal unsafe struct PattnDecodeParams
 
     /// <summary>C: <c>int32_t cpu_max_threads</c></summary>
     public int cpu_max_threads;
+
+    /// <summary>C: <c>uint32_t window_enabled</c></summary>
+    public uint window_enabled;
+
+    /// <summary>C: <c>int32_t window_left</c></summary>
+    public int window_left;
+
+    /// <summary>C: <c>int32_t window_right</c></summary>
+    public int window_right;
+
+    /// <summary>C: <c>float logits_soft_cap</c></summary>
+    public float logits_soft_cap;
 }
 
 /// <summary>C: <c>struct pattn_merge_params</c></summary>

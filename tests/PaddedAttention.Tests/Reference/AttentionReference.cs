@@ -34,7 +34,8 @@ public static class AttentionReference
     /// bidirectional attention; <paramref name="causalWithoutLengths"/> selects causal then.
     /// </summary>
     public static Result Prefill(Shape s, double[] q, double[] k, double[] v,
-        int[]? qValidLens, int[]? kvValidLens, MaskMode maskMode, double? scale = null)
+        int[]? qValidLens, int[]? kvValidLens, MaskMode maskMode, double? scale = null,
+        (int Left, int Right)? window = null, double softCap = 0)
     {
         bool left = maskMode is MaskMode.CausalPaddedLeft or MaskMode.PaddedLeft;
         bool causal = maskMode is MaskMode.CausalPaddedLeft or MaskMode.CausalPaddedRight;
@@ -51,8 +52,15 @@ public static class AttentionReference
             int i = left ? row - (s.QLen - qv[b]) : row;
             int j = left ? col - (s.KvLen - kv[b]) : col;
             if (i < 0 || i >= qv[b] || j < 0 || j >= kv[b]) return false;
-            return !causal || j <= i + (kv[b] - qv[b]);
-        });
+            return (!causal || j <= i + (kv[b] - qv[b])) && InWindow(window, i + (long)(kv[b] - qv[b]), j);
+        }, softCap);
+    }
+
+    /// <summary>The sliding window around diagonal <paramref name="diag"/>: keys diag - Left .. diag + Right (-1 = unlimited side).</summary>
+    static bool InWindow((int Left, int Right)? window, long diag, long j)
+    {
+        if (window is not (int left, int right)) return true;
+        return (left < 0 || j >= diag - left) && (right < 0 || j <= diag + right);
     }
 
     /// <summary>
@@ -61,19 +69,20 @@ public static class AttentionReference
     /// iff j &lt;= i + kv - qLen. <paramref name="kvValidLens"/> null = full cache.
     /// </summary>
     public static Result Decode(Shape s, double[] q, double[] k, double[] v,
-        int[]? kvValidLens, PaddingSide side, double? scale = null)
+        int[]? kvValidLens, PaddingSide side, double? scale = null, (int Left, int Right)? window = null, double softCap = 0)
     {
         return Compute(s, q, k, v, scale, (b, row, col) =>
         {
             int kv = kvValidLens is null ? s.KvLen : kvValidLens[b];
             int j = side == PaddingSide.Left ? col - (s.KvLen - kv) : col;
             if (j < 0 || j >= kv) return false;
-            return j <= row + kv - s.QLen;
-        });
+            return j <= row + kv - s.QLen && InWindow(window, row + (long)(kv - s.QLen), j);
+        }, softCap);
     }
 
     /// <summary>Attention with an arbitrary visibility rule, in double precision.</summary>
-    public static Result Compute(Shape s, double[] q, double[] k, double[] v, double? scale, Visibility visible)
+    /// <remarks><paramref name="softCap"/> &gt; 0 replaces each score by softCap · tanh(score / softCap) (Gemma 2).</remarks>
+    public static Result Compute(Shape s, double[] q, double[] k, double[] v, double? scale, Visibility visible, double softCap = 0)
     {
         int d = s.HeadDim;
         int group = s.NumQoHeads / s.NumKvHeads;
@@ -104,7 +113,7 @@ public static class AttentionReference
                     long kBase = (((long)b * s.KvLen + c) * s.NumKvHeads + hk) * d;
                     double dot = 0;
                     for (int x = 0; x < d; x++) dot += q[qBase + x] * k[kBase + x];
-                    scores[c] = sc * dot;
+                    scores[c] = softCap > 0 ? softCap * Math.Tanh(sc * dot / softCap) : sc * dot;
                     max = Math.Max(max, scores[c]);
                 }
                 double sum = 0;

@@ -26,20 +26,19 @@ public static partial class Attention
     /// <param name="stream">CUDA stream of the tensors' device; must be null for CPU tensors.</param>
     /// <exception cref="ArgumentNullException">A required tensor is null.</exception>
     /// <exception cref="ArgumentException">Shapes, strides, element type, devices or stream do not fit.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An offset is out of order or past its tensor.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An offset is out of order or past its tensor (a <see cref="PaddedAttentionArgumentException"/>).</exception>
     /// <exception cref="ObjectDisposedException">A tensor or the stream was disposed.</exception>
     /// <exception cref="PaddedAttentionException">The native library failed (e.g. an unsupported head_dim).</exception>
     public static unsafe void PackedPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         ReadOnlySpan<int> cuSeqlensQ, ReadOnlySpan<int> cuSeqlensKv, bool causal, DeviceTensor<float>? lse = null,
         PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
-        AttentionChecks.ValidatePacked(q, k, v, output, lse, cuSeqlensQ.Length, cuSeqlensKv.Length, options, stream);
-        AttentionChecks.CheckHostOffsets(cuSeqlensQ, q.ShapeArray[0], nameof(cuSeqlensQ));
-        AttentionChecks.CheckHostOffsets(cuSeqlensKv, k.ShapeArray[0], nameof(cuSeqlensKv));
+        var shape = AttentionChecks.ValidatePacked(q, k, v, output, lse, cuSeqlensQ.Length, cuSeqlensKv.Length, stream,
+            nameof(cuSeqlensQ), nameof(cuSeqlensKv));
         fixed (int* cuQ = cuSeqlensQ)
         fixed (int* cuKv = cuSeqlensKv)
         {
-            AttentionCalls.RunPrefill(q, k, v, output, PackedMask(causal), lse, options, stream, PackedShape(q, k, cuSeqlensQ.Length),
+            AttentionCalls.RunPrefill(q, k, v, output, PackedMask(causal), lse, options, stream, shape,
                 default, default, null, null, AttentionCalls.HostLengths(cuQ, cuSeqlensQ.Length),
                 cuSeqlensKv.IsEmpty ? default : AttentionCalls.HostLengths(cuKv, cuSeqlensKv.Length));
         }
@@ -47,10 +46,6 @@ public static partial class Attention
 
     // The packed layout has no padding: right-padded modes with full rows.
     private static MaskMode PackedMask(bool causal) => causal ? MaskMode.CausalPaddedRight : MaskMode.Padded;
-
-    // Batch = sequences, QLen / KvLen = total tokens (RunPrefill skips an empty call).
-    private static AttentionChecks.AttentionShape PackedShape<T>(DeviceTensor<T> q, DeviceTensor<T> k, long offsets) where T : unmanaged
-        => new(offsets - 1, q.ShapeArray[0], k.ShapeArray[0], q.ShapeArray[1], k.ShapeArray[1], q.ShapeArray[2]);
 
     /// <summary>
     /// Prefill over packed sequences with the offsets in buffers on the tensors' device (no host round trip;
@@ -76,9 +71,16 @@ public static partial class Attention
         PrefillOptions? options = null, CudaStream? stream = null) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(cuSeqlensQ);
-        AttentionChecks.ValidatePacked(q, k, v, output, lse, checked((int)cuSeqlensQ.Length),
-            cuSeqlensKv is null ? 0 : checked((int)cuSeqlensKv.Length), options, stream);
-        AttentionCalls.RunPrefill(q, k, v, output, PackedMask(causal), lse, options, stream, PackedShape(q, k, cuSeqlensQ.Length),
+        cuSeqlensQ.ThrowIfDisposed();
+        cuSeqlensKv?.ThrowIfDisposed();
+        var shape = AttentionChecks.ValidatePacked(q, k, v, output, lse, cuSeqlensQ.Length, cuSeqlensKv?.Length ?? 0, stream,
+            nameof(cuSeqlensQ), nameof(cuSeqlensKv));
+        AttentionChecks.CheckBufferLengths(cuSeqlensQ, q.Device, nameof(cuSeqlensQ));
+        if (cuSeqlensKv is not null)
+        {
+            AttentionChecks.CheckBufferLengths(cuSeqlensKv, q.Device, nameof(cuSeqlensKv));
+        }
+        AttentionCalls.RunPrefill(q, k, v, output, PackedMask(causal), lse, options, stream, shape,
             default, default, null, null, default, default, cuSeqlensQ, cuSeqlensKv);
     }
 }

@@ -15,9 +15,18 @@ internal static class AttentionCalls
     private static string? AttentionParameterName(string nativeName) => nativeName switch
     {
         "o" => "output",
-        "softmax_scale" or "num_splits" => "options",
+        "softmax_scale" or "num_splits" or "cpu_max_threads" or "window_enabled" or "window_left" or "window_right"
+            or "logits_soft_cap" => "options",
         "params" or "struct_size" or "reserved" => "",
         _ => null,
+    };
+
+    // Attention.DecodePaged names its cache tensors after the pages they hold.
+    private static string? PagedParameterName(string nativeName) => nativeName switch
+    {
+        "k_cache" => "kPages",
+        "v_cache" => "vPages",
+        _ => AttentionParameterName(nativeName),
     };
 
     internal static unsafe void RunPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
@@ -84,13 +93,18 @@ internal static class AttentionCalls
 
     internal static unsafe void RunDecode<T>(DeviceTensor<T> q, PattnTensor kvLens, DeviceBuffer<int>? kvLensBuffer,
         DeviceTensor<T> kCache, DeviceTensor<T> vCache, DeviceTensor<T> output, PaddingSide paddingSide,
-        DeviceTensor<float>? lse, DecodeOptions? options, CudaStream? stream, AttentionChecks.AttentionShape shape) where T : unmanaged
+        DeviceTensor<float>? lse, DecodeOptions? options, CudaStream? stream, AttentionChecks.AttentionShape shape,
+        DeviceTensor<int>? pageTable = null) where T : unmanaged
     {
         PaddedAttentionLibrary.EnsureLoaded();
         var lease = new HandleLease();
         try
         {
             LeaseTensors(ref lease, q, kCache, vCache, output, lse, stream);
+            if (pageTable is not null)
+            {
+                lease.Add(pageTable.Buffer.SafeHandle);
+            }
             if (kvLensBuffer is not null)
             {
                 lease.Add(kvLensBuffer.SafeHandle);
@@ -113,8 +127,10 @@ internal static class AttentionCalls
                 window_left = options?.Window?.Left ?? 0,
                 window_right = options?.Window?.Right ?? 0,
                 logits_soft_cap = options?.LogitsSoftCap ?? 0f,
+                page_table = pageTable is null ? default : Describe(pageTable),
             };
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_decode(&parameters, StreamPointer(stream)), AttentionParameterName);
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_decode(&parameters, StreamPointer(stream)),
+                pageTable is null ? AttentionParameterName : PagedParameterName);
         }
         finally
         {

@@ -59,6 +59,37 @@ internal static class AttentionChecks
         CheckStream(stream, device);
     }
 
+    // Paged decode: the page table is a tensor of the cache's device; its shape
+    // and values are the native checks'.
+    internal static AttentionShape ValidatePagedDecode<T>(DeviceTensor<T> q, DeviceTensor<T> kPages, DeviceTensor<T> vPages,
+        DeviceTensor<T> output, DeviceTensor<int> pageTable, DeviceTensor<float>? lse, CudaStream? stream) where T : unmanaged
+    {
+        var shape = ValidateAttentionTensors(q, kPages, vPages, output, lse, stream, nameof(kPages), nameof(vPages));
+        ArgumentNullException.ThrowIfNull(pageTable);
+        pageTable.ThrowIfDisposed();
+        RequireDevice(pageTable.Device, q.Device, nameof(pageTable));
+        return shape;
+    }
+
+    // Packed prefill: the offsets' counts are known only here for host spans
+    // (the native side sees q's tokens, not the batch); their values are the
+    // native checks'.
+    internal static AttentionShape ValidatePacked<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
+        DeviceTensor<float>? lse, long qOffsets, long kvOffsets, CudaStream? stream, string qOffsetsName, string kvOffsetsName)
+        where T : unmanaged
+    {
+        _ = ValidateAttentionTensors(q, k, v, output, lse, stream, nameof(k), nameof(v));
+        if (qOffsets < 1)
+        {
+            throw new ArgumentException($"{qOffsetsName} holds batch + 1 >= 1 offsets; it is empty.", qOffsetsName);
+        }
+        if (kvOffsets != 0 && kvOffsets != qOffsets)
+        {
+            throw new ArgumentException($"{kvOffsetsName} has {kvOffsets} offsets but {qOffsetsName} has {qOffsets}.", kvOffsetsName);
+        }
+        return new AttentionShape(qOffsets - 1);
+    }
+
     // The element type: NotSupportedException for a T the library does not know; int is not an attention type.
     internal static void AttentionElementType<T>(string parameterName) where T : unmanaged
     {

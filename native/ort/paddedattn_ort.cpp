@@ -43,8 +43,8 @@
 
 namespace {
 
-// The oldest ORT API this library needs (ONNX Runtime 1.17): versioned custom
-// ops and GetTensorMemoryInfo.
+// The oldest ORT API this library needs (ONNX Runtime 1.17): custom-op
+// shape inference and GetTensorMemoryInfo.
 constexpr uint32_t kOrtApiVersion = 17;
 constexpr const char* kDomain = "com.paddedattention";
 constexpr const char* kOpName = "SequencePrefill";
@@ -339,6 +339,35 @@ OrtStatus* ORT_API_CALL compute(void* kernel_ptr, OrtKernelContext* context) {
     return nullptr;
 }
 
+// -------------------------------------------------------- shape inference --
+
+// o has q's type, dims and symbolic dim names (which ORT matches against the
+// graph's declared output shapes). The input's info belongs to the context
+// (ORT's custom_ops.cc keeps it there) and is not released here.
+OrtStatus* ORT_API_CALL infer_output_shape(const OrtCustomOp*, OrtShapeInferContext* context) {
+    OrtTensorTypeAndShapeInfo* q_info = nullptr;
+    PATTN_ORT_TRY(g_api->ShapeInferContext_GetInputTypeShape(context, 0, &q_info));
+    ONNXTensorElementDataType type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UNDEFINED;
+    size_t rank = 0;
+    PATTN_ORT_TRY(g_api->GetTensorElementType(q_info, &type));
+    PATTN_ORT_TRY(g_api->GetDimensionsCount(q_info, &rank));
+    std::vector<int64_t> dims(rank, 0);
+    std::vector<const char*> names(rank, nullptr);
+    PATTN_ORT_TRY(g_api->GetDimensions(q_info, dims.data(), rank));
+    PATTN_ORT_TRY(g_api->GetSymbolicDimensions(q_info, names.data(), rank));
+    for (const char*& name : names)
+        if (name == nullptr) name = "";
+
+    OrtTensorTypeAndShapeInfo* o_info = nullptr;
+    PATTN_ORT_TRY(g_api->CreateTensorTypeAndShapeInfo(&o_info));
+    OrtStatus* status = g_api->SetTensorElementType(o_info, type);
+    if (status == nullptr) status = g_api->SetDimensions(o_info, dims.data(), rank);
+    if (status == nullptr) status = g_api->SetSymbolicDimensions(o_info, names.data(), rank);
+    if (status == nullptr) status = g_api->ShapeInferContext_SetOutputTypeShape(context, 0, o_info);
+    g_api->ReleaseTensorTypeAndShapeInfo(o_info);
+    return status;
+}
+
 // ------------------------------------------------------------ op variants --
 
 const char* ORT_API_CALL op_name(const OrtCustomOp*) { return kOpName; }
@@ -381,9 +410,7 @@ OpVariant make_variant(ONNXTensorElementDataType data_type, ONNXTensorElementDat
     op.GetInputMemoryType = op_input_memory_type;
     op.CreateKernelV2 = create_kernel;
     op.KernelComputeV2 = compute;
-    // No InferOutputShapeFn: ORT 1.32 aborts (double free) when a custom op
-    // sets its output's type and shape from an input's; the shape is known at
-    // run time, which is all the consumers need.
+    op.InferOutputShapeFn = infer_output_shape;
     op.GetStartVersion = op_start_version;
     op.GetEndVersion = op_end_version;
     variant.data_type = data_type;

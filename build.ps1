@@ -9,7 +9,7 @@
       build      native library (CMake, Release) + .NET solution (Release)
       test       build, then every suite; the last line is "N passed, N failed, N skipped"
       demo       build, then run samples/EmbeddingBatch (remaining arguments are passed on)
-      bindings   regenerate src/Managed/Interop/NativeMethods.g.cs from the C header
+      bindings   regenerate src/Managed/Interop/NativeMethods.g.cs and bindings/python/paddedattn/_native.py from the C header
       pack       NuGet package with the native library under runtimes/<rid>/native, into artifacts/
     On Linux and macOS every command runs build.sh, so both scripts behave the same.
     Environment: PADDEDATTN_CUDA=AUTO|ON|OFF, CMAKE_CUDA_ARCHITECTURES, PADDEDATTN_BUILD_DIR,
@@ -59,6 +59,7 @@ $ManagedProject = Join-Path $Root 'src/Managed/PaddedAttention.csproj'
 $BindingsProject = 'bindings/PaddedAttention.Bindings'
 $DemoProject = Join-Path $Root 'samples/EmbeddingBatch'
 $GeneratedBindings = 'src/Managed/Interop/NativeMethods.g.cs'
+$GeneratedPython = 'bindings/python/paddedattn/_native.py'
 $Header = 'native/include/paddedattn.h'
 $CudaMode = if ($env:PADDEDATTN_CUDA) { $env:PADDEDATTN_CUDA } else { 'AUTO' }
 
@@ -194,15 +195,21 @@ function Invoke-Single([string] $Name, [scriptblock] $Check) {
 
 function Test-Bindings {
     $fresh = Join-Path ([IO.Path]::GetTempPath()) ("NativeMethods.{0}.g.cs" -f [Guid]::NewGuid())
+    $freshPython = Join-Path ([IO.Path]::GetTempPath()) ("_native.{0}.py" -f [Guid]::NewGuid())
     Push-Location $Root
     try {
-        & dotnet run --project $BindingsProject -c $Configuration -- --header $Header --output $fresh --clang (Get-Clang) | Out-Host
+        & dotnet run --project $BindingsProject -c $Configuration -- --header $Header --output $fresh --python-output $freshPython --clang (Get-Clang) | Out-Host
         if ($LASTEXITCODE -ne 0) { return $false }
-        $same = (Get-FileHash $fresh).Hash -eq (Get-FileHash (Join-Path $Root $GeneratedBindings)).Hash
-        if (-not $same) { Write-Host "$GeneratedBindings differs from what the generator writes now (run ./build.ps1 bindings and commit)" }
+        $same = $true
+        foreach ($pair in @(@($fresh, $GeneratedBindings), @($freshPython, $GeneratedPython))) {
+            if ((Get-FileHash $pair[0]).Hash -ne (Get-FileHash (Join-Path $Root $pair[1])).Hash) {
+                Write-Host "$($pair[1]) differs from what the generator writes now (run ./build.ps1 bindings and commit)"
+                $same = $false
+            }
+        }
         return $same
     }
-    finally { Pop-Location; Remove-Item $fresh -ErrorAction SilentlyContinue }
+    finally { Pop-Location; Remove-Item $fresh, $freshPython -ErrorAction SilentlyContinue }
 }
 
 # The C sample is built the way a C user would: against the installed package.
@@ -221,7 +228,10 @@ function Test-CSample {
 function Test-PythonSample {
     $python = if (Test-Command 'python') { 'python' } elseif (Test-Command 'py') { 'py' } else { $null }
     if (-not $python) { Write-Host 'python is not installed'; return $false }
-    & $python (Join-Path $Root 'samples/python/run_sample.py') | Out-Host
+    $saved = $env:PYTHONPATH
+    $env:PYTHONPATH = (Join-Path $Root 'bindings/python')  # the paddedattn package
+    try { & $python (Join-Path $Root 'samples/python/run_sample.py') | Out-Host }
+    finally { $env:PYTHONPATH = $saved }
     return ($LASTEXITCODE -eq 0)
 }
 
@@ -272,9 +282,9 @@ function Invoke-Test {
 function Invoke-Bindings {
     Push-Location $Root
     try {
-        & dotnet run --project $BindingsProject -c $Configuration -- --header $Header --output $GeneratedBindings --clang (Get-Clang)
+        & dotnet run --project $BindingsProject -c $Configuration -- --header $Header --output $GeneratedBindings --python-output $GeneratedPython --clang (Get-Clang)
         if ($LASTEXITCODE -ne 0) { throw 'the bindings generator failed' }
-        Say "wrote $GeneratedBindings"
+        Say "wrote $GeneratedBindings and $GeneratedPython"
     }
     finally { Pop-Location }
 }

@@ -5,7 +5,8 @@
 #   ./build.sh build      native library (CMake, Release) + .NET solution (Release)
 #   ./build.sh test       build, then every suite; last line: "N passed, N failed, N skipped"
 #   ./build.sh demo [..]  build, then run samples/SentenceEmbeddings (arguments are passed on)
-#   ./build.sh bindings   regenerate src/Managed/Interop/NativeMethods.g.cs from the C header
+#   ./build.sh bindings   regenerate src/Managed/Interop/NativeMethods.g.cs and
+#                         bindings/python/paddedattn/_native.py from the C header
 #   ./build.sh pack       NuGet package with runtimes/linux-x64/native into artifacts/
 #   ./build.sh help
 #
@@ -26,6 +27,8 @@ MANAGED_PROJECT="$ROOT/src/Managed/PaddedAttention.csproj"
 BINDINGS_PROJECT="$ROOT/bindings/PaddedAttention.Bindings"
 DEMO_PROJECT="$ROOT/samples/SentenceEmbeddings"
 GENERATED_BINDINGS="src/Managed/Interop/NativeMethods.g.cs"
+GENERATED_PYTHON="bindings/python/paddedattn/_native.py"
+PYTHON_PACKAGE_DIR="$ROOT/bindings/python"
 HEADER="native/include/paddedattn.h"
 
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
@@ -42,7 +45,7 @@ if ! have nvcc && [ -x /usr/local/cuda/bin/nvcc ]; then
 fi
 
 usage() {
-    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ------------------------------------------------------------------ setup --
@@ -374,14 +377,22 @@ check_bindings() {
     local scratch status=0
     scratch="$(mktemp -d)"
     if ! (cd "$ROOT" && dotnet run --project "${BINDINGS_PROJECT#"$ROOT"/}" -c "$CONFIGURATION" -- \
-            --header "$HEADER" --output "$scratch/NativeMethods.g.cs" --clang clang-14); then
+            --header "$HEADER" --output "$scratch/NativeMethods.g.cs" \
+            --python-output "$scratch/_native.py" --clang clang-14); then
         status=1
-    elif cmp -s "$scratch/NativeMethods.g.cs" "$ROOT/$GENERATED_BINDINGS"; then
-        echo "$GENERATED_BINDINGS is up to date"
     else
-        echo "$GENERATED_BINDINGS differs from what the generator writes now (run ./build.sh bindings and commit):"
-        diff -u "$ROOT/$GENERATED_BINDINGS" "$scratch/NativeMethods.g.cs" | head -n 60 || true
-        status=1
+        local generated committed
+        for generated in NativeMethods.g.cs _native.py; do
+            committed="$GENERATED_BINDINGS"
+            [ "$generated" = _native.py ] && committed="$GENERATED_PYTHON"
+            if cmp -s "$scratch/$generated" "$ROOT/$committed"; then
+                echo "$committed is up to date"
+            else
+                echo "$committed differs from what the generator writes now (run ./build.sh bindings and commit):"
+                diff -u "$ROOT/$committed" "$scratch/$generated" | head -n 60 || true
+                status=1
+            fi
+        done
     fi
     rm -rf "$scratch"
     return "$status"
@@ -401,7 +412,26 @@ run_c_sample() {
 
 run_python_sample() {
     have python3 || { echo "python3 is not installed"; return 1; }
-    timeout 600 python3 "$ROOT/samples/python/run_sample.py"
+    PYTHONPATH="$PYTHON_PACKAGE_DIR${PYTHONPATH:+:$PYTHONPATH}" timeout 600 python3 "$ROOT/samples/python/run_sample.py"
+}
+
+# A Python suite whose last line is "N passed, N failed, N skipped":
+# run_python_suite NAME SCRIPT
+run_python_suite() {
+    local name="$1" script="$2" log rc=0
+    log="$RESULTS_DIR/$(basename "$script" .py).log"
+    have python3 || { record "$name" 0 1 0 "python3 is not installed"; return; }
+    say "$name"
+    PYTHONPATH="$PYTHON_PACKAGE_DIR${PYTHONPATH:+:$PYTHONPATH}" timeout 600 python3 "$script" 2>&1 | tee "$log" || rc=$?
+    local summary passed failed skipped
+    summary="$(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' "$log" | tail -n 1)"
+    if [ -z "$summary" ]; then
+        record "$name" 0 1 0 "no summary (exit code $rc)"
+        return
+    fi
+    read -r passed failed skipped <<< "$summary"
+    if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+    record "$name" "$passed" "$failed" "$skipped"
 }
 
 print_summary() {
@@ -458,6 +488,7 @@ cmd_test() {
         fi
         run_single "C sample" run_c_sample
         run_single "Python sample" run_python_sample
+        run_python_suite "Python ctypes layout" "$ROOT/tests/python/test_ctypes_layout.py"
     fi
 
     print_summary
@@ -479,8 +510,8 @@ cmd_bindings() {
     have clang-14 || die "clang-14 is needed to read the header (run ./build.sh setup)"
     cd "$ROOT"
     dotnet run --project "${BINDINGS_PROJECT#"$ROOT"/}" -c "$CONFIGURATION" -- \
-        --header "$HEADER" --output "$GENERATED_BINDINGS" --clang clang-14
-    say "wrote $GENERATED_BINDINGS"
+        --header "$HEADER" --output "$GENERATED_BINDINGS" --python-output "$GENERATED_PYTHON" --clang clang-14
+    say "wrote $GENERATED_BINDINGS and $GENERATED_PYTHON"
 }
 
 # ------------------------------------------------------------------- pack --

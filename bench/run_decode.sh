@@ -13,4 +13,4 @@ cmake -S "$repo/native" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   || { cat "$build.configure.log"; exit 1; }
 cmake --build "$build" -j"$(nproc)"
 lib="$(find "$build" -name 'libpaddedattn.so' -print -quit)"
-exec python3 "$repo/bench/python/bench_decode.py" --lib "$lib" "$@"
+PYTHONPATH="$repo/bindings/python${PYTHONPATH:+:$PYTHONPATH}" exec python3 "$repo/bench/python/bench_decode.py" --lib "$lib" "$@"

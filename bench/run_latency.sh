@@ -25,6 +25,7 @@ timeout 100 ctest --test-dir "$build" -R "gpu|cuda" --output-on-failure > "$out/
 echo "ctest rc=$? at ${SECONDS}s"; tail -4 "$out/ctest.log"
 lib="$build/libpaddedattn.so"
 export PADDEDATTN_NATIVE_LIB="$lib"
+export PYTHONPATH="$(dirname "$here")/bindings/python${PYTHONPATH:+:$PYTHONPATH}"  # the paddedattn package
 timeout 45 python3 "$here/python/bench_prefill.py" --lib "$lib" --cases 3 --runs 30 --no-peers \
     --json "$out/prefill_case3.json" > "$out/prefill_case3.log" 2>&1
 echo "prefill case 3 rc=$? at ${SECONDS}s"

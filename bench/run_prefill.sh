@@ -16,4 +16,5 @@ cmake -S "$repo/native" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release
 cmake --build "$build" -j"$(nproc)" --target paddedattn
 lib="$(find "$build" -maxdepth 2 -name 'libpaddedattn.so' | head -1)"
 echo "library: $lib"
-PADDEDATTN_NATIVE_LIB="$lib" python3 "$here/python/bench_prefill.py" "$@"
+PADDEDATTN_NATIVE_LIB="$lib" PYTHONPATH="$repo/bindings/python${PYTHONPATH:+:$PYTHONPATH}" \
+    python3 "$here/python/bench_prefill.py" "$@"

@@ -34,7 +34,7 @@ combine kernel) on the named cases, each variant's output checked against
 the default's. The ctypes
 parameters of ours are built once, outside the timed region.
 
-Usage: python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
+Usage: PYTHONPATH=bindings/python python3 bench/python/bench_decode.py [--lib path/to/libpaddedattn.so]
        [--quick] [--no-flex] [--sweep] [--stage-sweep] [--variant-cases 64x1024,...]
        [--batches 1,16] [--caches 1024,8192] [--json PATH] [--no-json-stdout]
 """
@@ -43,14 +43,9 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "samples", "python"))
-
-import paddedattn  # noqa: E402  (samples/python/paddedattn.py)
+import paddedattn  # noqa: E402  (the package in bindings/python: PYTHONPATH=bindings/python)
 import torch  # noqa: E402
 from cuda_timing import median_event_ms  # noqa: E402
 import torch.nn.functional as F  # noqa: E402

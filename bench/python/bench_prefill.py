@@ -26,7 +26,7 @@ error, bf16 tolerance), lse against a float32 reference where it fits in
 memory, padding rows exactly o = 0 / lse = -inf, and that NaN written into
 every padding row of q, k and v changes no real row.
 
-  PADDEDATTN_NATIVE_LIB=build/libpaddedattn.so python3 bench/python/bench_prefill.py [--json out.json]
+  PYTHONPATH=bindings/python PADDEDATTN_NATIVE_LIB=build/libpaddedattn.so python3 bench/python/bench_prefill.py [--json out.json]
 """
 import argparse
 import ctypes
@@ -39,9 +39,7 @@ import time
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "samples", "python"))
-import paddedattn as pa  # noqa: E402
+import paddedattn as pa  # noqa: E402  (the package in bindings/python: PYTHONPATH=bindings/python)
 from cuda_timing import median_event_ms  # noqa: E402
 
 CASES = [

@@ -11,7 +11,8 @@ internal sealed class BindingException : Exception
     public string Location { get; }
 }
 
-internal sealed record EnumMember(string CName, string CSharpName, long Value);
+/// <summary>An enum constant; ShortName is its C name without the prefix all constants of the enum share (INVALID_ARGUMENT).</summary>
+internal sealed record EnumMember(string CName, string CSharpName, string ShortName, long Value);
 
 internal sealed record CEnum(string CName, string CSharpName, string UnderlyingType, bool IsConstants, IReadOnlyList<EnumMember> Members);
 
@@ -164,8 +165,9 @@ internal sealed class HeaderModel
             throw new BindingException($"enum {name} has values outside the range of int and of unsigned int", node.Where);
         }
 
-        var memberNames = StripCommonPrefix(name, values.Select(v => v.CName).ToList());
-        var members = values.Select((v, i) => new EnumMember(v.CName, memberNames[i], v.Value)).ToList();
+        var memberTokens = StripCommonPrefix(name, values.Select(v => v.CName).ToList());
+        var members = values.Select((v, i) => new EnumMember(v.CName,
+            string.Concat(memberTokens[i].Select(Naming.Capitalize)), string.Join('_', memberTokens[i]), v.Value)).ToList();
         if (members.Select(m => m.CSharpName).Distinct(StringComparer.Ordinal).Count() != members.Count)
         {
             throw new BindingException($"enum {name}: two constants map to the same C# name", node.Where);
@@ -436,8 +438,8 @@ internal sealed class HeaderModel
         throw new BindingException($"{what}: unknown type '{baseType}' in '{cType}' (an unknown typedef?)", where);
     }
 
-    // PATTN_STATUS_SUCCESS, PATTN_STATUS_INVALID_ARGUMENT -> Success, InvalidArgument.
-    private static List<string> StripCommonPrefix(string enumName, List<string> constants)
+    // PATTN_STATUS_SUCCESS, PATTN_STATUS_INVALID_ARGUMENT -> [SUCCESS], [INVALID, ARGUMENT].
+    private static List<string[]> StripCommonPrefix(string enumName, List<string> constants)
     {
         var split = constants.Select(c => c.Split('_', StringSplitOptions.RemoveEmptyEntries)).ToList();
         // A lone constant is compared with the enum's own name instead.
@@ -453,7 +455,7 @@ internal sealed class HeaderModel
         {
             prefix--;
         }
-        return split.Select(tokens => string.Concat(tokens.Skip(prefix).Select(Naming.Capitalize))).ToList();
+        return split.Select(tokens => tokens.Skip(prefix).ToArray()).ToList();
     }
 }
 

@@ -4,21 +4,26 @@ using System.Text;
 namespace PaddedAttention.Bindings;
 
 /// <summary>
-/// paddedattn.h -> NativeMethods.g.cs. Runs clang's JSON AST dump of the header
-/// (or reads a saved one), checks every declaration of the header itself and
-/// writes C# bindings. Exit codes: 0 done, 1 --check found a difference,
+/// paddedattn.h -> NativeMethods.g.cs (and, with --python-output, the Python
+/// ctypes module). Runs clang's JSON AST dump of the header (or reads a saved
+/// one), checks every declaration of the header itself and writes C# (and
+/// Python) bindings from that one model. Exit codes: 0 done, 1 --check found a difference,
 /// 2 the header holds something the generator does not understand (or clang
 /// failed), 64 bad command line.
 /// </summary>
 internal static class Program
 {
     private const string Usage =
-        "usage: PaddedAttention.Bindings --header <file.h> --output <file.cs> [--clang <clang binary>] [--ast-json <dump.json>]\n" +
+        "usage: PaddedAttention.Bindings --header <file.h> --output <file.cs> [--python-output <file.py>]\n" +
+        "                                [--clang <clang binary>] [--ast-json <dump.json>]\n" +
         "                                [--header-name <name shown in the output>] [--check]\n" +
-        "  --check  do not write; exit 1 when <file.cs> differs from what would be generated";
+        "  --check  do not write; exit 1 when an output differs from what would be generated";
 
     private const string RegenerateCommand =
         "./build.sh bindings (or: dotnet run --project bindings/PaddedAttention.Bindings -- --header native/include/paddedattn.h --output src/Managed/Interop/NativeMethods.g.cs)";
+
+    private const string PythonRegenerateCommand =
+        "./build.sh bindings (or: dotnet run --project bindings/PaddedAttention.Bindings -- --header native/include/paddedattn.h --output src/Managed/Interop/NativeMethods.g.cs --python-output bindings/python/paddedattn/_native.py)";
 
     public static int Main(string[] args)
     {
@@ -43,27 +48,44 @@ internal static class Program
             string mainFile = SelectMainFile(ast, options.Header);
             var model = HeaderModel.Build(ast, mainFile);
             string headerName = options.HeaderName ?? DisplayPath(options.Header ?? mainFile);
-            string generated = CSharpEmitter.Emit(model, headerName, RegenerateCommand);
+            var outputs = new List<(string Path, string Text)>
+            {
+                (options.Output!, CSharpEmitter.Emit(model, headerName, RegenerateCommand)),
+            };
+            if (options.PythonOutput is not null)
+            {
+                outputs.Add((options.PythonOutput, PythonEmitter.Emit(model, headerName, PythonRegenerateCommand)));
+            }
 
             if (options.Check)
             {
-                string existing = File.Exists(options.Output) ? File.ReadAllText(options.Output) : "";
-                if (existing != generated)
+                int status = 0;
+                foreach (var (path, generated) in outputs)
                 {
-                    Console.Error.WriteLine($"{options.Output} is out of date with {headerName}: run {RegenerateCommand}");
-                    return 1;
+                    string existing = File.Exists(path) ? File.ReadAllText(path) : "";
+                    if (existing != generated)
+                    {
+                        Console.Error.WriteLine($"{path} is out of date with {headerName}: run {RegenerateCommand}");
+                        status = 1;
+                    }
+                    else
+                    {
+                        Console.WriteLine($"{path} is up to date with {headerName}.");
+                    }
                 }
-                Console.WriteLine($"{options.Output} is up to date with {headerName}.");
-                return 0;
+                return status;
             }
 
-            string? directory = Path.GetDirectoryName(Path.GetFullPath(options.Output!));
-            if (directory is not null)
+            foreach (var (path, generated) in outputs)
             {
-                Directory.CreateDirectory(directory);
+                string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+                if (directory is not null)
+                {
+                    Directory.CreateDirectory(directory);
+                }
+                File.WriteAllText(path, generated, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+                Console.WriteLine($"wrote {path}: {model.Enums.Count} enums, {model.Structs.Count} structs, {model.Functions.Count} functions from {headerName}");
             }
-            File.WriteAllText(options.Output!, generated, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
-            Console.WriteLine($"wrote {options.Output}: {model.Enums.Count} enums, {model.Structs.Count} structs, {model.Functions.Count} functions from {headerName}");
             return 0;
         }
         catch (BindingException error)
@@ -167,6 +189,7 @@ internal static class Program
         public string? Clang { get; private set; }
         public string? AstJson { get; private set; }
         public string? HeaderName { get; private set; }
+        public string? PythonOutput { get; private set; }
         public bool Check { get; private set; }
 
         public static Options Parse(string[] args)
@@ -179,6 +202,7 @@ internal static class Program
                 {
                     case "--header": options.Header = Value(); break;
                     case "--output": options.Output = Value(); break;
+                    case "--python-output": options.PythonOutput = Value(); break;
                     case "--clang": options.Clang = Value(); break;
                     case "--ast-json": options.AstJson = Value(); break;
                     case "--header-name": options.HeaderName = Value(); break;

@@ -19,195 +19,17 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cstdint>
-#include <mutex>
 
+#include "common/convert.cuh"
+#include "common/math_constants.h"
+#include "common/ptx.cuh"
+#include "decode_params.h"
 #include "mask_rules.h"
 
 namespace pattn {
 namespace cuda {
 namespace decode_detail {
-
-// Host lengths of up to this many rows travel in the kernel parameters (no
-// copy, no workspace); the struct stays below CUDA 11.x's 4 KB limit.
-constexpr int kDecodeParamRows = 512;
-
-struct DecodeParams {
-    const void* q;
-    const void* k;
-    const void* v;
-    void* o;                 // final output, written when num_splits == 1
-    float* lse;              // final lse (natural log) or null
-    float* part_o;           // [splits, batch, q_len, num_qo_heads, head_dim] f32, normalized
-    float* part_lse;         // [splits, batch, q_len, num_qo_heads], log2 domain
-    const int32_t* kv_lens;  // device memory, or null: every row has cache_len keys
-
-    int32_t batch, q_len, cache_len;
-    int32_t num_qo_heads, num_kv_heads, group;
-    int32_t rows_per_kv_head;  // group * q_len
-    int32_t row_chunks;        // ceil(rows_per_kv_head / ROWS)
-    int32_t num_splits;
-    int32_t cluster_merge;     // 1: the num_splits blocks of a row are one thread-block
-                               // cluster (sm_90) and split 0 merges them; no partials
-    int32_t left_padded;
-    int32_t stages;            // cp.async pipeline depth, 2..kMaxStages (tiles in flight: stages - 1)
-    float scale_log2;          // softmax scale * log2(e): scores live in base 2
-
-    int64_t q_stride_b, q_stride_s, q_stride_h;
-    int64_t k_stride_b, k_stride_s, k_stride_h;
-    int64_t v_stride_b, v_stride_s, v_stride_h;
-    int64_t o_stride_b, o_stride_s, o_stride_h;
-    int64_t lse_stride_b, lse_stride_s, lse_stride_h;
-
-    // 1: kv_lens is null and row b has param_lens[b] real keys (host
-    // lengths, already range-checked).
-    int32_t lens_in_params;
-    int32_t param_lens[kDecodeParamRows];
-};
-static_assert(sizeof(DecodeParams) <= 4000, "kernel parameters are limited to 4 KB (CUDA 11.x)");
-
-constexpr int kThreads = 128;
-constexpr int kWarps = kThreads / 32;
-constexpr int kDefaultStages = 4;
-constexpr int kMaxStages = 8;
-constexpr int kStepsPerTile = 4;  // 16-byte K and V loads per thread per tile
-
-template <int HEAD_DIM>
-struct DecodeShape {
-    static constexpr int kLanesPerKey = HEAD_DIM / 8;
-    static constexpr int kKeysPerWarp = 32 / kLanesPerKey;
-    static constexpr int kKeysPerStep = kWarps * kKeysPerWarp;
-    static constexpr int kTileKeys = kStepsPerTile * kKeysPerStep;
-    static constexpr int kStates = kThreads / kLanesPerKey;  // key groups per block
-    static_assert(kLanesPerKey >= 8 && kLanesPerKey <= 32, "head_dim 64..256");
-};
-
-// Pipeline buffers: [stage][K or V][step][thread] 16-byte slots.
-constexpr int kStageBytes = 2 * kStepsPerTile * kThreads * 16;
-
-template <int ROWS>
-constexpr int merge_bytes() {
-    // m and l per (state, row) plus acc per (state, row, head_dim): the
-    // product states * head_dim is always kThreads * 8.
-    return ROWS * kThreads * 8 * 4 + 2 * ROWS * kThreads * 4;
-}
-
-// Cluster merge (sm_90): the splits of one row run as one thread-block
-// cluster of up to kMaxClusterSplits blocks. Each block leaves its
-// normalized state (o in f32, lse in base 2) in its own shared memory, after
-// the key-group merge area; block 0 of the cluster reads the others' through
-// distributed shared memory, merges and writes o and lse. One launch, no
-// workspace, no partials through L2.
-constexpr int kMaxClusterSplits = 16;
-
-template <int ROWS, int HEAD_DIM>
-constexpr int cluster_bytes() {
-    // o [ROWS][HEAD_DIM], lse [ROWS], weights [ROWS][kMaxClusterSplits], final lse [ROWS]
-    return (ROWS * HEAD_DIM + ROWS + ROWS * kMaxClusterSplits + ROWS) * 4;
-}
-
-// Dynamic shared memory of a block: the pipeline buffers, reused after the
-// key loop by the key-group merge area and the cluster merge area behind it.
-template <int ROWS, int HEAD_DIM>
-constexpr int decode_smem_bytes(int stages) {
-    return stages * kStageBytes > merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>()
-               ? stages * kStageBytes
-               : merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>();
-}
-
-__device__ __forceinline__ void cluster_barrier() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    // Arrive has release and wait acquire semantics (their defaults).
-    asm volatile("barrier.cluster.arrive.aligned;\n" ::: "memory");
-    asm volatile("barrier.cluster.wait.aligned;\n" ::: "memory");
-#endif
-}
-
-// Shared-memory address of the same location in cluster block `rank`.
-__device__ __forceinline__ unsigned cluster_map(const void* local, int rank) {
-    unsigned out = 0;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    const unsigned addr = static_cast<unsigned>(__cvta_generic_to_shared(local));
-    asm volatile("mapa.shared::cluster.u32 %0, %1, %2;\n" : "=r"(out) : "r"(addr), "r"(rank));
-#endif
-    return out;
-}
-
-__device__ __forceinline__ float4 cluster_load4(unsigned addr) {
-    float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];\n"
-                 : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
-                 : "r"(addr)
-                 : "memory");
-#endif
-    return v;
-}
-
-__device__ __forceinline__ float cluster_load(unsigned addr) {
-    float v = 0.f;
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    asm volatile("ld.shared::cluster.f32 %0, [%1];\n" : "=f"(v) : "r"(addr) : "memory");
-#endif
-    return v;
-}
-
-__device__ __forceinline__ void cp_async_16(void* smem, const void* gmem, bool read) {
-    const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-    const int src_bytes = read ? 16 : 0;  // 0: zero-fill, nothing is read
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem),
-                 "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-// wait_group with a block-uniform count (the immediate must be a constant).
-__device__ __forceinline__ void cp_async_wait_dyn(int n) {
-    switch (n) {
-        case 0: cp_async_wait<0>(); break;
-        case 1: cp_async_wait<1>(); break;
-        case 2: cp_async_wait<2>(); break;
-        case 3: cp_async_wait<3>(); break;
-        case 4: cp_async_wait<4>(); break;
-        case 5: cp_async_wait<5>(); break;
-        default: cp_async_wait<6>(); break;
-    }
-    static_assert(kMaxStages - 2 <= 6, "wait counts up to 6");
-}
-
-template <typename T>
-struct Vec8;
-template <>
-struct Vec8<__half> {
-    static __device__ __forceinline__ void to_float(const uint4& raw, float (&f)[8]) {
-        const __half2* h = reinterpret_cast<const __half2*>(&raw);
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const float2 x = __half22float2(h[i]);
-            f[2 * i] = x.x;
-            f[2 * i + 1] = x.y;
-        }
-    }
-    static __device__ __forceinline__ __half from_float(float x) { return __float2half_rn(x); }
-};
-template <>
-struct Vec8<__nv_bfloat16> {
-    static __device__ __forceinline__ void to_float(const uint4& raw, float (&f)[8]) {
-        const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&raw);
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-            const float2 x = __bfloat1622float2(h[i]);
-            f[2 * i] = x.x;
-            f[2 * i + 1] = x.y;
-        }
-    }
-    static __device__ __forceinline__ __nv_bfloat16 from_float(float x) {
-        return __float2bfloat16_rn(x);
-    }
-};
 
 template <typename T, int HEAD_DIM, int ROWS>
 __global__ void __launch_bounds__(kThreads)
@@ -219,12 +41,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 
     extern __shared__ __align__(16) unsigned char smem_raw[];
     uint4* slots = reinterpret_cast<uint4*>(smem_raw);
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     // The combine kernel (a programmatic dependent launch) may be scheduled
     // once every block of this grid has started; it waits for this grid's
     // completion before reading anything.
-    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
-#endif
+    grid_launch_dependents();
 
     const int tid = threadIdx.x;
     const int warp = tid / 32;
@@ -311,7 +131,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     float q[ROWS][8];
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
-        Vec8<T>::to_float(q_raw[r], q[r]);
+        Convert<T>::to_float8(q_raw[r], q[r]);
 #pragma unroll
         for (int e = 0; e < 8; ++e) q[r][e] *= p.scale_log2;
     }
@@ -335,7 +155,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 #pragma unroll
         for (int u = 0; u < kStepsPerTile; ++u) {
             float kf[8];
-            Vec8<T>::to_float(slots[((stage * 2 + 0) * kStepsPerTile + u) * kThreads + tid], kf);
+            Convert<T>::to_float8(slots[((stage * 2 + 0) * kStepsPerTile + u) * kThreads + tid], kf);
 #pragma unroll
             for (int r = 0; r < ROWS; ++r) {
                 float d = 0.f;
@@ -384,7 +204,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 #pragma unroll
         for (int u = 0; u < kStepsPerTile; ++u) {
             float vf[8];
-            Vec8<T>::to_float(slots[((stage * 2 + 1) * kStepsPerTile + u) * kThreads + tid], vf);
+            Convert<T>::to_float8(slots[((stage * 2 + 1) * kStepsPerTile + u) * kThreads + tid], vf);
 #pragma unroll
             for (int r = 0; r < ROWS; ++r)
 #pragma unroll
@@ -454,10 +274,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
             if (e == 0) p.part_lse[row_index] = lse2;
         } else {
             T* op = static_cast<T*>(p.o) + b * p.o_stride_b + i * p.o_stride_s + h * p.o_stride_h;
-            op[e] = Vec8<T>::from_float(out);
+            op[e] = Convert<T>::from_float(out);
             if (e == 0 && p.lse)
                 p.lse[b * p.lse_stride_b + i * p.lse_stride_s + h * p.lse_stride_h] =
-                    seen ? lse2 * 0.69314718055994531f : kNegInf;
+                    seen ? lse2 * kLn2 : kNegInf;
         }
     }
 
@@ -514,14 +334,14 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                     }
                 }
                 T* op = static_cast<T*>(p.o) + b * p.o_stride_b + i * p.o_stride_s + h * p.o_stride_h + e;
-                op[0] = Vec8<T>::from_float(o4.x);
-                op[1] = Vec8<T>::from_float(o4.y);
-                op[2] = Vec8<T>::from_float(o4.z);
-                op[3] = Vec8<T>::from_float(o4.w);
+                op[0] = Convert<T>::from_float(o4.x);
+                op[1] = Convert<T>::from_float(o4.y);
+                op[2] = Convert<T>::from_float(o4.z);
+                op[3] = Convert<T>::from_float(o4.w);
                 if (e == 0 && p.lse) {
                     const float lse2 = cl_lse_out[r];
                     p.lse[b * p.lse_stride_b + i * p.lse_stride_s + h * p.lse_stride_h] =
-                        lse2 == kNegInf ? kNegInf : lse2 * 0.69314718055994531f;
+                        lse2 == kNegInf ? kNegInf : lse2 * kLn2;
                 }
             }
         }
@@ -529,179 +349,95 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     }
 }
 
-}  // namespace decode_detail
-}  // namespace cuda
-}  // namespace pattn
-
-namespace pattn {
-namespace cuda {
-namespace decode_detail {
-
-constexpr int kMaxCachedDevices = 64;
-
-// The deepest pipeline (2..kMaxStages) whose shared memory the device
-// grants one block of this kernel (opt-in limit); per device, computed once.
-template <typename T, int HEAD_DIM, int ROWS>
-int decode_max_stages(int device) {
-    static std::atomic<int> cached[kMaxCachedDevices];  // 0: not computed yet
-    const bool cacheable = device >= 0 && device < kMaxCachedDevices;
-    if (cacheable) {
-        const int c = cached[device].load(std::memory_order_relaxed);
-        if (c > 0) return c;
+__device__ __forceinline__ float block_reduce(float x, bool is_max, float* scratch) {
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) {
+        const float y = __shfl_xor_sync(0xffffffffu, x, off);
+        x = is_max ? fmaxf(x, y) : x + y;
     }
-    int optin = 0;
-    if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
-        (void)cudaGetLastError();
-        optin = 0;
-    }
-    int stages = kMaxStages;
-    while (stages > kDefaultStages && decode_smem_bytes<ROWS, HEAD_DIM>(stages) > optin) --stages;
-    if (cacheable) cached[device].store(stages, std::memory_order_relaxed);
-    return stages;
+    if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = x;
+    __syncthreads();
+    float r = scratch[0];
+#pragma unroll
+    for (int w = 1; w < kCombineThreads / 32; ++w) r = is_max ? fmaxf(r, scratch[w]) : r + scratch[w];
+    __syncthreads();  // scratch is reused by the next reduction
+    return r;
 }
 
-// Opts the kernel into the shared memory of a `stages`-deep pipeline (the
-// opt-in only ever grows, so launches captured earlier with more stay valid)
-// and reports how many blocks of it fit on one SM; per device and depth,
-// computed once.
-template <typename T, int HEAD_DIM, int ROWS>
-cudaError_t decode_blocks_per_sm(int device, int stages, int* blocks_per_sm) {
-    static std::atomic<int> cached[kMaxCachedDevices][kMaxStages + 1];  // 0: not computed yet
-    static std::atomic<int> opted_in[kMaxCachedDevices];                // bytes granted so far
-    static std::mutex mutex;
-    const bool cacheable = device >= 0 && device < kMaxCachedDevices && stages >= 2 && stages <= kMaxStages;
-    if (cacheable) {
-        const int c = cached[device][stages].load(std::memory_order_relaxed);
-        if (c > 0) {
-            *blocks_per_sm = c;
-            return cudaSuccess;
-        }
-    }
-    auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
-    const int smem = decode_smem_bytes<ROWS, HEAD_DIM>(stages);
-    cudaError_t e = cudaSuccess;
-    {
-        std::lock_guard<std::mutex> lock(mutex);
-        const bool known = device >= 0 && device < kMaxCachedDevices;
-        if (!known || opted_in[device].load(std::memory_order_relaxed) < smem) {
-            e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-            if (e == cudaSuccess && known) opted_in[device].store(smem, std::memory_order_relaxed);
-        }
-    }
-    if (e != cudaSuccess) return e;
-    int n = 0;
-    e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, kernel, kThreads, smem);
-    if (e != cudaSuccess) return e;
-    if (n < 1) n = 1;
-    if (cacheable) cached[device][stages].store(n, std::memory_order_relaxed);
-    *blocks_per_sm = n;
-    return cudaSuccess;
-}
+// One block per output row (b, i, h). The split weights 2^(lse_s - max) go
+// to shared memory; then groups of threads sum disjoint sets of splits with
+// independent 16-byte loads (many in flight), and the groups are added up.
+// Empty splits hold o = 0 and lse = -inf, so they need no branch.
+template <typename T, int HEAD_DIM>
+__global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const CombineParams c) {
+    constexpr int LANES = HEAD_DIM / 4;               // float4 columns of a row
+    constexpr int GROUPS = kCombineThreads / LANES;   // threads summing one column
+    static_assert(GROUPS >= 2, "head_dim up to 256");
+    extern __shared__ float weights[];                // [splits]
+    __shared__ float scratch[kCombineThreads / 32];
+    __shared__ float4 partial[GROUPS - 1][LANES];
+    const float kNegInf = -__int_as_float(0x7f800000);
+    const int tid = threadIdx.x;
+    const int64_t row = blockIdx.x;
+    // Launched as a programmatic dependent of the split kernel (sm_90): wait
+    // until that grid has completed and its partials are visible.
+    grid_dependency_wait();
 
-// Grid: x = KV split, y = KV head * row chunk, z = batch row.
-template <typename T, int HEAD_DIM, int ROWS>
-cudaError_t launch_decode_split(const DecodeParams& p, cudaStream_t stream) {
-    const dim3 grid(p.num_splits, p.num_kv_heads * p.row_chunks, p.batch);
-    decode_split_kernel<T, HEAD_DIM, ROWS>
-        <<<grid, kThreads, decode_smem_bytes<ROWS, HEAD_DIM>(p.stages), stream>>>(p);
-    return cudaGetLastError();
-}
-
-// The largest cluster of split blocks this kernel can run with on `device`
-// (kMaxClusterSplits, 8, or 1 when clusters are not available: compute
-// capability below 9.0 or no sm_90 code), queried with the default
-// pipeline depth's shared memory; per device, computed once.
-template <typename T, int HEAD_DIM, int ROWS>
-int decode_max_cluster(int device) {
-    static std::atomic<int> cached[kMaxCachedDevices];  // 0: not computed yet
-    const bool cacheable = device >= 0 && device < kMaxCachedDevices;
-    if (cacheable) {
-        const int c = cached[device].load(std::memory_order_relaxed);
-        if (c > 0) return c;
+    float m = kNegInf;
+    for (int s = tid; s < c.splits; s += kCombineThreads) {
+        const float x = c.part_lse[s * c.rows + row];
+        weights[s] = x;
+        m = fmaxf(m, x);
     }
-    auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
-    int result = 1;
-    int major = 0;
-    int per_sm = 0;  // opts the kernel into the shared memory queried below
-    (void)decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, kDefaultStages, &per_sm);
-    cudaFuncAttributes attributes{};
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-        cudaFuncGetAttributes(&attributes, kernel) == cudaSuccess && major >= 9 &&
-        attributes.ptxVersion >= 90) {
-        (void)cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
-        for (int size = kMaxClusterSplits; size >= 8 && result == 1; size /= 2) {
-            cudaLaunchConfig_t config{};
-            config.gridDim = dim3(size);
-            config.blockDim = dim3(kThreads);
-            config.dynamicSmemBytes = decode_smem_bytes<ROWS, HEAD_DIM>(kDefaultStages);
-            cudaLaunchAttribute attribute[1];
-            attribute[0].id = cudaLaunchAttributeClusterDimension;
-            attribute[0].val.clusterDim.x = size;
-            attribute[0].val.clusterDim.y = 1;
-            attribute[0].val.clusterDim.z = 1;
-            config.attrs = attribute;
-            config.numAttrs = 1;
-            int clusters = 0;
-            if (cudaOccupancyMaxActiveClusters(&clusters, kernel, &config) == cudaSuccess && clusters > 0)
-                result = size;
-        }
+    m = block_reduce(m, true, scratch);
+    const bool seen = m != kNegInf;
+    float sum = 0.f;
+    for (int s = tid; s < c.splits; s += kCombineThreads) {
+        const float w = seen ? exp2f(weights[s] - m) : 0.f;
+        weights[s] = w;
+        sum += w;
     }
-    (void)cudaGetLastError();
-    if (cacheable) cached[device].store(result, std::memory_order_relaxed);
-    return result;
-}
+    sum = block_reduce(sum, false, scratch);  // its barrier also publishes the weights
 
-// The same grid as launch_decode_split, its num_splits blocks along x one
-// cluster (p.cluster_merge = 1, 2 <= num_splits <= decode_max_cluster).
-template <typename T, int HEAD_DIM, int ROWS>
-cudaError_t launch_decode_cluster(const DecodeParams& p, cudaStream_t stream) {
-    cudaLaunchConfig_t config{};
-    config.gridDim = dim3(p.num_splits, p.num_kv_heads * p.row_chunks, p.batch);
-    config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = decode_smem_bytes<ROWS, HEAD_DIM>(p.stages);
-    config.stream = stream;
-    cudaLaunchAttribute attribute[1];
-    attribute[0].id = cudaLaunchAttributeClusterDimension;
-    attribute[0].val.clusterDim.x = p.num_splits;
-    attribute[0].val.clusterDim.y = 1;
-    attribute[0].val.clusterDim.z = 1;
-    config.attrs = attribute;
-    config.numAttrs = 1;
-    return cudaLaunchKernelEx(&config, decode_split_kernel<T, HEAD_DIM, ROWS>, p);
+    const int lane = tid % LANES;
+    const int group = tid / LANES;
+    const float4* po = reinterpret_cast<const float4*>(c.part_o) + row * LANES + lane;
+    const int64_t split_stride = c.rows * LANES;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int s = group; s < c.splits; s += GROUPS) {
+        const float w = weights[s];
+        const float4 x = po[s * split_stride];
+        acc.x = fmaf(w, x.x, acc.x);
+        acc.y = fmaf(w, x.y, acc.y);
+        acc.z = fmaf(w, x.z, acc.z);
+        acc.w = fmaf(w, x.w, acc.w);
+    }
+    if (group > 0) partial[group - 1][lane] = acc;
+    __syncthreads();
+    if (group != 0) return;
+#pragma unroll
+    for (int g = 1; g < GROUPS; ++g) {
+        const float4 x = partial[g - 1][lane];
+        acc.x += x.x;
+        acc.y += x.y;
+        acc.z += x.z;
+        acc.w += x.w;
+    }
+    const float inv = seen ? 1.f / sum : 0.f;
+    const int h = static_cast<int>(row % c.num_qo_heads);
+    const int i = static_cast<int>((row / c.num_qo_heads) % c.q_len);
+    const int64_t b = row / (static_cast<int64_t>(c.num_qo_heads) * c.q_len);
+    T* op = static_cast<T*>(c.o) + b * c.o_stride_b + i * c.o_stride_s + h * c.o_stride_h + lane * 4;
+    op[0] = Convert<T>::from_float(acc.x * inv);
+    op[1] = Convert<T>::from_float(acc.y * inv);
+    op[2] = Convert<T>::from_float(acc.z * inv);
+    op[3] = Convert<T>::from_float(acc.w * inv);
+    if (lane == 0 && c.lse)
+        c.lse[b * c.lse_stride_b + i * c.lse_stride_s + h * c.lse_stride_h] =
+            seen ? (m + log2f(sum)) * kLn2 : kNegInf;
 }
 
 }  // namespace decode_detail
 }  // namespace cuda
 }  // namespace pattn
-
-// One .cu file per (dtype, head_dim) instantiates the row-pack sizes.
-#define PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, ROWS)                                   \
-    template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
-        int, int, int*);                                                                   \
-    template int pattn::cuda::decode_detail::decode_max_stages<T, HEAD_DIM, ROWS>(int);    \
-    template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
-        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                     \
-    template cudaError_t pattn::cuda::decode_detail::launch_decode_cluster<T, HEAD_DIM, ROWS>( \
-        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                     \
-    template int pattn::cuda::decode_detail::decode_max_cluster<T, HEAD_DIM, ROWS>(int);
-
-#define PATTN_DECODE_INSTANTIATE(T, HEAD_DIM)     \
-    PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 1) \
-    PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 4) \
-    PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 8)
-
-// For the dispatching translation unit: the instantiations live elsewhere.
-#define PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, ROWS)                                              \
-    extern template cudaError_t pattn::cuda::decode_detail::decode_blocks_per_sm<T, HEAD_DIM, ROWS>( \
-        int, int, int*);                                                                         \
-    extern template int pattn::cuda::decode_detail::decode_max_stages<T, HEAD_DIM, ROWS>(int);    \
-    extern template cudaError_t pattn::cuda::decode_detail::launch_decode_split<T, HEAD_DIM, ROWS>(  \
-        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                            \
-    extern template cudaError_t pattn::cuda::decode_detail::launch_decode_cluster<T, HEAD_DIM, ROWS>( \
-        const pattn::cuda::decode_detail::DecodeParams&, cudaStream_t);                            \
-    extern template int pattn::cuda::decode_detail::decode_max_cluster<T, HEAD_DIM, ROWS>(int);
-
-#define PATTN_DECODE_EXTERN(T, HEAD_DIM)     \
-    PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 1) \
-    PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 4) \
-    PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 8)

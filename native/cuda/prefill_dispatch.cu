@@ -8,137 +8,23 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <vector>
 
 #include "backends.h"
+#include "common/device_state.h"
+#include "common/dispatch.h"
+#include "common/math_constants.h"
+#include "common/staging.h"
+#include "common/tuning.h"
 #include "cuda_check.h"
 #include "errors.h"
 #include "mask_rules.h"
-#include "prefill_hopper.h"
 #include "prefill_params.h"
-
-// Compile-time dispatch. Each macro binds a constant for the body and its
-// default case refuses the value by name; there is no silent fallback.
-#define PATTN_DISPATCH_PREFILL_HEAD_DIM(head_dim, CONST_NAME, ...)                                       \
-    switch (head_dim) {                                                                                  \
-        case 64: { constexpr int CONST_NAME = 64; __VA_ARGS__ } break;                                   \
-        case 128: { constexpr int CONST_NAME = 128; __VA_ARGS__ } break;                                 \
-        case 256: { constexpr int CONST_NAME = 256; __VA_ARGS__ } break;                                 \
-        default:                                                                                         \
-            return ::pattn::set_error(PATTN_STATUS_UNSUPPORTED,                                          \
-                                      "head_dim = %d is not supported by the CUDA prefill kernels "     \
-                                      "(supported: 64, 128, 256)", (int)(head_dim));                     \
-    }
-
-#define PATTN_DISPATCH_PREFILL_DTYPE(dtype, TYPE_NAME, ...)                                              \
-    switch (dtype) {                                                                                     \
-        case PATTN_DTYPE_F16: { using TYPE_NAME = __half; __VA_ARGS__ } break;                           \
-        case PATTN_DTYPE_BF16: { using TYPE_NAME = __nv_bfloat16; __VA_ARGS__ } break;                   \
-        default:                                                                                         \
-            return ::pattn::set_error(PATTN_STATUS_UNSUPPORTED,                                          \
-                                      "dtype = %d is not supported by the CUDA prefill kernels "        \
-                                      "(supported: f16, bf16)", (int)(dtype));                           \
-    }
-
-#define PATTN_DISPATCH_PREFILL_CAUSAL(causal, CONST_NAME, ...)                                           \
-    if (causal) { constexpr bool CONST_NAME = true; __VA_ARGS__ }                                        \
-    else { constexpr bool CONST_NAME = false; __VA_ARGS__ }
 
 namespace pattn {
 namespace cuda {
 namespace {
-
-// Page-locked staging buffers for work lists. A pageable cudaMemcpyAsync may
-// wait for the stream, so the list goes through pinned memory; a buffer is
-// reused only once the event recorded after its copy has completed (queried,
-// never waited on).
-class WorkListStaging {
-public:
-    struct Slot {
-        void* host = nullptr;
-        size_t bytes = 0;
-        cudaEvent_t copied = nullptr;
-        int device = -1;
-        bool in_use = false;
-    };
-
-    // Returns a slot of at least `bytes` on `device`, or null with the status set.
-    Slot* acquire(int device, size_t bytes, pattn_status* status) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        *status = PATTN_STATUS_SUCCESS;
-        for (Slot* s : slots_) {
-            if (s->in_use || s->device != device || s->bytes < bytes) continue;
-            if (cudaEventQuery(s->copied) != cudaSuccess) continue;
-            s->in_use = true;
-            return s;
-        }
-        Slot* s = new Slot();
-        size_t rounded = 4096;
-        while (rounded < bytes) rounded *= 2;
-        cudaError_t e = cudaHostAlloc(&s->host, rounded, cudaHostAllocPortable);
-        if (e != cudaSuccess) {
-            delete s;
-            *status = cuda_error(e, "cudaHostAlloc (prefill work list)");
-            return nullptr;
-        }
-        e = cudaEventCreateWithFlags(&s->copied, cudaEventDisableTiming);
-        if (e != cudaSuccess) {
-            cudaFreeHost(s->host);
-            delete s;
-            *status = cuda_error(e, "cudaEventCreateWithFlags (prefill work list)");
-            return nullptr;
-        }
-        s->bytes = rounded;
-        s->device = device;
-        s->in_use = true;
-        slots_.push_back(s);
-        return s;
-    }
-
-    void release(Slot* s) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        s->in_use = false;
-    }
-
-private:
-    std::mutex mutex_;
-    std::vector<Slot*> slots_;  // kept for the process lifetime (no teardown-order hazards)
-};
-
-WorkListStaging& staging() {
-    static WorkListStaging* instance = new WorkListStaging();
-    return *instance;
-}
-
-// Stream-ordered memory pool per device for the device copy of work lists.
-// The device's default pool returns its memory to the system at every
-// synchronization (release threshold 0), which made each call map fresh
-// memory; this pool keeps a few MB cached and leaves the default pool (which
-// the application may tune) alone.
-pattn_status work_list_pool(int device, cudaMemPool_t* pool) {
-    static std::mutex mutex;
-    static std::vector<cudaMemPool_t>* pools = new std::vector<cudaMemPool_t>();
-    std::lock_guard<std::mutex> lock(mutex);
-    if ((int)pools->size() <= device) pools->resize(device + 1, nullptr);
-    if ((*pools)[device] == nullptr) {
-        cudaMemPoolProps props;
-        std::memset(&props, 0, sizeof(props));
-        props.allocType = cudaMemAllocationTypePinned;
-        props.handleTypes = cudaMemHandleTypeNone;
-        props.location.type = cudaMemLocationTypeDevice;
-        props.location.id = device;
-        cudaMemPool_t created = nullptr;
-        PATTN_CUDA_TRY(cudaMemPoolCreate(&created, &props));
-        uint64_t keep_bytes = 64ull << 20;
-        PATTN_CUDA_TRY(cudaMemPoolSetAttribute(created, cudaMemPoolAttrReleaseThreshold, &keep_bytes));
-        (*pools)[device] = created;
-    }
-    *pool = (*pools)[device];
-    return PATTN_STATUS_SUCCESS;
-}
 
 // One entry per (batch, kv_head, query tile), heaviest tiles first (counting
 // sort by the number of KV tiles a tile visits), so the long causal tiles do
@@ -195,14 +81,6 @@ void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q
     }
 }
 
-// PADDEDATTN_UPLOAD_LENGTHS=1 sends host lengths the way large batches go
-// (work list / lengths copied to the device) also for small batches: a
-// diagnostic switch for comparing the two paths. Read on every call.
-bool upload_forced() {
-    const char* v = std::getenv("PADDEDATTN_UPLOAD_LENGTHS");
-    return v != nullptr && v[0] == '1';
-}
-
 // Host lengths of a small batch go into the kernel parameters, rows ordered
 // by their work (visible query-key pairs, most first, so long rows do not
 // start last); the kernel runs the full grid of query tiles as with device
@@ -228,28 +106,23 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
     }
 }
 
-// PADDEDATTN_PREFILL_MMA_SYNC=1 keeps head_dim 128 on the mma.sync kernel
-// also where the Hopper kernel could run: a diagnostic switch for comparing
-// the two in one build. Read on every call.
-bool hopper_disabled() {
-    const char* v = std::getenv("PADDEDATTN_PREFILL_MMA_SYNC");
-    return v != nullptr && v[0] == '1';
-}
-
 // The Hopper (wgmma) kernel for head_dim 128 where its sm_90a image runs on
-// this device (prefill_hopper.h); the mma.sync kernel otherwise. Same tiles,
-// same work items and row order.
+// this device (prefill_params.h), unless PADDEDATTN_PREFILL_MMA_SYNC=1
+// (tuning.h); the mma.sync kernel otherwise. Same tiles, same work items and
+// row order.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_selected(const PrefillParams& p, int num_blocks, cudaStream_t stream) {
+pattn_status launch_selected(const PrefillParams& p, int num_blocks, const TuningSwitches& tuning,
+                             DeviceState& device, cudaStream_t stream) {
     if constexpr (HEAD_DIM == 128) {
-        if (!hopper_disabled() && prefill_hopper_ready<T>())
-            return launch_prefill_hopper<T, CAUSAL>(p, num_blocks, stream);
+        if (!tuning.prefill_mma_sync && prefill_hopper_ready<T>(device))
+            return launch_prefill_hopper<T, CAUSAL>(p, num_blocks, device, stream);
     }
-    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, stream);
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
 }
 
 template <int HEAD_DIM>
-pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStream_t stream) {
+pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const TuningSwitches& tuning,
+                               DeviceState& device, cudaStream_t stream) {
     constexpr int block_m = prefill_block_m(HEAD_DIM);
     constexpr int block_n = prefill_block_n(HEAD_DIM);
     const int64_t total_rows = (int64_t)a.q_len * p.group_size;
@@ -263,7 +136,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
     p.num_q_tiles = (int32_t)num_q_tiles;
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr;
-    if (a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !upload_forced())) {
+    if (a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !tuning.upload_lengths)) {
         // Lengths on the device (only known there), absent (every row full)
         // or by value in the parameters: launch every tile; blocks of tiles
         // without real queries just write their padding rows.
@@ -273,9 +146,9 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
         p.param_rows = 0;
         if (!a.lens_on_device && !no_lens) fill_param_rows(a, p);
         pattn_status s = PATTN_STATUS_SUCCESS;
-        PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, {
-            PATTN_DISPATCH_PREFILL_CAUSAL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, stream);
+        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
+            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, tuning, device, stream);
             })
         })
         return s;
@@ -286,33 +159,21 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
     if (items.empty()) return PATTN_STATUS_SUCCESS;
     const size_t bytes = items.size() * sizeof(PrefillWorkItem);
 
-    cudaMemPool_t pool = nullptr;
-    pattn_status s = work_list_pool(a.device_id, &pool);
-    if (s != PATTN_STATUS_SUCCESS) return s;
-    WorkListStaging::Slot* slot = staging().acquire(a.device_id, bytes, &s);
-    if (slot == nullptr) return s;
-    std::memcpy(slot->host, items.data(), bytes);
     void* device_items = nullptr;
-    cudaError_t e = cudaMallocFromPoolAsync(&device_items, bytes, pool, stream);
-    if (e != cudaSuccess) {
-        staging().release(slot);
-        return cuda_error(e, "cudaMallocFromPoolAsync (prefill work list)");
-    }
-    e = cudaMemcpyAsync(device_items, slot->host, bytes, cudaMemcpyHostToDevice, stream);
-    if (e == cudaSuccess) e = cudaEventRecord(slot->copied, stream);
-    staging().release(slot);
-    if (e != cudaSuccess) {
+    PATTN_CUDA_TRY(device.malloc_async(&device_items, bytes, stream));
+    pattn_status s = upload_async(a.device_id, device_items, items.data(), bytes, stream, "prefill work list upload");
+    if (s != PATTN_STATUS_SUCCESS) {
         cudaFreeAsync(device_items, stream);
-        return cuda_error(e, "cudaMemcpyAsync (prefill work list)");
+        return s;
     }
 
     p.work = static_cast<const PrefillWorkItem*>(device_items);
     p.q_lens_device = nullptr;
     p.kv_lens_device = nullptr;
     s = [&]() -> pattn_status {
-        PATTN_DISPATCH_PREFILL_DTYPE(a.dtype, T, {
-            PATTN_DISPATCH_PREFILL_CAUSAL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), stream);
+        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
+            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), tuning, device, stream);
             })
         })
         return s;
@@ -328,31 +189,26 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, cudaStr
 
 pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     if (a.batch == 0 || a.q_len == 0) return PATTN_STATUS_SUCCESS;
-    ScopedDevice device(a.device_id);
-    PATTN_CUDA_TRY(device.status());
+    // The caller (api.cpp) has made a.device_id current.
+    pattn_status status = PATTN_STATUS_SUCCESS;
+    DeviceState* device = device_state(a.device_id, &status);
+    if (device == nullptr) return status;
+    const TuningSwitches tuning = read_tuning_switches();
     cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
 
     PrefillParams p;
     std::memset(&p, 0, sizeof(p));
-    p.q = a.q;
-    p.k = a.k;
-    p.v = a.v;
-    p.o = a.o;
-    p.lse = a.lse;
-    p.q_stride_b = a.q_stride_b; p.q_stride_s = a.q_stride_s; p.q_stride_h = a.q_stride_h;
-    p.k_stride_b = a.k_stride_b; p.k_stride_s = a.k_stride_s; p.k_stride_h = a.k_stride_h;
-    p.v_stride_b = a.v_stride_b; p.v_stride_s = a.v_stride_s; p.v_stride_h = a.v_stride_h;
-    p.o_stride_b = a.o_stride_b; p.o_stride_s = a.o_stride_s; p.o_stride_h = a.o_stride_h;
-    p.lse_stride_b = a.lse_stride_b; p.lse_stride_s = a.lse_stride_s; p.lse_stride_h = a.lse_stride_h;
+    static_cast<QkvLayout&>(p) = a;
     p.batch = a.batch;
     p.q_len = a.q_len;
     p.kv_len = a.kv_len;
     p.num_kv_heads = a.num_kv_heads;
     p.group_size = a.num_qo_heads / a.num_kv_heads;
-    p.scale_log2 = a.scale * 1.4426950408889634f;
+    p.scale_log2 = a.scale * kLog2e;
     p.left_padded = a.left_padded;
 
-    PATTN_DISPATCH_PREFILL_HEAD_DIM(a.head_dim, HEAD_DIM, { return run_with_head_dim<HEAD_DIM>(a, p, stream); })
+    PATTN_DISPATCH_HEAD_DIM("prefill", a.head_dim, HEAD_DIM,
+                            { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, stream); })
     return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
 }
 

@@ -21,24 +21,20 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "common/math_constants.h"
+#include "common/ptx.cuh"
 #include "mask_rules.h"
-#include "prefill_kernel.cuh"
 #include "prefill_params.h"
+#include "prefill_tile.cuh"
 
 namespace pattn {
 namespace cuda {
 namespace prefill_hopper_detail {
 
-using prefill_detail::cp_async_16;
-using prefill_detail::cp_async_commit;
-using prefill_detail::cp_async_wait_all;
-using prefill_detail::fast_exp2;
-using prefill_detail::Mma;
 using prefill_detail::row_info;
 using prefill_detail::BlockTile;
 using prefill_detail::locate_block_tile;
 using prefill_detail::RowInfo;
-using prefill_detail::smem_addr;
 
 constexpr int kHeadDim = 128;
 constexpr int kBlockM = 128;     // packed rows per block (host work items agree)
@@ -318,7 +314,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
                 const int32_t pr = p0 + row;
                 if (pr < p_end) {
                     RowInfo ri = row_info(pr, group, kv_head, ext, params.left_padded, CAUSAL);
-                    float lse = sum > 0.f ? row_max[h] * 0.69314718055994530942f + logf(sum) : -INFINITY;
+                    float lse = sum > 0.f ? row_max[h] * kLn2 + logf(sum) : -INFINITY;
                     params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
                                (int64_t)ri.head * params.lse_stride_h] = lse;
                 }

@@ -2,11 +2,9 @@
 // type; included only by prefill_hopper_<dtype>_hdim128.cu.
 #pragma once
 
-#include <atomic>
-
 #include "cuda_check.h"
 #include "errors.h"
-#include "prefill_hopper.h"
+#include "common/device_state.h"
 #include "prefill_hopper_kernel.cuh"
 
 namespace pattn {
@@ -17,23 +15,13 @@ namespace prefill_hopper_detail {
 // (the other device passes compile an empty body), and only CUDA 12+ can
 // build it. Cached per device: 0 unknown, 1 ready, 2 not.
 template <typename T>
-bool ready_on_current_device() {
+bool ready_on_device(DeviceState& device) {
 #if CUDART_VERSION >= 12000
-    static std::atomic<int> cache[64];
-    int device = -1;
-    if (cudaGetDevice(&device) != cudaSuccess || device < 0) {
-        cudaGetLastError();
-        return false;
-    }
-    if (device < 64) {
-        int known = cache[device].load(std::memory_order_relaxed);
-        if (known != 0) return known == 1;
-    }
+    static const int slot = reserve_kernel_values(1);
+    const int known = device.cached(slot);
+    if (known != 0) return known == 1;
     bool ok = false;
-    int major = 0, minor = 0;
-    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major == 9 &&
-        minor == 0) {
+    if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
         if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<T, false>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
@@ -41,18 +29,20 @@ bool ready_on_current_device() {
             ok = true;
     }
     cudaGetLastError();  // a failed query leaves no error behind for the launch checks
-    if (device < 64) cache[device].store(ok ? 1 : 2, std::memory_order_relaxed);
+    device.cache(slot, ok ? 1 : 2);
     return ok;
 #else
+    (void)device;
     return false;
 #endif
 }
 
 template <typename T, bool CAUSAL>
-pattn_status launch(const PrefillParams& params, int num_blocks, cudaStream_t stream) {
+pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     auto kernel = prefill_hopper_kernel<T, CAUSAL>;
-    PATTN_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes));
+    static const int opt_in_slot = reserve_kernel_values(1);
+    PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), kSmemBytes));
     kernel<<<num_blocks, kThreads, kSmemBytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
@@ -63,19 +53,20 @@ pattn_status launch(const PrefillParams& params, int num_blocks, cudaStream_t st
 }  // namespace pattn
 
 template <typename T>
-bool pattn::cuda::prefill_hopper_ready() {
-    return pattn::cuda::prefill_hopper_detail::ready_on_current_device<T>();
+bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
+    return pattn::cuda::prefill_hopper_detail::ready_on_device<T>(device);
 }
 
 template <typename T, bool CAUSAL>
-pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, cudaStream_t stream) {
-    return pattn::cuda::prefill_hopper_detail::launch<T, CAUSAL>(params, num_blocks, stream);
+pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
+                                                cudaStream_t stream) {
+    return pattn::cuda::prefill_hopper_detail::launch<T, CAUSAL>(params, num_blocks, device, stream);
 }
 
 // Explicit instantiation for one element type (both mask kinds).
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(T)                                                                 \
-    template bool pattn::cuda::prefill_hopper_ready<T>();                                                   \
-    template pattn_status pattn::cuda::launch_prefill_hopper<T, false>(const pattn::cuda::PrefillParams&, int, \
-                                                                       cudaStream_t);                       \
-    template pattn_status pattn::cuda::launch_prefill_hopper<T, true>(const pattn::cuda::PrefillParams&, int,  \
-                                                                      cudaStream_t);
+    template bool pattn::cuda::prefill_hopper_ready<T>(pattn::cuda::DeviceState&);                          \
+    template pattn_status pattn::cuda::launch_prefill_hopper<T, false>(                                     \
+        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);                   \
+    template pattn_status pattn::cuda::launch_prefill_hopper<T, true>(                                      \
+        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);

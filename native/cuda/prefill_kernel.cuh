@@ -16,8 +16,11 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include "common/math_constants.h"
+#include "common/ptx.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
+#include "prefill_tile.cuh"
 
 namespace pattn {
 namespace cuda {
@@ -56,155 +59,12 @@ template <> struct TraitsFor<64> { using type = Traits<64, 128, 64, 4>; };
 template <> struct TraitsFor<128> { using type = Traits<128, 128, PATTN_PREFILL_D128_BLOCK_N, 4>; };
 template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
 
-// ---------------------------------------------------------------------------
-// PTX wrappers
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-    return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16-byte async copy; src_bytes = 0 fills the destination with zeros and
-// reads nothing (used for rows outside the real key / query range).
-__device__ __forceinline__ void cp_async_16(uint32_t dst, const void* src, bool valid) {
-    int src_bytes = valid ? 16 : 0;
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t addr) {
-    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-                 : "r"(addr));
-}
-
-template <typename T> struct Mma;
-template <> struct Mma<__half> {
-    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        __half2 h = __floats2half2_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&h);
-    }
-};
-template <> struct Mma<__nv_bfloat16> {
-    static __device__ __forceinline__ void run(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-        asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-    static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
-        __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-        return *reinterpret_cast<uint32_t*>(&h);
-    }
-};
-
-__device__ __forceinline__ float fast_exp2(float x) {
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][HEAD_DIM]
 // tile. XOR-ing the chunk with row % 8 puts the 8 rows an ldmatrix reads (and
 // the 8 chunks a cp.async phase writes) in 8 different bank groups.
 template <int HEAD_DIM>
 __device__ __forceinline__ int swizzle(int row, int chunk) {
     return row * HEAD_DIM + ((chunk ^ (row & 7)) << 3);
-}
-
-// Where packed row p of a tile lives and which keys it sees.
-struct RowInfo {
-    int32_t position;  // row of q / o / lse
-    int32_t head;      // query head
-    int32_t visible;   // keys [0, visible) of the real range; 0 for padding rows
-    bool real;         // a real query (i < qv)
-};
-
-__device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32_t kv_head, const RowExtent& ext,
-                                            bool left_padded, bool causal) {
-    RowInfo r;
-    int32_t i = p / group_size;
-    r.head = kv_head * group_size + (p - i * group_size);
-    r.real = i < ext.qv;
-    if (r.real) {
-        r.position = ext.q_first + i;
-        r.visible = visible_key_count(i, ext.qv, ext.kv, causal);
-    } else {
-        // Padding rows, numbered after the real ones: right padding puts them
-        // at [qv, q_len), left padding at [0, q_len - qv).
-        int32_t j = i - ext.qv;
-        r.position = left_padded ? j : ext.qv + j;
-        r.visible = 0;
-    }
-    return r;
-}
-
-// Which tile a block runs, its row's lengths, and which keys the tile sees:
-// the work lookup shared by the mma.sync kernel here and the Hopper kernel.
-struct BlockTile {
-    int32_t batch, kv_head, q_tile, qv, kv;
-    RowExtent ext;
-    int32_t p0, p_end;            // packed rows [p0, p_end) of the tile
-    int32_t keys_all, keys_any;   // tile_key_range of its real rows (0, 0: none)
-};
-
-template <bool CAUSAL>
-__device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m) {
-    BlockTile t;
-    if (params.work != nullptr) {
-        const PrefillWorkItem item = params.work[blockIdx.x];
-        t.batch = item.batch;
-        t.kv_head = item.kv_head;
-        t.q_tile = item.q_tile;
-        t.qv = item.q_valid;
-        t.kv = item.kv_valid;
-    } else {
-        // Grid mode (lengths in device memory or in the parameters): the
-        // full grid runs, heaviest tiles (the last ones, under a causal mask)
-        // first; blocks whose tile holds no real query only write the
-        // padding rows.
-        int32_t x = blockIdx.x;
-        int32_t bh = x / params.num_q_tiles;
-        t.q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
-        const int32_t rank = bh / params.num_kv_heads;
-        t.kv_head = bh - rank * params.num_kv_heads;
-        if (params.param_rows > 0) {
-            // Host lengths passed by value (already range-checked), rows
-            // visited in the order the host chose (most work first).
-            t.batch = params.row_batch[rank];
-            t.qv = params.row_q[rank];
-            t.kv = params.row_kv[rank];
-        } else {
-            t.batch = rank;
-            t.qv = params.q_lens_device ? clamp_len(params.q_lens_device[t.batch], params.q_len) : params.q_len;
-            t.kv = params.kv_lens_device ? clamp_len(params.kv_lens_device[t.batch], params.kv_len) : params.kv_len;
-        }
-    }
-    const int32_t group = params.group_size;
-    t.ext = row_extent(params.q_len, params.kv_len, t.qv, t.kv, params.left_padded);
-    const int32_t real_rows = t.qv * group;
-    t.p0 = t.q_tile * block_m;
-    t.p_end = min(t.p0 + block_m, params.q_len * group);
-    t.keys_all = 0;
-    t.keys_any = 0;
-    if (t.p0 < real_rows) {
-        int32_t i_begin = t.p0 / group;
-        int32_t i_end = (min(t.p_end, real_rows) - 1) / group + 1;
-        TileKeyRange range = tile_key_range(i_begin, i_end, t.qv, t.kv, CAUSAL);
-        t.keys_any = range.keys_any;
-        // Padding rows in the tile see nothing, so every KV tile needs the mask.
-        t.keys_all = t.p_end > real_rows ? 0 : range.keys_all;
-    }
-    return t;
 }
 
 // Async copy of `rows_valid` rows (the rest zero-filled) of a [BLOCK_N][HEAD_DIM]
@@ -479,7 +339,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                     if (p < p_end) {
                         RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, CAUSAL);
                         // row_max is in log2 units of the scaled score.
-                        float lse = sum > 0.f ? row_max[mt][h] * 0.69314718055994530942f + logf(sum) : -INFINITY;
+                        float lse = sum > 0.f ? row_max[mt][h] * kLn2 + logf(sum) : -INFINITY;
                         params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
                                    (int64_t)ri.head * params.lse_stride_h] = lse;
                     }

@@ -1,12 +1,16 @@
-// Internal: what the tensor-core prefill kernels receive, and the entry point
-// each instantiation group (prefill_<dtype>_hdim<d>.cu) defines.
+// Internal: what the tensor-core prefill kernels receive, and the entry
+// points each instantiation file defines: launch_prefill in
+// prefill_<dtype>_hdim<d>.cu (mma.sync, sm_80+), launch_prefill_hopper in
+// prefill_hopper_<dtype>_hdim128.cu (wgmma, sm_90a).
 #pragma once
 
 #include <cstdint>
 
 #include <cuda_runtime.h>
 
+#include "common/device_state.h"
 #include "paddedattn.h"
+#include "qkv_layout.h"
 
 namespace pattn {
 namespace cuda {
@@ -32,19 +36,8 @@ struct PrefillWorkItem {
 // struct must stay below the 4 KB kernel-parameter limit of CUDA 11.x.
 constexpr int kPrefillParamRows = 256;
 
-struct PrefillParams {
-    const void* q;
-    const void* k;
-    const void* v;
-    void* o;
-    float* lse;  // null: not written
-
-    int64_t q_stride_b, q_stride_s, q_stride_h;
-    int64_t k_stride_b, k_stride_s, k_stride_h;
-    int64_t v_stride_b, v_stride_s, v_stride_h;
-    int64_t o_stride_b, o_stride_s, o_stride_h;
-    int64_t lse_stride_b, lse_stride_s, lse_stride_h;
-
+// The QkvLayout base holds q/k/v/o/lse (lse null: not written) and strides.
+struct PrefillParams : QkvLayout {
     // Work-list mode (work != null): block x runs work[x].
     // Grid mode (work == null): block x runs tile (num_q_tiles - 1 -
     // x % num_q_tiles) of (rank, kv_head) = divmod(x / num_q_tiles,
@@ -84,9 +77,22 @@ constexpr int prefill_block_m(int head_dim) { return head_dim == 256 ? 64 : 128;
 constexpr int prefill_block_n(int head_dim) { return head_dim == 128 ? PATTN_PREFILL_D128_BLOCK_N : 64; }
 
 // Defined once per (head_dim, element type, causal) in the instantiation
-// files; launches the kernel on `stream` and checks the launch.
+// files; launches the kernel on `stream` (the device of `device`, current)
+// and checks the launch.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill(const PrefillParams& params, int num_blocks, cudaStream_t stream);
+pattn_status launch_prefill(const PrefillParams& params, int num_blocks, DeviceState& device,
+                            cudaStream_t stream);
+
+// True when `device` is compute capability 9.0 and the library holds the
+// sm_90a image of the Hopper kernel for T (decided once per device).
+template <typename T>
+bool prefill_hopper_ready(DeviceState& device);
+
+// Launches the Hopper kernel (head_dim 128) on the tiles / work items of
+// `params`, exactly as launch_prefill<128, T, CAUSAL> would.
+template <typename T, bool CAUSAL>
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
+                                   cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace pattn

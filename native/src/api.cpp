@@ -30,6 +30,23 @@ pattn_status on_device(int32_t, Launch&& launch) {
 }
 #endif
 
+// The body of every attention entry point: validate, return early when there
+// is nothing to do, then run the CPU backend (host tensors) or the CUDA one
+// (device tensors, on their device).
+template <typename Args, typename Params, typename Validate, typename Cpu, typename Cuda>
+pattn_status run_call(const char* function, const Params* params, void* stream, Validate validate, Cpu cpu_backend,
+                      Cuda cuda_backend) {
+    return guarded(function, [&]() -> pattn_status {
+        Args args;
+        Placement where;
+        bool no_op = false;
+        pattn_status s = validate(params, &args, &where, &no_op);
+        if (s != PATTN_STATUS_SUCCESS || no_op) return s;
+        if (!where.on_cuda) return cpu_backend(args);
+        return on_device(where.device_id, [&] { return cuda_backend(args, stream); });
+    });
+}
+
 }  // namespace
 }  // namespace pattn
 
@@ -46,40 +63,20 @@ PATTN_API const char* pattn_version_string(void) {
 }
 
 PATTN_API pattn_status pattn_sequence_prefill(const pattn_prefill_params* params, void* stream) {
-    return pattn::guarded("pattn_sequence_prefill", [&]() -> pattn_status {
-        pattn::AttentionArgs args;
-        pattn::Placement where;
-        bool no_op = false;
-        pattn_status s = pattn::validate_prefill(params, &args, &where, &no_op);
-        if (s != PATTN_STATUS_SUCCESS || no_op) return s;
-        if (!where.on_cuda) return pattn::cpu::prefill(args);
-        return pattn::on_device(where.device_id, [&] { return pattn::cuda::prefill(args, stream); });
-    });
+    return pattn::run_call<pattn::AttentionArgs>("pattn_sequence_prefill", params, stream, pattn::validate_prefill,
+                                                 pattn::cpu::prefill, pattn::cuda::prefill);
 }
 
+// Decode is causal prefill with every query row real: the CPU backend serves
+// both with one function.
 PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* stream) {
-    return pattn::guarded("pattn_decode", [&]() -> pattn_status {
-        pattn::AttentionArgs args;
-        pattn::Placement where;
-        bool no_op = false;
-        pattn_status s = pattn::validate_decode(params, &args, &where, &no_op);
-        if (s != PATTN_STATUS_SUCCESS || no_op) return s;
-        // Decode is causal prefill with every query row real.
-        if (!where.on_cuda) return pattn::cpu::prefill(args);
-        return pattn::on_device(where.device_id, [&] { return pattn::cuda::decode(args, stream); });
-    });
+    return pattn::run_call<pattn::AttentionArgs>("pattn_decode", params, stream, pattn::validate_decode,
+                                                 pattn::cpu::prefill, pattn::cuda::decode);
 }
 
 PATTN_API pattn_status pattn_merge_states(const pattn_merge_params* params, void* stream) {
-    return pattn::guarded("pattn_merge_states", [&]() -> pattn_status {
-        pattn::MergeArgs args;
-        pattn::Placement where;
-        bool no_op = false;
-        pattn_status s = pattn::validate_merge(params, &args, &where, &no_op);
-        if (s != PATTN_STATUS_SUCCESS || no_op) return s;
-        if (!where.on_cuda) return pattn::cpu::merge_states(args);
-        return pattn::on_device(where.device_id, [&] { return pattn::cuda::merge_states(args, stream); });
-    });
+    return pattn::run_call<pattn::MergeArgs>("pattn_merge_states", params, stream, pattn::validate_merge,
+                                             pattn::cpu::merge_states, pattn::cuda::merge_states);
 }
 
 }  // extern "C"

@@ -33,7 +33,7 @@ typedef struct decode_case {
     int real_rows_only;     /* GPU: batch 1, right padding: only the real cache rows are allocated */
 } decode_case;
 
-/* Float64 reference of decode (SPEC §3-4 for q_len real queries, causal,
+/* Float64 reference of decode (docs/semantics.md for q_len real queries, causal,
  * bottom-right): query i sees real key j iff j <= i + kv - q_len. Cache
  * index of real key j: j (right padding) or cache_len - kv + j (left). The
  * inputs are widened to double once (padding rows are never read). */

@@ -3,7 +3,7 @@
  *
  * Include it from exactly one translation unit per test program (every
  * native/tests/test_*.c is its own executable). It uses only the public
- * header; the float64 reference below is written from SPEC §3-4 and shares
+ * header; the float64 reference below is written from docs/semantics.md and shares
  * no code with the library (it must never include anything from native/src).
  *
  * Checks and exit codes
@@ -40,7 +40,7 @@
  *     Inf) into every padding sequence row of a host [b, s, h, d] tensor;
  *     lens == NULL means no padding.
  *
- * Float64 reference of masked attention (SPEC §3-4)
+ * Float64 reference of masked attention (docs/semantics.md)
  *   tu_ref_problem p = {0};  fill dtype, sizes, host q/k/v views (pattn_tensor
  *   with host data), optional host lengths, causal/left_padded (or use
  *   tu_mask_mode_flags), scale (0: 1/sqrt(head_dim)), clamp_lengths (1: clamp
@@ -393,7 +393,7 @@ static TU_UNUSED void tu_poison_padding(const pattn_tensor* t, const int32_t* le
 }
 
 /* ------------------------------------------------------------------------ */
-/* Float64 reference of masked attention (SPEC §3-4)                        */
+/* Float64 reference of masked attention (docs/semantics.md)                */
 /* ------------------------------------------------------------------------ */
 
 typedef struct tu_ref_problem {

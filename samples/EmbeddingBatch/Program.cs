@@ -12,7 +12,7 @@
 //
 //   dotnet run -c Release --project samples/EmbeddingBatch -- [options]   (--help lists them)
 //
-// Exit code: 0 when every checked row is within the SPEC §4 bound, 1 on a correctness
+// Exit code: 0 when every checked row is within the accuracy bound of docs/semantics.md (Results), 1 on a correctness
 // failure, 2 on bad options or a missing device.
 
 using System.Diagnostics;

@@ -8,7 +8,7 @@ right-padded bidirectional mode (encoders), and compares every output element
 and every lse value with a float64 reference computed here from the
 definition. Prints the largest errors; exits 1 on any mismatch.
 
-    PADDEDATTN_NATIVE_LIB=build/native/libpaddedattn.so python3 samples/python/run_sample.py
+    PYTHONPATH=bindings/python PADDEDATTN_NATIVE_LIB=build/native/libpaddedattn.so python3 samples/python/run_sample.py
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import paddedattn as pa
 
 BATCH, Q_LEN, NUM_QO_HEADS, NUM_KV_HEADS, HEAD_DIM = 4, 13, 4, 2, 64
 VALID_LENS = [13, 7, 1, 0]       # full, odd, single token, empty row
-REL_TOLERANCE = 1e-5             # f32 per-row relative error (SPEC §4)
+REL_TOLERANCE = 1e-5             # f32 per-row relative error (docs/semantics.md, Results)
 LSE_TOLERANCE = 1e-5
 
 

@@ -1,7 +1,7 @@
 namespace PaddedAttention.Tests.Reference;
 
 /// <summary>
-/// A float64 reference for SPEC §3–4, written from the spec text and sharing no
+/// A float64 reference for docs/semantics.md, written from its text and sharing no
 /// code with the library: for every (batch row, query row, key row) it decides
 /// visibility from the padding side, the valid lengths and the causal rule,
 /// then computes a plain two-pass softmax in double precision.
@@ -28,7 +28,7 @@ public static class AttentionReference
     public delegate bool Visibility(int b, int queryRow, int keyRow);
 
     /// <summary>
-    /// Masked prefill as SPEC §3 defines it. <paramref name="qValidLens"/> null means
+    /// Masked prefill as docs/semantics.md (Mask modes) defines it. <paramref name="qValidLens"/> null means
     /// every row is full (qv = qLen, kv = kvLen); <paramref name="kvValidLens"/> null means
     /// equal to the q lengths. <paramref name="maskMode"/> null with no lengths means plain
     /// bidirectional attention; <paramref name="causalWithoutLengths"/> selects causal then.
@@ -218,7 +218,7 @@ public static class AttentionReference
         return worst;
     }
 
-    /// <summary>SPEC §4 relative-error bound per output row for an element type.</summary>
+    /// <summary>The relative-error bound of docs/semantics.md (Results) per output row for an element type.</summary>
     public static double RowTolerance(ElementType type) => type switch
     {
         ElementType.Float32 => 1e-5,
@@ -227,11 +227,11 @@ public static class AttentionReference
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
 
-    /// <summary>SPEC §4 absolute lse bound for an element type.</summary>
+    /// <summary>The absolute lse bound of docs/semantics.md (Results) for an element type.</summary>
     public static double LseTolerance(ElementType type) => type == ElementType.Float32 ? 1e-5 : 1e-3;
 
     /// <summary>
-    /// The SPEC §4 absolute lse bound, widened only by what an f32 result can represent:
+    /// The absolute lse bound of docs/semantics.md (Results), widened only by what an f32 result can represent:
     /// lse is stored as f32, whose spacing at |lse| is about 1.2e-7·|lse| (a merge of states
     /// at lse ≈ 1e4 cannot be closer than ~5e-4 to the exact value). For |lse| below ~100
     /// this adds at most 1e-5 and the spec's bound dominates.

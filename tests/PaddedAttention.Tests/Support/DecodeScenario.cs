@@ -16,7 +16,7 @@ public sealed record DecodeScenario(int Batch, int QLen, int CacheLen, int NumQo
         $"decode b{Batch} q{QLen} cache{CacheLen} h{NumQoHeads}/{NumKvHeads} d{HeadDim} {Side} " +
         $"kvlens=[{(KvLens is null ? "-" : string.Join(",", KvLens))}] deviceLens={DeviceLengths} lse={WithLse} splits={NumSplits} seed={Seed}";
 
-    /// <summary>Runs on <paramref name="device"/> and asserts SPEC §4 accuracy; returns the worst row error.</summary>
+    /// <summary>Runs on <paramref name="device"/> and asserts the accuracy bound of docs/semantics.md (Results); returns the worst row error.</summary>
     public double Run<T>(Device device, CudaStream? stream = null) where T : unmanaged
     {
         ElementType type = TypeOf<T>();

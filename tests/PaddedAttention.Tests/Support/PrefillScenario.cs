@@ -52,7 +52,7 @@ public sealed record PrefillScenario(
 
     /// <summary>
     /// Runs the scenario on <paramref name="device"/> for element type T and asserts the
-    /// SPEC §4 accuracy, that every element of o (and lse) was written, and that nothing
+    /// the accuracy bound of docs/semantics.md (Results), that every element of o (and lse) was written, and that nothing
     /// outside the output view was touched. Returns the worst row error (for reporting).
     /// </summary>
     public double Run<T>(Device device, CudaStream? stream = null) where T : unmanaged

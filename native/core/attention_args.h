@@ -6,12 +6,14 @@
 #include <cstdint>
 
 #include "paddedattn.h"
+#include "qkv_layout.h"
 
 namespace pattn {
 
 // Prefill and decode share this: decode is causal attention of q_len real
-// queries per row against kv_lens[b] real keys of a padded cache.
-struct AttentionArgs {
+// queries per row against kv_lens[b] real keys of a padded cache. The
+// pointers and strides of q/k/v/o/lse are the QkvLayout base.
+struct AttentionArgs : QkvLayout {
     pattn_dtype dtype;
     int32_t device_id;            // CUDA device ordinal (unused on the CPU backend)
     int32_t batch, q_len, kv_len;
@@ -19,20 +21,6 @@ struct AttentionArgs {
     float scale;                  // resolved softmax scale, never 0
     bool causal;                  // from the mask mode (always true for decode)
     bool left_padded;             // real rows at the end of each sequence
-
-    const void* q;                // [batch, q_len, num_qo_heads, head_dim]
-    const void* k;                // [batch, kv_len, num_kv_heads, head_dim]
-    const void* v;                // [batch, kv_len, num_kv_heads, head_dim]
-    void* o;                      // [batch, q_len, num_qo_heads, head_dim]
-    float* lse;                   // [batch, q_len, num_qo_heads] or null
-
-    // Element strides of the batch, sequence and head dimensions (the last
-    // dimension is contiguous).
-    int64_t q_stride_b, q_stride_s, q_stride_h;
-    int64_t k_stride_b, k_stride_s, k_stride_h;
-    int64_t v_stride_b, v_stride_s, v_stride_h;
-    int64_t o_stride_b, o_stride_s, o_stride_h;
-    int64_t lse_stride_b, lse_stride_s, lse_stride_h;
 
     // Valid lengths, [batch] int32. q_lens == null: every row has q_len real
     // queries; kv_lens == null: every row has kv_len real keys (validate.cpp

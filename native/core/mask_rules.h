@@ -1,6 +1,7 @@
-// The mask rules of SPEC §3, in one place, for the CPU backend and the CUDA
-// kernels alike. Every "which rows are real, which keys does a query see"
-// question is answered here and nowhere else.
+// The mask rules of docs/semantics.md ("Valid lengths and padding", "Mask
+// modes"), in one place, for the CPU backend and the CUDA kernels alike.
+// Every "which rows are real, which keys does a query see" question is
+// answered here and nowhere else.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
 // Decode kernels for f16, head_dim 64 (row packs of 1, 4 and 8).
-#include "decode_kernel.cuh"
+#include "decode_launch.cuh"
 
 PATTN_DECODE_INSTANTIATE(__half, 64)

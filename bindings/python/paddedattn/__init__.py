@@ -1,8 +1,11 @@
 """ctypes binding of PaddedAttention's C ABI (native/include/paddedattn.h).
 
 No third-party package is needed; numpy and torch are used only when you pass
-their arrays. The module mirrors the header one to one (constants, enums,
-structs, functions) and adds a few helpers on top.
+their arrays. The declarations that mirror the header one to one (constants,
+enums, structs, function signatures) are generated from it into _native.py by
+bindings/PaddedAttention.Bindings (`./build.sh bindings`); this file adds the
+loading, the errors and the helpers on top. Import it as a package: put
+bindings/python on PYTHONPATH or `pip install bindings/python`.
 
 Stable API (other scripts import this module; names below do not change):
 
@@ -10,7 +13,7 @@ Loading
     load_library(path=None) -> ctypes.CDLL
         Loads libpaddedattn once and checks pattn_abi_version() against
         ABI_VERSION. Search order: `path`, $PADDEDATTN_NATIVE_LIB, the
-        directory of this module, then <repo>/build/native, <repo>/native/build,
+        directory of this package, then <repo>/build/native, <repo>/native/build,
         <repo>/build (and their Release/ and Debug/ subfolders). When nothing
         loads, PattnLibraryError lists every path tried and why it failed.
     lib()                     the loaded CDLL (loads it on first use)
@@ -27,7 +30,7 @@ Errors
                               unless status == Status.SUCCESS; returns None.
 
 Enums (IntEnum, values equal to the header's)
-    Status, DType, DeviceType, MaskMode, PaddingSide
+    Status, DType (generated as Dtype), DeviceType, MaskMode, PaddingSide
     Constants: ABI_VERSION, VERSION_MAJOR/MINOR/PATCH, MAX_DIMS, DEVICE_NAME_SIZE
 
 Structs (ctypes.Structure, same fields and order as the header)
@@ -82,10 +85,9 @@ Devices, memory, streams (thin wrappers over the exported functions)
 from __future__ import annotations
 
 import ctypes
-import enum
 import os
 import sys
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 __all__ = [
     "ABI_VERSION", "VERSION_MAJOR", "VERSION_MINOR", "VERSION_PATCH", "MAX_DIMS",
@@ -101,177 +103,25 @@ __all__ = [
     "stream_destroy", "stream_synchronize",
 ]
 
-# --------------------------------------------------------------------------
-# Constants and enums (pattn_constants, pattn_status, ...)
-# --------------------------------------------------------------------------
+from ._native import (  # noqa: F401  (re-exported)
+    ABI_VERSION, DEVICE_NAME_SIZE, FUNCTIONS, MAX_DIMS, VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH,
+    DecodeParams, DeviceProperties, DeviceType, Dtype, MaskMode, MergeParams, PaddingSide, PrefillParams,
+    Status, Tensor,
+)
 
-ABI_VERSION = 1
-VERSION_MAJOR = 0
-VERSION_MINOR = 1
-VERSION_PATCH = 0
-MAX_DIMS = 4
-DEVICE_NAME_SIZE = 256
+# The spelling this binding has always exported.
+DType = Dtype
 
 
-class Status(enum.IntEnum):
-    SUCCESS = 0
-    INVALID_ARGUMENT = 1
-    UNSUPPORTED = 2
-    DEVICE_MISMATCH = 3
-    OUT_OF_MEMORY = 4
-    CUDA_ERROR = 5
-    CUDA_NOT_BUILT = 6
-    NO_DEVICE = 7
-    INTERNAL_ERROR = 8
+def _tensor_repr(self: Tensor) -> str:
+    n = max(0, min(int(self.ndim), MAX_DIMS))
+    where = "cpu" if self.device_type == DeviceType.CPU else "cuda:%d" % self.device_id
+    return "Tensor(data=%s, dtype=%s, %s, shape=%s, strides=%s)" % (
+        hex(self.data or 0), _enum_name(DType, self.dtype), where,
+        list(self.shape[:n]), list(self.strides[:n]))
 
 
-class DType(enum.IntEnum):
-    F32 = 0
-    F16 = 1
-    BF16 = 2
-    I32 = 3
-
-
-class DeviceType(enum.IntEnum):
-    CPU = 0
-    CUDA = 1
-
-
-class MaskMode(enum.IntEnum):
-    PADDED = 0
-    CAUSAL_PADDED_LEFT = 1
-    CAUSAL_PADDED_RIGHT = 2
-    PADDED_LEFT = 3
-
-
-class PaddingSide(enum.IntEnum):
-    RIGHT = 0
-    LEFT = 1
-
-
-# C enums are int-sized on every ABI the library targets.
-_c_enum = ctypes.c_int
-
-# --------------------------------------------------------------------------
-# Structs
-# --------------------------------------------------------------------------
-
-
-class Tensor(ctypes.Structure):
-    """pattn_tensor: a strided view; shape/strides read for i < ndim."""
-
-    _fields_ = [
-        ("data", ctypes.c_void_p),
-        ("dtype", _c_enum),
-        ("device_type", _c_enum),
-        ("device_id", ctypes.c_int32),
-        ("ndim", ctypes.c_int32),
-        ("shape", ctypes.c_int64 * MAX_DIMS),
-        ("strides", ctypes.c_int64 * MAX_DIMS),
-    ]
-
-    def __repr__(self) -> str:
-        n = max(0, min(int(self.ndim), MAX_DIMS))
-        where = "cpu" if self.device_type == DeviceType.CPU else "cuda:%d" % self.device_id
-        return "Tensor(data=%s, dtype=%s, %s, shape=%s, strides=%s)" % (
-            hex(self.data or 0), _enum_name(DType, self.dtype), where,
-            list(self.shape[:n]), list(self.strides[:n]))
-
-
-class PrefillParams(ctypes.Structure):
-    """pattn_prefill_params."""
-
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("mask_mode", _c_enum),
-        ("q", Tensor),
-        ("k", Tensor),
-        ("v", Tensor),
-        ("o", Tensor),
-        ("lse", Tensor),
-        ("q_valid_lens", Tensor),
-        ("kv_valid_lens", Tensor),
-        ("softmax_scale", ctypes.c_float),
-        ("reserved", ctypes.c_uint32),
-    ]
-
-
-class DecodeParams(ctypes.Structure):
-    """pattn_decode_params."""
-
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("padding_side", _c_enum),
-        ("q", Tensor),
-        ("k_cache", Tensor),
-        ("v_cache", Tensor),
-        ("o", Tensor),
-        ("lse", Tensor),
-        ("kv_valid_lens", Tensor),
-        ("softmax_scale", ctypes.c_float),
-        ("num_splits", ctypes.c_int32),
-    ]
-
-
-class MergeParams(ctypes.Structure):
-    """pattn_merge_params."""
-
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint32),
-        ("o_a", Tensor),
-        ("lse_a", Tensor),
-        ("o_b", Tensor),
-        ("lse_b", Tensor),
-        ("o_out", Tensor),
-        ("lse_out", Tensor),
-    ]
-
-
-class DeviceProperties(ctypes.Structure):
-    """pattn_device_properties."""
-
-    _fields_ = [
-        ("struct_size", ctypes.c_uint32),
-        ("device_id", ctypes.c_int32),
-        ("name", ctypes.c_char * DEVICE_NAME_SIZE),
-        ("compute_capability_major", ctypes.c_int32),
-        ("compute_capability_minor", ctypes.c_int32),
-        ("multiprocessor_count", ctypes.c_int32),
-        ("max_shared_memory_per_block_optin", ctypes.c_int32),
-        ("total_global_memory", ctypes.c_uint64),
-        ("l2_cache_size", ctypes.c_uint64),
-    ]
-
-
-# --------------------------------------------------------------------------
-# Functions: name -> (restype, argtypes), exactly as declared in the header
-# --------------------------------------------------------------------------
-
-_vp = ctypes.c_void_p
-_FUNCTIONS = {
-    "pattn_abi_version": (ctypes.c_uint32, []),
-    "pattn_version_string": (ctypes.c_char_p, []),
-    "pattn_status_string": (ctypes.c_char_p, [_c_enum]),
-    "pattn_last_error_message": (ctypes.c_char_p, []),
-    "pattn_sequence_prefill": (_c_enum, [ctypes.POINTER(PrefillParams), _vp]),
-    "pattn_decode": (_c_enum, [ctypes.POINTER(DecodeParams), _vp]),
-    "pattn_merge_states": (_c_enum, [ctypes.POINTER(MergeParams), _vp]),
-    "pattn_device_count": (_c_enum, [ctypes.POINTER(ctypes.c_int32)]),
-    "pattn_device_get_properties": (_c_enum, [ctypes.c_int32, ctypes.POINTER(DeviceProperties)]),
-    "pattn_device_synchronize": (_c_enum, [ctypes.c_int32]),
-    "pattn_device_malloc": (_c_enum, [ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(_vp)]),
-    "pattn_device_free": (_c_enum, [_vp]),
-    "pattn_host_malloc_pinned": (_c_enum, [ctypes.c_uint64, ctypes.POINTER(_vp)]),
-    "pattn_host_free_pinned": (_c_enum, [_vp]),
-    "pattn_memcpy": (_c_enum, [_vp, _vp, ctypes.c_uint64]),
-    "pattn_memcpy_async": (_c_enum, [_vp, _vp, ctypes.c_uint64, _vp]),
-    "pattn_memset_async": (_c_enum, [_vp, ctypes.c_int32, ctypes.c_uint64, _vp]),
-    "pattn_pointer_get_device": (_c_enum, [_vp, ctypes.POINTER(_c_enum), ctypes.POINTER(ctypes.c_int32)]),
-    "pattn_stream_create": (_c_enum, [ctypes.c_int32, ctypes.POINTER(_vp)]),
-    "pattn_stream_destroy": (_c_enum, [_vp]),
-    "pattn_stream_synchronize": (_c_enum, [_vp]),
-}
+Tensor.__repr__ = _tensor_repr
 
 # --------------------------------------------------------------------------
 # Loading
@@ -306,7 +156,7 @@ def _library_file_names() -> Sequence[str]:
 
 def _candidate_paths() -> list:
     here = os.path.dirname(os.path.abspath(__file__))
-    repo = os.path.dirname(os.path.dirname(here))  # samples/python -> repo root
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(here)))  # bindings/python/paddedattn -> repo root
     dirs = [here]
     for sub in ("build/native", "native/build", "build"):
         base = os.path.join(repo, *sub.split("/"))
@@ -357,7 +207,7 @@ def load_library(path: Optional[str] = None) -> ctypes.CDLL:
 
 def _bind(handle: ctypes.CDLL) -> None:
     missing = []
-    for name, (restype, argtypes) in _FUNCTIONS.items():
+    for name, (restype, argtypes) in FUNCTIONS.items():
         try:
             function = getattr(handle, name)
         except AttributeError:
@@ -675,7 +525,7 @@ def memset_async(dst: int, value: int, nbytes: int, stream: Any = None) -> None:
 
 
 def pointer_get_device(ptr: int):
-    device_type = _c_enum(0)
+    device_type = ctypes.c_int(0)
     device_id = ctypes.c_int32(0)
     check(lib().pattn_pointer_get_device(int(ptr) or None, ctypes.byref(device_type), ctypes.byref(device_id)))
     return _to_enum(DeviceType, device_type.value), int(device_id.value)

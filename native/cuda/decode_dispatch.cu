@@ -1,0 +1,276 @@
+// pattn::cuda::decode: picks the kernel instantiation and the number of KV
+// splits, runs the split kernel and, for more than one split, merges the
+// partial states (the merge_states math, in base 2): inside the split kernel
+// when the splits of a row fit in one thread-block cluster (sm_90), else in
+// a combine kernel.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "attention_args.h"
+#include "backends.h"
+#include "common/device_state.h"
+#include "common/dispatch.h"
+#include "common/math_constants.h"
+#include "common/tuning.h"
+#include "cuda_check.h"
+#include "decode_launch.cuh"
+#include "decode_params.h"
+#include "errors.h"
+#include "mask_rules.h"
+
+PATTN_DECODE_EXTERN(__half, 64)
+PATTN_DECODE_EXTERN(__half, 128)
+PATTN_DECODE_EXTERN(__half, 256)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 64)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 128)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 256)
+
+namespace pattn {
+namespace cuda {
+namespace decode_detail {
+
+// Pipeline depth, from a sweep of depths 2 to 8 on an H200
+// (docs/performance.md, Decode): grids of many rows (at least one block per
+// two SMs before splitting: throughput bound) take the 3-stage pipeline when
+// its smaller shared memory buys another resident block per SM (d128 with 4
+// packed rows: 4 blocks instead of 3; 64 x 1k 77.4 -> 68.9 us, 64 x 8k
+// 451.9 -> 432.6, 64 x 32k 1693 -> 1619, 16 x 32k 413.0 -> 406.6); small
+// batches keep kDefaultStages (latency bound: equal within 0.4 us).
+bool throughput_bound(int64_t base_blocks, int sms) { return 2 * base_blocks >= sms; }
+
+template <typename T, int HEAD_DIM, int ROWS>
+cudaError_t choose_stages(int64_t base_blocks, int sms, DeviceState& device, int* stages) {
+    *stages = kDefaultStages;
+    if (!throughput_bound(base_blocks, sms)) return cudaSuccess;
+    int per_sm_3 = 1, per_sm_default = 1;
+    cudaError_t e = decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, 3, &per_sm_3);
+    if (e == cudaSuccess) e = decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, kDefaultStages, &per_sm_default);
+    if (e == cudaSuccess && per_sm_3 > per_sm_default) *stages = 3;
+    return e;
+}
+
+// Splits per row, from sweeps of forced split counts on an H200 (batch 1,
+// 16, 64 x cache 1k to 32k, 8 KV heads; docs/performance.md, Decode):
+//  - every SM gets a block: small batches are latency bound (batch 1 was
+//    fastest with about 16 splits at 1k and 8k keys, 32 at 32k), but with
+//    many splits per row not more blocks than SMs;
+//  - no split longer than kMaxKeysPerSplit keys;
+//  - a grid of between one and two waves of resident blocks, whose second
+//    wave would run mostly empty, is raised to two full waves when the
+//    splits keep at least kMinKeysForWaves keys (batch 64 x 1k: 87 -> 78 us);
+//  - on a throughput-bound batch, a grid of less than one wave is raised
+//    to one full wave when the splits keep at least kMinKeysForOneWave
+//    keys (16 x 1k with 4 blocks per SM: 2 -> 4 splits, 24.7 -> 23.7 us);
+//  - at most kWaves waves of blocks, at least kMinKeysPerSplit keys per
+//    split, at most kMaxAutoSplits splits.
+int choose_num_splits(int64_t base_blocks, int max_kv, int sms, int slots) {
+    constexpr int kMaxKeysPerSplit = 1024;
+    constexpr int kMinKeysForWaves = 256;
+    constexpr int kMinKeysForOneWave = 128;
+    constexpr int kMinKeysPerSplit = 64;
+    constexpr int kWaves = 4;
+    constexpr int kMaxAutoSplits = 128;
+    if (max_kv <= 0 || base_blocks <= 0) return 1;
+    auto ceil_div = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+    // Splits that give every SM a block; with more than 8 of them, rounded
+    // down so the grid is not a few blocks more than the SMs (1 x 8k: 17
+    // splits = 136 blocks on 132 SMs took 17.3 us, 16 splits 14.0 us).
+    int64_t fill = ceil_div(sms, base_blocks);
+    if (fill > 8 && fill * base_blocks > sms) fill = sms / base_blocks;
+    int64_t splits = std::max(fill, ceil_div(max_kv, kMaxKeysPerSplit));
+    const int64_t blocks = base_blocks * splits;
+    if (blocks > slots && blocks < 2 * static_cast<int64_t>(slots)) {
+        const int64_t two_waves = ceil_div(2 * static_cast<int64_t>(slots), base_blocks);
+        if (max_kv / two_waves >= kMinKeysForWaves) splits = two_waves;
+    }
+    if (throughput_bound(base_blocks, sms) && base_blocks * splits < slots) {
+        const int64_t one_wave = slots / base_blocks;
+        if (one_wave > splits && max_kv / one_wave >= kMinKeysForOneWave) splits = one_wave;
+    }
+    splits = std::min(splits, ceil_div(static_cast<int64_t>(kWaves) * slots, base_blocks));
+    splits = std::min(splits, ceil_div(max_kv, kMinKeysPerSplit));
+    return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(splits, kMaxAutoSplits)));
+}
+
+template <typename T, int HEAD_DIM, int ROWS>
+pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwitches& tuning, DeviceState& device,
+                        cudaStream_t stream) {
+    using Shape = DecodeShape<HEAD_DIM>;
+    p.row_chunks = (p.rows_per_kv_head + ROWS - 1) / ROWS;
+
+    int max_kv = a.kv_len;
+    const bool host_lens = a.kv_lens != nullptr && !a.lens_on_device;
+    if (host_lens) {
+        max_kv = 0;
+        for (int b = 0; b < a.batch; ++b) max_kv = std::max(max_kv, clamp_len(a.kv_lens[b], a.kv_len));
+    }
+
+    // Small batches carry host lengths in the kernel parameters; larger ones
+    // (or PADDEDATTN_UPLOAD_LENGTHS=1, a diagnostic switch) copy them to the
+    // workspace.
+    const bool lens_by_value = host_lens && a.batch <= kDecodeParamRows && !tuning.upload_lengths;
+    if (lens_by_value) {
+        p.kv_lens = nullptr;
+        p.lens_in_params = 1;
+        for (int b = 0; b < a.batch; ++b) p.param_lens[b] = clamp_len(a.kv_lens[b], a.kv_len);
+    }
+
+    const int64_t base_blocks = static_cast<int64_t>(a.batch) * a.num_kv_heads * p.row_chunks;
+    const int sms = device.sm_count;
+    int stages = std::min(tuning.decode_stages, kMaxStages);  // 0: choose
+    if (stages == 0) PATTN_CUDA_TRY((choose_stages<T, HEAD_DIM, ROWS>(base_blocks, sms, device, &stages)));
+    p.stages = std::min(stages, decode_max_stages<T, HEAD_DIM, ROWS>(device));
+    int per_sm = 1;  // also opts the kernel into its shared memory size
+    PATTN_CUDA_TRY((decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, p.stages, &per_sm)));
+    const int slots = sms * per_sm;
+    int splits = a.num_splits;
+    if (splits <= 0) {
+        splits = choose_num_splits(base_blocks, max_kv, sms, slots);
+    } else {
+        // More splits than tiles only adds empty blocks; the result is the same.
+        const int max_useful = std::max(1, (max_kv + Shape::kTileKeys - 1) / Shape::kTileKeys);
+        splits = std::min(std::min(a.num_splits, max_useful), kMaxSplits);
+    }
+    p.num_splits = splits;
+
+    // Cluster merge (sm_90): the splits of a row run as one thread-block
+    // cluster and the first merges them, in the split kernel (one launch, no
+    // workspace). Measured on an H200 (docs/performance.md, Decode): faster
+    // than split kernel + combine kernel only for a grid of one wave of
+    // resident blocks with 2 splits (16 x 1k: 25.1 -> 24.4 us; with 4 splits
+    // it was slower at every pipeline depth, 3 stages 23.7 -> 29.3 us);
+    // slower for clusters of 16 (1 x 8k: 14.0 -> 18.1 us) and for grids of
+    // several waves, where a cluster's finished blocks hold their SM slots
+    // until the whole cluster is done (16 x 32k: 396 -> 509 us).
+    const DecodeClusterMode mode = tuning.decode_cluster;
+    const int max_cluster =
+        mode == DecodeClusterMode::Off ? 1 : decode_max_cluster<T, HEAD_DIM, ROWS>(device);
+    const int64_t grid_blocks = base_blocks * splits;
+    const bool cluster_fits = mode == DecodeClusterMode::All ? splits <= max_cluster
+                                                       : splits <= std::min(max_cluster, 2) &&
+                                                             grid_blocks <= static_cast<int64_t>(slots);
+    const bool lens_uploaded = host_lens && !lens_by_value;  // needs the workspace copy
+    if (splits >= 2 && cluster_fits && !lens_uploaded) {
+        p.cluster_merge = 1;
+        const cudaError_t ce = launch_decode_cluster<T, HEAD_DIM, ROWS>(p, stream);
+        if (ce == cudaSuccess) return PATTN_STATUS_SUCCESS;
+        (void)cudaGetLastError();  // not accepted here: split kernel and combine instead
+        p.cluster_merge = 0;
+    }
+
+    // Stream-ordered workspace: split partials and a device copy of host lengths.
+    const int64_t rows = static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads;
+    const size_t part_o_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * HEAD_DIM * 4 : 0;
+    const size_t part_lse_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * 4 : 0;
+    const size_t lens_bytes = host_lens && !lens_by_value ? static_cast<size_t>(a.batch) * 4 : 0;
+    const size_t total = part_o_bytes + ((part_lse_bytes + 15) / 16 * 16) + lens_bytes;
+    unsigned char* workspace = nullptr;
+    if (total > 0) PATTN_CUDA_TRY(device.malloc_async(reinterpret_cast<void**>(&workspace), total, stream));
+
+    cudaError_t e = cudaSuccess;
+    if (splits > 1) {
+        p.part_o = reinterpret_cast<float*>(workspace);
+        p.part_lse = reinterpret_cast<float*>(workspace + part_o_bytes);
+    }
+    if (host_lens && !lens_by_value) {
+        int32_t* lens = reinterpret_cast<int32_t*>(workspace + part_o_bytes +
+                                                   (part_lse_bytes + 15) / 16 * 16);
+        // Pageable host memory is staged before this returns, so the caller
+        // may reuse its array right away.
+        e = cudaMemcpyAsync(lens, a.kv_lens, lens_bytes, cudaMemcpyHostToDevice, stream);
+        p.kv_lens = lens;
+    }
+    if (e == cudaSuccess) e = launch_decode_split<T, HEAD_DIM, ROWS>(p, stream);
+    if (e == cudaSuccess && splits > 1) {
+        CombineParams c{};
+        static_cast<QkvLayout&>(c) = a;
+        c.part_o = p.part_o;
+        c.part_lse = p.part_lse;
+        c.rows = rows;
+        c.splits = splits;
+        c.q_len = a.q_len;
+        c.num_qo_heads = a.num_qo_heads;
+        c.head_dim = HEAD_DIM;
+        e = launch_combine<T, HEAD_DIM>(c, static_cast<unsigned>(rows), splits * sizeof(float), device, stream);
+    }
+    if (workspace) {
+        const cudaError_t f = cudaFreeAsync(workspace, stream);
+        if (e == cudaSuccess) e = f;
+    }
+    return cuda_error(e, "decode kernel launch");
+}
+
+template <typename T, int HEAD_DIM>
+pattn_status run_decode_rows(const AttentionArgs& a, const DecodeParams& p, const TuningSwitches& tuning,
+                             DeviceState& device, cudaStream_t stream) {
+    if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, stream);
+    if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, stream);
+    return run_decode<T, HEAD_DIM, 8>(a, p, tuning, device, stream);
+}
+
+bool aligned16(const void* ptr, int64_t sb, int64_t ss, int64_t sh) {
+    // 16-byte loads of 8 elements of 2 bytes each.
+    return reinterpret_cast<uintptr_t>(ptr) % 16 == 0 && sb % 8 == 0 && ss % 8 == 0 && sh % 8 == 0;
+}
+
+template <typename T>
+pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
+    if (static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads > 0x7fffffffLL)
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: batch * q_len * num_qo_heads = %lld exceeds 2^31 - 1 on CUDA",
+                         static_cast<long long>(a.batch) * a.q_len * a.num_qo_heads);
+    if (a.batch > 65535)
+        return set_error(PATTN_STATUS_UNSUPPORTED, "decode: batch = %d exceeds 65535 on CUDA", a.batch);
+    if (a.num_kv_heads <= 0 || a.num_qo_heads % a.num_kv_heads != 0)
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                         "decode: num_qo_heads = %d is not a multiple of num_kv_heads = %d",
+                         a.num_qo_heads, a.num_kv_heads);
+    if (!aligned16(a.q, a.q_stride_b, a.q_stride_s, a.q_stride_h))
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: q must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
+    if (!aligned16(a.k, a.k_stride_b, a.k_stride_s, a.k_stride_h))
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: k_cache must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
+    if (!aligned16(a.v, a.v_stride_b, a.v_stride_s, a.v_stride_h))
+        return set_error(PATTN_STATUS_UNSUPPORTED,
+                         "decode: v_cache must be 16-byte aligned with strides that are multiples of 8 elements on CUDA");
+
+    // The caller (api.cpp) has made a.device_id current.
+    pattn_status status = PATTN_STATUS_SUCCESS;
+    DeviceState* device = device_state(a.device_id, &status);
+    if (device == nullptr) return status;
+    const TuningSwitches tuning = read_tuning_switches();
+
+    DecodeParams p{};
+    static_cast<QkvLayout&>(p) = a;
+    p.kv_lens = a.kv_lens;  // replaced by a device copy when the lengths are on the host
+    p.batch = a.batch;
+    p.q_len = a.q_len;
+    p.cache_len = a.kv_len;
+    p.num_qo_heads = a.num_qo_heads;
+    p.num_kv_heads = a.num_kv_heads;
+    p.group = a.num_qo_heads / a.num_kv_heads;
+    p.rows_per_kv_head = p.group * a.q_len;
+    p.left_padded = a.left_padded ? 1 : 0;
+    p.scale_log2 = a.scale * kLog2e;
+
+    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    PATTN_DISPATCH_HEAD_DIM("decode", a.head_dim, HEAD_DIM,
+                            { return run_decode_rows<T, HEAD_DIM>(a, p, tuning, *device, stream); })
+    return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
+}
+
+}  // namespace decode_detail
+
+pattn_status decode(const AttentionArgs& a, void* stream_ptr) {
+    if (a.batch == 0 || a.q_len == 0) return PATTN_STATUS_SUCCESS;
+    PATTN_DISPATCH_DTYPE("decode", a.dtype, T, { return decode_detail::decode_with_type<T>(a, stream_ptr); })
+    return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
+}
+
+}  // namespace cuda
+}  // namespace pattn

@@ -207,8 +207,8 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.scale_log2 = a.scale * kLog2e;
     p.left_padded = a.left_padded;
 
-    PATTN_DISPATCH_HEAD_DIM("prefill", a.head_dim, HEAD_DIM,
-                            { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, stream); })
+    PATTN_DISPATCH_PREFILL_HEAD_DIM(a.head_dim, HEAD_DIM,
+                                    { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, stream); })
     return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
 }
 

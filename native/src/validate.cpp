@@ -21,8 +21,10 @@
 
 namespace pattn {
 
-bool cuda_supports_head_dim(int64_t head_dim) {
-    return head_dim == 64 || head_dim == 128 || head_dim == 256;
+bool cuda_supports_head_dim(int64_t head_dim, bool decode) {
+    if (head_dim == 64 || head_dim == 128 || head_dim == 256) return true;
+    // Prefill also has the head_dims of the small embedding models.
+    return !decode && (head_dim == 32 || head_dim == 80 || head_dim == 96);
 }
 
 namespace {
@@ -327,11 +329,10 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
                          num_qo_heads, in.k_name, num_kv_heads);
 
     // Head dim.
-    if (on_cuda && !cuda_supports_head_dim(head_dim))
+    if (on_cuda && !cuda_supports_head_dim(head_dim, in.decode))
         return set_error(PATTN_STATUS_UNSUPPORTED,
-                         "q.shape[3] (head_dim) = %" PRId64
-                         " is not supported (supported on CUDA: 64, 128, 256)",
-                         head_dim);
+                         "q.shape[3] (head_dim) = %" PRId64 " is not supported (supported on CUDA: %s)",
+                         head_dim, in.decode ? "64, 128, 256" : "32, 64, 80, 96, 128, 256");
     if (!on_cuda && (head_dim < 1 || head_dim > kCpuMaxHeadDim))
         return set_error(PATTN_STATUS_UNSUPPORTED,
                          "q.shape[3] (head_dim) = %" PRId64

@@ -28,7 +28,7 @@ public static class PrefillMatrix
     /// <summary>head_dims of the matrix: the kernels' instantiations, and on the CPU (which
     /// takes any head_dim) the same ones, so both backends are checked at each of them.</summary>
     static readonly int[] CpuHeadDims = { 64, 128, 256, 32, 80, 96 };
-    static readonly int[] CudaHeadDims = { 64, 128, 256 };
+    static readonly int[] CudaHeadDims = { 64, 128, 256, 32, 80, 96 };
 
     /// <summary>Rows for one mask: (dtype, head_dim, heads).</summary>
     public static IEnumerable<object[]> Rows(bool cuda)

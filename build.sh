@@ -327,18 +327,55 @@ run_ctest() {
     record "ctest" "$passed" "$failed" "$skipped"
 }
 
+# The CPU backend's instruction-set paths this machine can run, lowest first
+# (native/cpu/isa.cpp picks the last; PADDEDATTN_CPU_ISA forces a lower one).
+cpu_isa_paths() {
+    local flags
+    flags=" $(grep -m 1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+    echo scalar
+    case "$(uname -m)" in x86_64|amd64) ;; *) return 0 ;; esac
+    [[ "$flags" == *" avx2 "* && "$flags" == *" fma "* && "$flags" == *" f16c "* ]] || return 0
+    echo avx2
+    local f
+    for f in avx512f avx512bw avx512vl avx512dq; do [[ "$flags" == *" $f "* ]] || return 0; done
+    echo avx512
+}
+
+# The CPU suites (ctest CPU programs, MSTest Numerics.Cpu*) again on every
+# path but the best one, which the main runs above already used.
+run_cpu_isa_suites() {
+    local native_dir="$1" dotnet_ok="$2" paths best isa log rc passed failed skipped
+    paths="$(cpu_isa_paths)"
+    best="$(tail -n 1 <<< "$paths")"
+    for isa in $paths; do
+        [ "$isa" = "$best" ] && continue
+        log="$RESULTS_DIR/ctest-cpu-$isa.log" rc=0
+        say "ctest CPU suites, PADDEDATTN_CPU_ISA=$isa"
+        (cd "$native_dir" && PADDEDATTN_CPU_ISA=$isa ctest --output-on-failure --timeout 900 \
+            -R '^test_(prefill_cpu|decode|merge_states|api_errors|cpu_.*)$') 2>&1 | tee "$log" || rc=$?
+        passed="$(grep -cE '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: .* Passed ' "$log" || true)"
+        skipped="$(grep -E '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: ' "$log" | grep -c 'Skipped' || true)"
+        failed="$(grep -E '^ *[0-9]+/[0-9]+ +Test +#[0-9]+: ' "$log" | grep -vE ' Passed |Skipped' | grep -c . || true)"
+        if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi
+        record "ctest CPU isa=$isa" "$passed" "$failed" "$skipped" "(best path $best: main run)"
+        [ "$dotnet_ok" = 1 ] || continue
+        PADDEDATTN_CPU_ISA=$isa run_mstest "$ROOT/tests/PaddedAttention.Tests/PaddedAttention.Tests.csproj" \
+            "MSTest CPU isa=$isa" --filter "FullyQualifiedName~PaddedAttention.Tests.Numerics.Cpu"
+    done
+}
+
 # Microsoft.Testing.Platform prints "total: N / failed: N / succeeded: N / skipped: N".
 run_mstest() {
     local project="$1" name log rc=0
-    name="$(basename "$project" .csproj)"
-    log="$RESULTS_DIR/$name.log"
-    local runner_args=(--progress off --ansi off --output detailed)
+    name="${2:-$(basename "$project" .csproj)}"
+    log="$RESULTS_DIR/${name// /_}.log"
+    local runner_args=(--progress off --ansi off --output detailed "${@:3}")
     if [ -n "${PADDEDATTN_TEST_WRAPPER:-}" ]; then
         # e.g. "compute-sanitizer --tool memcheck": the wrapper runs the test
         # assembly under the dotnet host.
         local assembly wrapper
         read -r -a wrapper <<< "$PADDEDATTN_TEST_WRAPPER"
-        assembly="$(find "$(dirname "$project")/bin/$CONFIGURATION" -name "$name.dll" -path '*/net*' | head -n 1)"
+        assembly="$(find "$(dirname "$project")/bin/$CONFIGURATION" -name "$(basename "$project" .csproj).dll" -path '*/net*' | head -n 1)"
         say "MSTest: $name under $PADDEDATTN_TEST_WRAPPER"
         timeout 5400 "${wrapper[@]}" dotnet "$assembly" "${runner_args[@]}" 2>&1 | tee "$log" || rc=$?
     else
@@ -486,6 +523,7 @@ cmd_test() {
             done
             [ "$found" = 1 ] || record "MSTest" 0 1 0 "no test project under tests/"
         fi
+        run_cpu_isa_suites "$native_dir" "$dotnet_ok"
         run_single "C sample" run_c_sample
         run_single "Python sample" run_python_sample
         run_python_suite "Python ctypes layout" "$ROOT/tests/python/test_ctypes_layout.py"

@@ -32,6 +32,7 @@ struct AttentionArgs : QkvLayout {
     bool lens_on_device;
 
     int32_t num_splits;           // decode: KV splits per row, 0 = choose
+    int32_t cpu_max_threads;      // CPU backend: most threads a call uses, 0 = all
 };
 
 // Merge of two attention states; rank-3 tensors are seen as rank 4 with

@@ -8,21 +8,21 @@
 namespace pattn {
 namespace cpu {
 
-inline uint32_t float_bits(float f) {
+static inline uint32_t float_bits(float f) {
     uint32_t u;
     std::memcpy(&u, &f, sizeof u);
     return u;
 }
 
-inline float bits_float(uint32_t u) {
+static inline float bits_float(uint32_t u) {
     float f;
     std::memcpy(&f, &u, sizeof f);
     return f;
 }
 
-inline float bf16_to_float(uint16_t h) { return bits_float(static_cast<uint32_t>(h) << 16); }
+static inline float bf16_to_float(uint16_t h) { return bits_float(static_cast<uint32_t>(h) << 16); }
 
-inline uint16_t float_to_bf16(float f) {
+static inline uint16_t float_to_bf16(float f) {
     uint32_t u = float_bits(f);
     if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);  // quiet NaN
     u += 0x7FFFu + ((u >> 16) & 1u);
@@ -31,7 +31,7 @@ inline uint16_t float_to_bf16(float f) {
 
 // Branch-light f16 -> f32 (after F. Giesen's half_to_float_fast): move the
 // exponent and mantissa into place, then fix up Inf/NaN and subnormals.
-inline float half_to_float(uint16_t h) {
+static inline float half_to_float(uint16_t h) {
     constexpr uint32_t shifted_exp = 0x7C00u << 13;
     uint32_t u = (static_cast<uint32_t>(h) & 0x7FFFu) << 13;
     const uint32_t exponent = u & shifted_exp;
@@ -45,7 +45,7 @@ inline float half_to_float(uint16_t h) {
     return bits_float(u | ((static_cast<uint32_t>(h) & 0x8000u) << 16));
 }
 
-inline uint16_t float_to_half(float f) {
+static inline uint16_t float_to_half(float f) {
     const uint32_t u = float_bits(f);
     const uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
     const uint32_t a = u & 0x7FFFFFFFu;

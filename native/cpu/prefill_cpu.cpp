@@ -1,298 +1,296 @@
 // CPU backend of masked prefill (SPEC §2-4); also serves decode, which is
 // causal prefill with every query row real.
 //
-// Work is split into items of (batch row, query head, 64 padded query rows),
-// taken from an atomic counter by a few std::threads. Each item runs a tiled
-// online softmax over 64-key tiles in f32: no q_len x kv_len matrix exists.
-// Only real query rows and real, visible keys are ever read, so padding may
-// hold anything (NaN, Inf); padding rows and rows that see no key are written
-// as o = 0, lse = -inf. Which rows are real and which keys a query sees comes
-// from mask_rules.h only.
+// The call is planned into items (attend_item.h): up to kItemRows query rows
+// of one (batch row, KV head), i.e. every query head of the KV group for a
+// run of real queries, so K and V are read once per group. Items are sorted
+// by cost, longest first, and taken from an atomic counter by the persistent
+// pool (thread_pool.h), so one long row among short ones does not serialise
+// the call. Padding query rows are written (o = 0, lse = -inf) by items of
+// their own. Each item runs the kernel of the instruction set isa.cpp picked;
+// an item whose scores overflow f32 is recomputed in double precision here.
+// Only real query rows and real, visible keys are read, so padding may hold
+// anything (NaN, Inf). Which rows are real and which keys a query sees comes
+// from mask_rules.h. Scratch is per thread and kept between calls: the
+// steady path makes no system call and allocates nothing.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
-#include <system_error>
-#include <thread>
+#include <new>
 #include <vector>
 
+#include "attend_item.h"
 #include "backends.h"
 #include "convert.h"
 #include "errors.h"
+#include "isa.h"
 #include "mask_rules.h"
+#include "thread_pool.h"
 
 namespace pattn {
 namespace cpu {
 namespace {
 
-constexpr int kQueryTile = 64;
-constexpr int kKeyTile = 64;
+// Below this many multiply-adds a call runs on the calling thread alone:
+// waking the pool would cost more than it saves.
+constexpr double kParallelMinCost = 1 << 18;
 
-// Element access by storage type.
-// Scores of f32 inputs are accumulated in double: the f32 contract (lse
-// within 1e-5) does not survive rounding in long f32 dot products when the
-// scores are large.
-struct F32 {
-    using storage = float;
-    using score = double;
-    static float load(float x) { return x; }
-    static float store(float x) { return x; }
-};
-struct F16 {
-    using storage = uint16_t;
-    using score = float;
-    static float load(uint16_t x) { return half_to_float(x); }
-    static uint16_t store(float x) { return float_to_half(x); }
-};
-struct BF16 {
-    using storage = uint16_t;
-    using score = float;
-    static float load(uint16_t x) { return bf16_to_float(x); }
-    static uint16_t store(float x) { return float_to_bf16(x); }
-};
-
-// Per-thread scratch, sized once per call. S is the score accumulator type.
-template <typename S>
-struct Workspace {
-    std::vector<S> q;        // [kQueryTile][head_dim]
-    std::vector<S> kt;       // [head_dim][kKeyTile], keys transposed
-    std::vector<float> v;    // [kKeyTile][head_dim]
-    std::vector<S> dots;     // [kQueryTile][kKeyTile] q.k
-    std::vector<float> s;    // [kQueryTile][kKeyTile] scores, then probabilities
-    std::vector<float> acc;  // [kQueryTile][head_dim]
-    std::vector<float> m;    // [kQueryTile] running max
-    std::vector<float> l;    // [kQueryTile] running sum
-
-    explicit Workspace(int head_dim)
-        : q(static_cast<size_t>(kQueryTile) * head_dim),
-          kt(static_cast<size_t>(head_dim) * kKeyTile),
-          v(static_cast<size_t>(kKeyTile) * head_dim),
-          dots(static_cast<size_t>(kQueryTile) * kKeyTile),
-          s(static_cast<size_t>(kQueryTile) * kKeyTile),
-          acc(static_cast<size_t>(kQueryTile) * head_dim),
-          m(kQueryTile),
-          l(kQueryTile) {}
-};
-
-template <typename E>
-class PrefillRunner {
-public:
-    using T = typename E::storage;
-    using S = typename E::score;
-    using Scratch = Workspace<S>;
-
-    explicit PrefillRunner(const AttentionArgs& a)
-        : a_(a), tiles_per_row_((a.q_len + kQueryTile - 1) / kQueryTile) {}
-
-    int64_t work_items() const {
-        return static_cast<int64_t>(a_.batch) * a_.num_qo_heads * tiles_per_row_;
+AttendKernel pick_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+    switch (active_isa()) {
+        case Isa::Avx512: return attend_avx512;
+        case Isa::Avx2: return attend_avx2;
+        case Isa::Scalar: break;
     }
+#endif
+    return attend_portable;
+}
 
-    void run_item(int64_t item, Scratch& ws) const {
-        const int32_t tile = static_cast<int32_t>(item % tiles_per_row_);
-        const int32_t head = static_cast<int32_t>((item / tiles_per_row_) % a_.num_qo_heads);
-        const int32_t b = static_cast<int32_t>(item / (static_cast<int64_t>(tiles_per_row_) * a_.num_qo_heads));
-        const int32_t kv_head = head / (a_.num_qo_heads / a_.num_kv_heads);
+// A thread's scratch, grown on demand and kept (64-byte aligned).
+struct ThreadScratch {
+    float* data = nullptr;
+    size_t floats = 0;
+    ~ThreadScratch() { std::free(data); }
+    float* get(size_t need) {
+        if (need <= floats) return data;
+        const size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
+        void* p = std::aligned_alloc(64, bytes);
+        if (p == nullptr) return nullptr;
+        std::free(data);
+        data = static_cast<float*>(p);
+        floats = bytes / sizeof(float);
+        return data;
+    }
+};
 
+ThreadScratch& thread_scratch() {
+    thread_local ThreadScratch scratch;
+    return scratch;
+}
+
+// -------------------------------------------------------- element access --
+float load_elem(pattn_dtype dtype, const void* base, int64_t index) {
+    switch (dtype) {
+        case PATTN_DTYPE_F16: return half_to_float(static_cast<const uint16_t*>(base)[index]);
+        case PATTN_DTYPE_BF16: return bf16_to_float(static_cast<const uint16_t*>(base)[index]);
+        default: return static_cast<const float*>(base)[index];
+    }
+}
+
+void store_elem(pattn_dtype dtype, void* base, int64_t index, float x) {
+    switch (dtype) {
+        case PATTN_DTYPE_F16: static_cast<uint16_t*>(base)[index] = float_to_half(x); break;
+        case PATTN_DTYPE_BF16: static_cast<uint16_t*>(base)[index] = float_to_bf16(x); break;
+        default: static_cast<float*>(base)[index] = x; break;
+    }
+}
+
+void write_empty_row(const AttentionArgs& a, int64_t b, int64_t row, int64_t head) {
+    const int64_t o = b * a.o_stride_b + row * a.o_stride_s + head * a.o_stride_h;
+    for (int64_t x = 0; x < a.head_dim; ++x) store_elem(a.dtype, a.o, o + x, 0.0f);
+    if (a.lse)
+        a.lse[b * a.lse_stride_b + row * a.lse_stride_s + head * a.lse_stride_h] =
+            -std::numeric_limits<float>::infinity();
+}
+
+// Item with i_begin == i_end == -1: padding rows [q_first, k_first) of row b
+// (the fields are reused as a row range) for every head.
+constexpr int64_t kPaddingItem = -1;
+
+void write_padding(const AttentionArgs& a, const AttendItem& it) {
+    for (int64_t row = it.q_first; row < it.k_first; ++row)
+        for (int64_t h = 0; h < a.num_qo_heads; ++h) write_empty_row(a, it.b, row, h);
+}
+
+// Double-precision recomputation of an item whose f32 scores were not all
+// finite: scores, running max and sums in f64, one key at a time. Finite f32
+// inputs cannot overflow there (|q.k| * scale < 1e120), so a non-finite score
+// means NaN or Inf among the real, visible data: that row is NaN.
+// `scratch` holds at least 2 * head_dim doubles (ScratchLayout::acc).
+void attend_double(const AttentionArgs& a, const AttendItem& it, double* scratch) {
+    const int64_t d = a.head_dim;
+    const int64_t group = a.num_qo_heads / a.num_kv_heads;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    double* acc = scratch;
+    double* q = scratch + d;
+    for (int64_t i = it.i_begin; i < it.i_end; ++i) {
+        int64_t visible = it.kv;
+        if (a.causal) visible = std::min(it.kv, std::max<int64_t>(0, it.causal_first + (i - it.i_begin)));
+        const int64_t row = it.q_first + i;
+        for (int64_t g = 0; g < group; ++g) {
+            const int64_t head = it.kv_head * group + g;
+            const int64_t qo = it.b * a.q_stride_b + row * a.q_stride_s + head * a.q_stride_h;
+            for (int64_t x = 0; x < d; ++x) q[x] = load_elem(a.dtype, a.q, qo + x);
+            std::fill(acc, acc + d, 0.0);
+            double m = -std::numeric_limits<double>::infinity(), l = 0.0;
+            for (int64_t j = 0; j < visible; ++j) {
+                const int64_t key = it.k_first + j;
+                const int64_t ko = it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h;
+                const int64_t vo = it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h;
+                double dot = 0.0;
+                for (int64_t x = 0; x < d; ++x) dot += q[x] * load_elem(a.dtype, a.k, ko + x);
+                const double score = dot * static_cast<double>(a.scale);
+                if (!std::isfinite(score)) {
+                    m = nan;
+                    break;
+                }
+                const double m_new = std::max(m, score);
+                const double c = std::exp(m - m_new);  // exp(-inf) = 0 on the first key
+                const double p = std::exp(score - m_new);
+                l = l * c + p;
+                for (int64_t x = 0; x < d; ++x) acc[x] = acc[x] * c + p * load_elem(a.dtype, a.v, vo + x);
+                m = m_new;
+            }
+            const int64_t oo = it.b * a.o_stride_b + row * a.o_stride_s + head * a.o_stride_h;
+            float* lse = a.lse ? a.lse + it.b * a.lse_stride_b + row * a.lse_stride_s + head * a.lse_stride_h
+                               : nullptr;
+            if (std::isnan(m)) {
+                for (int64_t x = 0; x < d; ++x) store_elem(a.dtype, a.o, oo + x, static_cast<float>(nan));
+                if (lse) *lse = static_cast<float>(nan);
+            } else if (l == 0.0) {
+                write_empty_row(a, it.b, row, head);
+            } else {
+                for (int64_t x = 0; x < d; ++x) store_elem(a.dtype, a.o, oo + x, static_cast<float>(acc[x] / l));
+                if (lse) *lse = static_cast<float>(m + std::log(l));
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------- planning --
+struct Plan {
+    std::vector<AttendItem> items;
+    int64_t max_rows = 0;
+    double cost = 0.0;
+};
+
+void plan_call(const AttentionArgs& a, Plan& plan) {
+    plan.items.clear();
+    plan.cost = 0.0;
+    const int64_t group = a.num_qo_heads / a.num_kv_heads;
+    const int64_t tile = std::max<int64_t>(1, kItemRows / group);  // queries per item
+    plan.max_rows = 0;
+    for (int32_t b = 0; b < a.batch; ++b) {
         // Host lengths were range-checked; clamping keeps this safe anyway.
-        const int32_t qv = a_.q_lens ? clamp_len(a_.q_lens[b], a_.q_len) : a_.q_len;
-        const int32_t kv = a_.kv_lens ? clamp_len(a_.kv_lens[b], a_.kv_len) : a_.kv_len;
-        const RowExtent ext = row_extent(a_.q_len, a_.kv_len, qv, kv, a_.left_padded);
-
-        const int32_t r0 = tile * kQueryTile;
-        const int32_t r1 = std::min(r0 + kQueryTile, a_.q_len);
-        const int32_t real_lo = std::max(r0, ext.q_first);
-        const int32_t real_hi = std::min(r1, ext.q_first + ext.qv);
-
-        for (int32_t r = r0; r < r1; ++r)
-            if (r < real_lo || r >= real_hi) write_empty_row(b, r, head);
-        if (real_lo >= real_hi) return;
-
-        attend(b, head, kv_head, ext, real_lo, real_hi, ws);
-    }
-
-private:
-    const T* q_row(int32_t b, int32_t r, int32_t h) const {
-        return static_cast<const T*>(a_.q) + b * a_.q_stride_b + r * a_.q_stride_s + h * a_.q_stride_h;
-    }
-    const T* k_row(int32_t b, int32_t r, int32_t h) const {
-        return static_cast<const T*>(a_.k) + b * a_.k_stride_b + r * a_.k_stride_s + h * a_.k_stride_h;
-    }
-    const T* v_row(int32_t b, int32_t r, int32_t h) const {
-        return static_cast<const T*>(a_.v) + b * a_.v_stride_b + r * a_.v_stride_s + h * a_.v_stride_h;
-    }
-    T* o_row(int32_t b, int32_t r, int32_t h) const {
-        return static_cast<T*>(a_.o) + b * a_.o_stride_b + r * a_.o_stride_s + h * a_.o_stride_h;
-    }
-    float* lse_at(int32_t b, int32_t r, int32_t h) const {
-        return a_.lse + b * a_.lse_stride_b + r * a_.lse_stride_s + h * a_.lse_stride_h;
-    }
-
-    void write_empty_row(int32_t b, int32_t r, int32_t h) const {
-        T* o = o_row(b, r, h);
-        const T zero = E::store(0.0f);
-        for (int32_t d = 0; d < a_.head_dim; ++d) o[d] = zero;
-        if (a_.lse) *lse_at(b, r, h) = -std::numeric_limits<float>::infinity();
-    }
-
-    // Real query rows [real_lo, real_hi) of (b, head), all inside one tile.
-    void attend(int32_t b, int32_t head, int32_t kv_head, const RowExtent& ext, int32_t real_lo,
-                int32_t real_hi, Scratch& ws) const {
-        const int32_t dim = a_.head_dim;
-        const int32_t rows = real_hi - real_lo;
-        const int32_t i_begin = real_lo - ext.q_first;  // index among the real queries
-        const TileKeyRange keys = tile_key_range(i_begin, i_begin + rows, ext.qv, ext.kv, a_.causal);
-        const float neg_inf = -std::numeric_limits<float>::infinity();
-
-        S* q = ws.q.data();
-        S* kt = ws.kt.data();
-        S* dots = ws.dots.data();
-        float* v = ws.v.data();
-        float* s = ws.s.data();
-        float* acc = ws.acc.data();
-        float* m = ws.m.data();
-        float* l = ws.l.data();
-
-        for (int32_t r = 0; r < rows; ++r) {
-            const T* src = q_row(b, real_lo + r, head);
-            S* dst = q + static_cast<size_t>(r) * dim;
-            for (int32_t d = 0; d < dim; ++d) dst[d] = static_cast<S>(E::load(src[d]));
-            float* ar = acc + static_cast<size_t>(r) * dim;
-            for (int32_t d = 0; d < dim; ++d) ar[d] = 0.0f;
-            m[r] = neg_inf;
-            l[r] = 0.0f;
+        const int32_t qv = a.q_lens ? clamp_len(a.q_lens[b], a.q_len) : a.q_len;
+        const int32_t kv = a.kv_lens ? clamp_len(a.kv_lens[b], a.kv_len) : a.kv_len;
+        const RowExtent ext = row_extent(a.q_len, a.kv_len, qv, kv, a.left_padded);
+        // Padding rows: [0, q_first) and [q_first + qv, q_len).
+        const int64_t pad_ranges[2][2] = {{0, ext.q_first},
+                                          {static_cast<int64_t>(ext.q_first) + qv, a.q_len}};
+        for (const auto& range : pad_ranges) {
+            if (range[0] >= range[1]) continue;
+            AttendItem p{};
+            p.b = b;
+            p.i_begin = p.i_end = kPaddingItem;
+            p.q_first = range[0];
+            p.k_first = range[1];
+            p.cost = static_cast<double>(range[1] - range[0]) * a.num_qo_heads * a.head_dim * 0.25;
+            plan.items.push_back(p);
+            plan.cost += p.cost;
         }
-
-        // Keys [0, keys_any) are seen by some query of the tile; the rest
-        // (including all padding keys) are never read.
-        for (int32_t j0 = 0; j0 < keys.keys_any; j0 += kKeyTile) {
-            const int32_t n = std::min(kKeyTile, keys.keys_any - j0);
-            for (int32_t c = 0; c < n; ++c) {
-                const int32_t row = ext.k_first + j0 + c;
-                const T* ks = k_row(b, row, kv_head);
-                const T* vs = v_row(b, row, kv_head);
-                float* vd = v + static_cast<size_t>(c) * dim;
-                for (int32_t d = 0; d < dim; ++d) {
-                    kt[static_cast<size_t>(d) * kKeyTile + c] = static_cast<S>(E::load(ks[d]));
-                    vd[d] = E::load(vs[d]);
-                }
-            }
-
-            // Scores: s[r][c] = scale * sum_d q[r][d] * k[c][d], vectorized over c.
-            const S scale = static_cast<S>(a_.scale);
-            for (int32_t r = 0; r < rows; ++r) {
-                S* dr = dots + static_cast<size_t>(r) * kKeyTile;
-                for (int32_t c = 0; c < kKeyTile; ++c) dr[c] = S(0);
-                const S* qr = q + static_cast<size_t>(r) * dim;
-                for (int32_t d = 0; d < dim; ++d) {
-                    const S qd = qr[d];
-                    const S* kd = kt + static_cast<size_t>(d) * kKeyTile;
-                    for (int32_t c = 0; c < kKeyTile; ++c) dr[c] += qd * kd[c];
-                }
-                float* sr = s + static_cast<size_t>(r) * kKeyTile;
-                for (int32_t c = 0; c < kKeyTile; ++c) sr[c] = static_cast<float>(dr[c] * scale);
-            }
-
-            // Keys at or past keys_all are visible to only some rows.
-            const bool needs_mask = j0 + n > keys.keys_all;
-            for (int32_t r = 0; r < rows; ++r) {
-                float* sr = s + static_cast<size_t>(r) * kKeyTile;
-                int32_t visible = n;
-                if (needs_mask) {
-                    const int32_t count = visible_key_count(i_begin + r, ext.qv, ext.kv, a_.causal);
-                    visible = std::max(0, std::min(n, count - j0));
-                }
-                if (visible == 0) continue;  // nothing of this tile for this row
-
-                float tile_max = neg_inf;
-                for (int32_t c = 0; c < visible; ++c) tile_max = std::max(tile_max, sr[c]);
-                const float m_new = std::max(m[r], tile_max);
-                const float correction = std::exp(m[r] - m_new);  // exp(-inf) = 0 on the first tile
-                float sum = 0.0f;
-                for (int32_t c = 0; c < visible; ++c) {
-                    sr[c] = std::exp(sr[c] - m_new);
-                    sum += sr[c];
-                }
-                l[r] = l[r] * correction + sum;
-                m[r] = m_new;
-
-                float* ar = acc + static_cast<size_t>(r) * dim;
-                for (int32_t d = 0; d < dim; ++d) ar[d] *= correction;
-                for (int32_t c = 0; c < visible; ++c) {
-                    const float p = sr[c];
-                    const float* vc = v + static_cast<size_t>(c) * dim;
-                    for (int32_t d = 0; d < dim; ++d) ar[d] += p * vc[d];
-                }
+        for (int64_t i0 = 0; i0 < qv; i0 += tile) {
+            const int64_t i1 = std::min<int64_t>(qv, i0 + tile);
+            const TileKeyRange keys = tile_key_range(static_cast<int32_t>(i0), static_cast<int32_t>(i1), qv, kv,
+                                                     a.causal);
+            for (int32_t h = 0; h < a.num_kv_heads; ++h) {
+                AttendItem it{};
+                it.b = b;
+                it.kv_head = h;
+                it.i_begin = i0;
+                it.i_end = i1;
+                it.q_first = ext.q_first;
+                it.k_first = ext.k_first;
+                it.qv = qv;
+                it.kv = kv;
+                it.keys_any = keys.keys_any;
+                it.causal_first = i0 + static_cast<int64_t>(kv) - qv + 1;
+                const double rows = static_cast<double>((i1 - i0) * group);
+                const double keys_mean = 0.5 * (static_cast<double>(keys.keys_all) + keys.keys_any);
+                it.cost = rows * (2.0 * keys_mean + 8.0) * a.head_dim;  // QK + PV, plus the row's fixed work
+                plan.items.push_back(it);
+                plan.cost += it.cost;
             }
         }
-
-        for (int32_t r = 0; r < rows; ++r) {
-            if (l[r] == 0.0f) {  // the row sees no key
-                write_empty_row(b, real_lo + r, head);
-                continue;
-            }
-            const float inv = 1.0f / l[r];
-            const float* ar = acc + static_cast<size_t>(r) * dim;
-            T* o = o_row(b, real_lo + r, head);
-            for (int32_t d = 0; d < dim; ++d) o[d] = E::store(ar[d] * inv);
-            if (a_.lse)
-                *lse_at(b, real_lo + r, head) =
-                    static_cast<float>(static_cast<double>(m[r]) + std::log(static_cast<double>(l[r])));
-        }
     }
+    plan.max_rows = tile * group;
+    if (plan.items.size() > 1)
+        std::stable_sort(plan.items.begin(), plan.items.end(),
+                         [](const AttendItem& x, const AttendItem& y) { return x.cost > y.cost; });
+}
 
-    const AttentionArgs& a_;
-    const int32_t tiles_per_row_;
+// ---------------------------------------------------------------- run --
+struct Job {
+    const AttentionArgs* args;
+    const AttendItem* items;
+    int64_t count;
+    size_t scratch_floats;
+    int64_t acc_offset;  // ScratchLayout::acc, reused by attend_double
+    AttendKernel kernel;
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
 };
 
-template <typename E>
-pattn_status run_prefill(const AttentionArgs& args) {
-    const PrefillRunner<E> runner(args);
-    const int64_t items = runner.work_items();
-    if (items == 0) return PATTN_STATUS_SUCCESS;
-
-    const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
-    const int workers = static_cast<int>(std::min<int64_t>(hardware, items));
-
-    // Scratch is allocated here, so that an allocation failure surfaces as
-    // std::bad_alloc in the calling thread (the API turns it into a status).
-    std::vector<typename PrefillRunner<E>::Scratch> workspaces;
-    workspaces.reserve(workers);
-    for (int w = 0; w < workers; ++w) workspaces.emplace_back(args.head_dim);
-
-    std::atomic<int64_t> next{0};
-    auto work = [&](int worker) {
-        auto& ws = workspaces[worker];
-        for (int64_t item = next.fetch_add(1); item < items; item = next.fetch_add(1))
-            runner.run_item(item, ws);
-    };
-
-    std::vector<std::thread> threads;
-    threads.reserve(workers > 0 ? workers - 1 : 0);
-    for (int w = 1; w < workers; ++w) {
-        try {
-            threads.emplace_back(work, w);
-        } catch (const std::system_error&) {
-            break;  // fewer threads: the items are still all taken
-        }
+void run_items(void* context, int) {
+    Job& job = *static_cast<Job*>(context);
+    float* scratch = nullptr;
+    try {
+        scratch = thread_scratch().get(job.scratch_floats);
+    } catch (...) {
+        scratch = nullptr;
     }
-    work(0);
-    for (std::thread& t : threads) t.join();
-    return PATTN_STATUS_SUCCESS;
+    if (scratch == nullptr) return;  // this thread takes no items; others do
+    int64_t finished = 0;
+    for (int64_t i = job.next.fetch_add(1, std::memory_order_relaxed); i < job.count;
+         i = job.next.fetch_add(1, std::memory_order_relaxed)) {
+        const AttendItem& it = job.items[i];
+        if (it.i_begin == kPaddingItem) {
+            write_padding(*job.args, it);
+        } else if (!job.kernel(*job.args, it, scratch)) {
+            attend_double(*job.args, it, reinterpret_cast<double*>(scratch + job.acc_offset));
+        }
+        ++finished;
+    }
+    job.done.fetch_add(finished, std::memory_order_relaxed);
+}
+
+int thread_count(const AttentionArgs& args, const Plan& plan) {
+    int threads = default_thread_count();
+    if (args.cpu_max_threads > 0 && args.cpu_max_threads < threads) threads = args.cpu_max_threads;
+    if (plan.cost < kParallelMinCost) threads = 1;
+    if (static_cast<int64_t>(threads) > static_cast<int64_t>(plan.items.size()))
+        threads = static_cast<int>(plan.items.size());
+    return threads < 1 ? 1 : threads;
 }
 
 }  // namespace
 
 pattn_status prefill(const AttentionArgs& args) {
-    switch (args.dtype) {
-        case PATTN_DTYPE_F32: return run_prefill<F32>(args);
-        case PATTN_DTYPE_F16: return run_prefill<F16>(args);
-        case PATTN_DTYPE_BF16: return run_prefill<BF16>(args);
-        default: break;
-    }
-    return set_error(PATTN_STATUS_UNSUPPORTED, "CPU prefill: dtype %d is not supported",
-                     static_cast<int>(args.dtype));
+    if (args.dtype != PATTN_DTYPE_F32 && args.dtype != PATTN_DTYPE_F16 && args.dtype != PATTN_DTYPE_BF16)
+        return set_error(PATTN_STATUS_UNSUPPORTED, "CPU prefill: dtype %d is not supported",
+                         static_cast<int>(args.dtype));
+    thread_local Plan plan;  // kept: no allocation once it has grown
+    plan_call(args, plan);
+    if (plan.items.empty()) return PATTN_STATUS_SUCCESS;
+
+    Job job;
+    job.args = &args;
+    job.items = plan.items.data();
+    job.count = static_cast<int64_t>(plan.items.size());
+    const ScratchLayout layout = scratch_layout(args.head_dim, plan.max_rows);
+    job.scratch_floats = static_cast<size_t>(layout.total);
+    job.acc_offset = layout.acc;
+    job.kernel = pick_kernel();
+    // The caller's scratch first, so that a failure surfaces in this thread.
+    if (thread_scratch().get(job.scratch_floats) == nullptr) throw std::bad_alloc();
+    run_parallel(run_items, &job, thread_count(args, plan));
+    if (job.done.load() != job.count)  // every thread failed to get scratch
+        return set_error(PATTN_STATUS_OUT_OF_MEMORY, "CPU prefill: out of host memory for scratch");
+    return PATTN_STATUS_SUCCESS;
 }
 
 }  // namespace cpu

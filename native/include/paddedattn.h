@@ -40,7 +40,7 @@ extern "C" {
 /* Constants visible to binding generators (macros are not). */
 typedef enum pattn_constants {
     /* Bumped whenever a struct layout or a function signature changes. */
-    PATTN_ABI_VERSION = 1,
+    PATTN_ABI_VERSION = 2,
     /* Library version, also returned by pattn_version_string(). */
     PATTN_VERSION_MAJOR = 0,
     PATTN_VERSION_MINOR = 1,
@@ -162,6 +162,8 @@ typedef struct pattn_prefill_params {
     pattn_tensor kv_valid_lens;
     float softmax_scale;        /* 0: 1/sqrt(head_dim) */
     uint32_t reserved;          /* must be 0 */
+    /* ABI 2 (a struct_size of ABI 1 ends before this field, which then means 0): */
+    int32_t cpu_max_threads;    /* CPU backend: most threads the call uses; 0: all hardware threads */
 } pattn_prefill_params;
 
 /* Runs masked prefill. CUDA tensors run asynchronously on `stream` (a
@@ -199,6 +201,8 @@ typedef struct pattn_decode_params {
     pattn_tensor kv_valid_lens;
     float softmax_scale;        /* 0: 1/sqrt(head_dim) */
     int32_t num_splits;         /* KV splits per row; 0: chosen by the library */
+    /* ABI 2 (a struct_size of ABI 1 ends before this field, which then means 0): */
+    int32_t cpu_max_threads;    /* CPU backend: most threads the call uses; 0: all hardware threads */
 } pattn_decode_params;
 
 PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* stream);

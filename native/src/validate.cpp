@@ -179,6 +179,7 @@ struct AttentionInputs {
     bool left_padded;
     bool decode;
     int32_t num_splits;
+    int32_t cpu_max_threads;
 };
 
 #define PATTN_CHECK(expr)                                  \
@@ -431,6 +432,7 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     a.kv_lens = has_kv_lens ? static_cast<const int32_t*>(in.kv_lens->data) : a.q_lens;
     a.lens_on_device = lens_on_device;
     a.num_splits = in.num_splits;
+    a.cpu_max_threads = in.cpu_max_threads;
     return PATTN_STATUS_SUCCESS;
 }
 
@@ -440,12 +442,20 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
                               Placement* where, bool* no_op) {
     if (params == nullptr)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
-    if (params->struct_size != sizeof(pattn_prefill_params))
+    // ABI 1 callers pass the size without the appended fields (they mean 0).
+    const size_t prefill_abi1_size = offsetof(pattn_prefill_params, cpu_max_threads);
+    if (params->struct_size != sizeof(pattn_prefill_params) && params->struct_size != prefill_abi1_size)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT,
                          "params->struct_size = %u, expected %zu (sizeof(pattn_prefill_params) of "
-                         "ABI version %d)",
+                         "ABI version %d) or %zu (ABI version 1)",
                          (unsigned)params->struct_size, sizeof(pattn_prefill_params),
-                         (int)PATTN_ABI_VERSION);
+                         (int)PATTN_ABI_VERSION, prefill_abi1_size);
+    const int32_t cpu_max_threads =
+        params->struct_size > prefill_abi1_size ? params->cpu_max_threads : 0;
+    if (cpu_max_threads < 0)
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                         "cpu_max_threads = %d is negative (0 = all hardware threads)",
+                         (int)cpu_max_threads);
     if (params->reserved != 0)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params->reserved = %u, must be 0",
                          (unsigned)params->reserved);
@@ -474,6 +484,7 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
     in.scale = params->softmax_scale;
     in.decode = false;
     in.num_splits = 0;
+    in.cpu_max_threads = cpu_max_threads;
     return validate_attention(in, args, where, no_op);
 }
 
@@ -481,12 +492,20 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
                              Placement* where, bool* no_op) {
     if (params == nullptr)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
-    if (params->struct_size != sizeof(pattn_decode_params))
+    // ABI 1 callers pass the size without the appended fields (they mean 0).
+    const size_t decode_abi1_size = offsetof(pattn_decode_params, cpu_max_threads);
+    if (params->struct_size != sizeof(pattn_decode_params) && params->struct_size != decode_abi1_size)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT,
                          "params->struct_size = %u, expected %zu (sizeof(pattn_decode_params) of "
-                         "ABI version %d)",
+                         "ABI version %d) or %zu (ABI version 1)",
                          (unsigned)params->struct_size, sizeof(pattn_decode_params),
-                         (int)PATTN_ABI_VERSION);
+                         (int)PATTN_ABI_VERSION, decode_abi1_size);
+    const int32_t cpu_max_threads =
+        params->struct_size > decode_abi1_size ? params->cpu_max_threads : 0;
+    if (cpu_max_threads < 0)
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                         "cpu_max_threads = %d is negative (0 = all hardware threads)",
+                         (int)cpu_max_threads);
     if (params->padding_side != PATTN_PADDING_RIGHT && params->padding_side != PATTN_PADDING_LEFT)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT,
                          "padding_side = %d is not a pattn_padding_side (0 = RIGHT, 1 = LEFT)",
@@ -507,6 +526,7 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
     in.left_padded = params->padding_side == PATTN_PADDING_LEFT;
     in.decode = true;
     in.num_splits = params->num_splits;
+    in.cpu_max_threads = cpu_max_threads;
     return validate_attention(in, args, where, no_op);
 }
 

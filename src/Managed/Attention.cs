@@ -369,6 +369,7 @@ public static class Attention
             throw new ArgumentOutOfRangeException(nameof(maskMode), maskMode, "Not a MaskMode value.");
         }
         CheckScale(options?.SoftmaxScale, nameof(options));
+        CheckCpuMaxThreads(options?.CpuMaxThreads ?? 0, nameof(options));
         var shape = ValidateAttentionTensors(q, k, v, output, lse, stream, nameof(k), nameof(v));
         return shape;
     }
@@ -421,6 +422,7 @@ public static class Attention
                 kv_valid_lens = kvLens,
                 softmax_scale = options?.SoftmaxScale ?? 0f,
                 reserved = 0,
+                cpu_max_threads = options?.CpuMaxThreads ?? 0,
             };
             PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)));
         }
@@ -445,6 +447,7 @@ public static class Attention
             throw new ArgumentOutOfRangeException(nameof(paddingSide), paddingSide, "Not a PaddingSide value.");
         }
         CheckScale(options?.SoftmaxScale, nameof(options));
+        CheckCpuMaxThreads(options?.CpuMaxThreads ?? 0, nameof(options));
         if (options is not null && options.NumSplits < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.NumSplits, "NumSplits must be 0 (library chooses) or positive.");
@@ -487,6 +490,7 @@ public static class Attention
                 kv_valid_lens = kvLens,
                 softmax_scale = options?.SoftmaxScale ?? 0f,
                 num_splits = options?.NumSplits ?? 0,
+                cpu_max_threads = options?.CpuMaxThreads ?? 0,
             };
             PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_decode(&parameters, StreamPointer(stream)));
         }
@@ -631,6 +635,14 @@ public static class Attention
         if (scale is float value && (!float.IsFinite(value) || value == 0f))
         {
             throw new ArgumentOutOfRangeException(name, value, "SoftmaxScale must be finite and non-zero (null means 1/sqrt(head_dim)).");
+        }
+    }
+
+    private static void CheckCpuMaxThreads(int threads, string name)
+    {
+        if (threads < 0)
+        {
+            throw new ArgumentOutOfRangeException(name, threads, "CpuMaxThreads must be 0 (every hardware thread) or positive.");
         }
     }
 

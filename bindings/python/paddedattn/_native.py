@@ -11,7 +11,7 @@ import ctypes
 import enum
 
 # C: the constants of enum pattn_constants
-ABI_VERSION = 1
+ABI_VERSION = 2
 VERSION_MAJOR = 0
 VERSION_MINOR = 1
 VERSION_PATCH = 0
@@ -94,6 +94,7 @@ class PrefillParams(ctypes.Structure):
         ("kv_valid_lens", Tensor),
         ("softmax_scale", ctypes.c_float),
         ("reserved", ctypes.c_uint32),
+        ("cpu_max_threads", ctypes.c_int32),
     ]
 
 
@@ -111,6 +112,7 @@ class DecodeParams(ctypes.Structure):
         ("kv_valid_lens", Tensor),
         ("softmax_scale", ctypes.c_float),
         ("num_splits", ctypes.c_int32),
+        ("cpu_max_threads", ctypes.c_int32),
     ]
 
 

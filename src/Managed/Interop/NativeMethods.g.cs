@@ -23,9 +23,9 @@ internal sealed class NativeNameAttribute : global::System.Attribute
 [NativeName("pattn_constants")]
 internal static class PattnConstants
 {
-    /// <summary>C: <c>PATTN_ABI_VERSION = 1</c></summary>
+    /// <summary>C: <c>PATTN_ABI_VERSION = 2</c></summary>
     [NativeName("PATTN_ABI_VERSION")]
-    public const int AbiVersion = 1;
+    public const int AbiVersion = 2;
 
     /// <summary>C: <c>PATTN_VERSION_MAJOR = 0</c></summary>
     [NativeName("PATTN_VERSION_MAJOR")]
@@ -221,6 +221,9 @@ internal unsafe struct PattnPrefillParams
 
     /// <summary>C: <c>uint32_t reserved</c></summary>
     public uint reserved;
+
+    /// <summary>C: <c>int32_t cpu_max_threads</c></summary>
+    public int cpu_max_threads;
 }
 
 /// <summary>C: <c>struct pattn_decode_params</c></summary>
@@ -257,6 +260,9 @@ internal unsafe struct PattnDecodeParams
 
     /// <summary>C: <c>int32_t num_splits</c></summary>
     public int num_splits;
+
+    /// <summary>C: <c>int32_t cpu_max_threads</c></summary>
+    public int cpu_max_threads;
 }
 
 /// <summary>C: <c>struct pattn_merge_params</c></summary>

@@ -1,0 +1,80 @@
+// Internal (CPU backend): one unit of attention work and the layout of a
+// thread's scratch, shared by the planner (prefill_cpu.cpp) and the kernels
+// (attend_kernel.h, compiled once per instruction set). Plain data and
+// `static` helpers only: the kernel files are compiled with different -m
+// flags, so nothing here may be an inline function the linker could share.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "attention_args.h"
+
+namespace pattn {
+namespace cpu {
+
+// Keys per tile of the online softmax (a tile's K and V are converted to f32
+// once and reused by every query row of the item).
+constexpr int kKeyTile = 128;
+// Query rows per item: heads of one KV group times queries, about this many.
+constexpr int kItemRows = 64;
+// Every dimension in scratch is padded to this many floats (the widest vector).
+constexpr int kPad = 16;
+
+// Real queries [i_begin, i_end) of batch row b (counted within its real rows)
+// for every query head of KV head kv_head. Rows of the item are
+// r = (i - i_begin) * group + g, head = kv_head * group + g.
+struct AttendItem {
+    int32_t b;
+    int32_t kv_head;
+    int64_t i_begin, i_end;
+    int64_t q_first, k_first;  // where the real rows start (mask_rules.h row_extent)
+    int64_t qv, kv;
+    int64_t keys_any;          // keys [0, keys_any) are seen by some row of the item
+    // Causal: query i sees clamp(causal_first + (i - i_begin), 0, kv) keys,
+    // the unclamped form of mask_rules.h visible_key_count.
+    int64_t causal_first;
+    double cost;               // estimated multiply-adds, for scheduling
+};
+
+static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+// Offsets (in floats, each a multiple of kPad) of a thread's scratch.
+struct ScratchLayout {
+    int64_t dp;        // head_dim padded
+    int64_t mp;        // rows of an item padded
+    int64_t q, k, v, s, acc, m, corr, l, vis;
+    int64_t total;
+};
+
+static inline ScratchLayout scratch_layout(int64_t head_dim, int64_t max_rows) {
+    ScratchLayout s;
+    s.dp = round_up(head_dim, kPad);
+    s.mp = round_up(max_rows, kPad);
+    int64_t at = 0;
+    s.q = at;    at += s.mp * s.dp;           // f32 [mp][dp] queries
+    s.k = at;    at += kKeyTile * s.dp;       // f32 [kKeyTile][dp] keys of a tile
+    s.v = at;    at += kKeyTile * s.dp;       // f32 [kKeyTile][dp] values
+    s.s = at;    at += kKeyTile * s.mp;       // f32 [kKeyTile][mp] scores, key-major
+    s.acc = at;  at += 2 * s.mp * s.dp;       // f64 [mp][dp] running output
+    s.m = at;    at += s.mp;                  // f32 running max (log2 units)
+    s.corr = at; at += s.mp;                  // f32 rescale factor of the tile
+    s.l = at;    at += 2 * s.mp;              // f64 running sum
+    s.vis = at;  at += s.mp;                  // f32 visible keys of the tile per row
+    s.total = at;
+    return s;
+}
+
+// The kernel of one instruction set: runs an item and writes its rows; returns
+// false, having written nothing, when a score is not finite in f32 (the
+// planner then recomputes the item in double precision).
+using AttendKernel = bool (*)(const AttentionArgs& args, const AttendItem& item, float* scratch);
+
+bool attend_portable(const AttentionArgs& args, const AttendItem& item, float* scratch);
+#if defined(__x86_64__) || defined(_M_X64)
+bool attend_avx2(const AttentionArgs& args, const AttendItem& item, float* scratch);
+bool attend_avx512(const AttentionArgs& args, const AttendItem& item, float* scratch);
+#endif
+
+}  // namespace cpu
+}  // namespace pattn

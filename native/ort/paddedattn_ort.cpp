@@ -26,6 +26,7 @@
 
 #include <paddedattn.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -355,8 +356,20 @@ OrtStatus* ORT_API_CALL infer_output_shape(const OrtCustomOp*, OrtShapeInferCont
     std::vector<const char*> names(rank, nullptr);
     PATTN_ORT_TRY(g_api->GetDimensions(q_info, dims.data(), rank));
     PATTN_ORT_TRY(g_api->GetSymbolicDimensions(q_info, names.data(), rank));
-    for (const char*& name : names)
-        if (name == nullptr) name = "";
+    // An unknown dim must carry a name: without one ORT records the -1 as a
+    // dim value, and then warns that every actual size mismatches it. Names of
+    // our own, unique, say "unknown" without claiming equal to anything.
+    static std::atomic<uint64_t> unknown_dims{0};
+    std::vector<std::string> generated(rank);
+    for (size_t i = 0; i < rank; ++i) {
+        if (names[i] != nullptr && names[i][0] != '\0') continue;
+        if (dims[i] >= 0) {
+            names[i] = "";
+            continue;
+        }
+        generated[i] = "SequencePrefill_unk_" + std::to_string(unknown_dims.fetch_add(1));
+        names[i] = generated[i].c_str();
+    }
 
     OrtTensorTypeAndShapeInfo* o_info = nullptr;
     PATTN_ORT_TRY(g_api->CreateTensorTypeAndShapeInfo(&o_info));

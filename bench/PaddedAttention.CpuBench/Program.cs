@@ -186,7 +186,7 @@ internal static unsafe class Program
         string models = Path.Combine(AppContext.BaseDirectory, "models");
         using var sessionOptions = new SessionOptions { GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         if (Threads > 0) sessionOptions.IntraOpNumThreads = Threads;
-        using var memory = OrtMemoryInfo.DefaultInstance;
+        var memory = OrtMemoryInfo.DefaultInstance;
 
         // ORT GroupQueryAttention: causal only, right-padded rows.
         if (c.Causal)
@@ -206,12 +206,12 @@ internal static unsafe class Program
             {
                 using var session = new InferenceSession(Path.Combine(models, "gqa_" + suffix), sessionOptions);
                 var type = OrtType(dtype);
-                using var inQ = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hq * c.D }, qr.Pointer, qr.Bytes);
-                using var inK = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hkv * c.D }, kr.Pointer, kr.Bytes);
-                using var inV = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hkv * c.D }, vr.Pointer, vr.Bytes);
+                using var inQ = Tokens(type, c, c.Hq, qr);
+                using var inK = Tokens(type, c, c.Hkv, kr);
+                using var inV = Tokens(type, c, c.Hkv, vr);
                 using var inSeq = OrtValue.CreateTensorValueFromMemory(seqlensK, new long[] { c.Batch });
                 using var inTotal = OrtValue.CreateTensorValueFromMemory(total, new long[] { 1 });
-                using var outY = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hq * c.D }, or.Pointer, or.Bytes);
+                using var outY = Tokens(type, c, c.Hq, or);
                 using var outK = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Hkv, c.Seq, c.D }, presentK.Pointer, presentK.Bytes);
                 using var outV = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Hkv, c.Seq, c.D }, presentV.Pointer, presentV.Bytes);
                 using var runOptions = new RunOptions();
@@ -248,11 +248,11 @@ internal static unsafe class Program
             {
                 using var session = new InferenceSession(Path.Combine(models, "attn_" + suffix), sessionOptions);
                 var type = OrtType(dtype);
-                using var inQ = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hq * c.D }, q.Pointer, q.Bytes);
-                using var inK = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hkv * c.D }, k.Pointer, k.Bytes);
-                using var inV = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hkv * c.D }, v.Pointer, v.Bytes);
+                using var inQ = Tokens(type, c, c.Hq, q);
+                using var inK = Tokens(type, c, c.Hkv, k);
+                using var inV = Tokens(type, c, c.Hkv, v);
                 using var inMask = OrtValue.CreateTensorValueFromMemory(mask, new long[] { c.Batch, 1, c.Seq, c.Seq });
-                using var outY = OrtValue.CreateTensorValueWithData(memory, type, new long[] { c.Batch, c.Seq, c.Hq * c.D }, ao.Pointer, ao.Bytes);
+                using var outY = Tokens(type, c, c.Hq, ao);
                 using var runOptions = new RunOptions();
                 string[] inNames = { "Q", "K", "V", "attn_mask" };
                 OrtValue[] inValues = { inQ, inK, inV, inMask };
@@ -268,6 +268,10 @@ internal static unsafe class Program
             }
         }
     }
+
+    // A [B, S, heads * D] ORT tensor over host memory (no copy).
+    private static OrtValue Tokens(TensorElementType type, BenchCase c, int heads, HostArray data) =>
+        OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, type, new long[] { c.Batch, c.Seq, heads * c.D }, data.Pointer, data.Bytes);
 
     private static string FirstLine(string s) => s.Split('\n')[0];
 

@@ -2,7 +2,7 @@
  * (CPU section) and the fixed cost of a 1-token call.
  *
  *   cc -O2 -std=c11 -Inative/include bench/cpu/bench_cpu.c -Lbuild/native -lpaddedattn -lm \
- *      -Wl,-rpath,$PWD/build/native -o build/bench_cpu && build/bench_cpu [reps]
+ *      -Wl,-rpath,$PWD/build/native -o build/bench_cpu && build/bench_cpu [reps] [case filter|fixed] [threads]
  *
  * Prints one line per case: median / min ms, GFLOP/s of real work (4 * d
  * flops per visible (query, key) pair per head: q.k and p.v). */
@@ -160,6 +160,7 @@ static void fixed_cost(int calls) {
 int main(int argc, char** argv) {
     const int reps = argc > 1 ? atoi(argv[1]) : 21;
     const char* only = argc > 2 ? argv[2] : "";
+    const int threads = argc > 3 ? atoi(argv[3]) : 0; /* cpu_max_threads; 0 = all */
     const bench_case cases[] = {
         {"causal-left b8 s512 8/2 d128", PATTN_MASK_CAUSAL_PADDED_LEFT, 8, 512, 8, 2, 128, 23, 512},
         {"bert-right b32 s128 12/12 d64", PATTN_MASK_PADDED, 32, 128, 12, 12, 64, 16, 128},
@@ -169,13 +170,13 @@ int main(int argc, char** argv) {
     if (strcmp(only, "fixed") != 0) {
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
             if (*only && !strstr(cases[i].name, only)) continue;
-            run_case(&cases[i], PATTN_DTYPE_F32, reps, 0);
+            run_case(&cases[i], PATTN_DTYPE_F32, reps, threads);
             if (i == 0) {
-                run_case(&cases[i], PATTN_DTYPE_F16, reps, 0);
-                run_case(&cases[i], PATTN_DTYPE_BF16, reps, 0);
+                run_case(&cases[i], PATTN_DTYPE_F16, reps, threads);
+                run_case(&cases[i], PATTN_DTYPE_BF16, reps, threads);
             }
         }
     }
-    fixed_cost(100000);
+    if (!*only || strcmp(only, "fixed") == 0) fixed_cost(100000);
     return 0;
 }

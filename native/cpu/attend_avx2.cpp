@@ -37,6 +37,29 @@ struct Vec {
         const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
     }
+    // float(acc[0..7] * inv).
+    static reg load_scaled(const double* acc, double inv) {
+        const __m256d f = _mm256_set1_pd(inv);
+        const __m128 lo = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_loadu_pd(acc), f));
+        const __m128 hi = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_loadu_pd(acc + 4), f));
+        return _mm256_set_m128(hi, lo);
+    }
+    static void store_f16(uint16_t* p, reg x) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    // Round to nearest even; NaN stays a quiet NaN (as convert.h float_to_bf16).
+    static void store_bf16(uint16_t* p, reg x) {
+        const __m256i u = _mm256_castps_si256(x);
+        const __m256i rounded = _mm256_srli_epi32(
+            _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)),
+                             _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1))), 16);
+        const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x0040));
+        const __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7FFFFFFF)),
+                                                  _mm256_set1_epi32(0x7F800000));
+        const __m256i h = _mm256_blendv_epi8(rounded, quiet, is_nan);
+        const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(h, h), 0x08);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+    }
     // out[0..3] = scale * (sum of a, b, c, d).
     static void reduce4(reg a, reg b, reg c, reg d, float scale, float* out) {
         const __m256 ab = _mm256_hadd_ps(a, b);
@@ -70,5 +93,6 @@ struct Vec {
 }  // namespace pattn
 
 #define PATTN_ATTEND_ENTRY attend_avx2
+#define PATTN_PACK_ENTRY pack_avx2
 #include "attend_kernel.h"
 #endif

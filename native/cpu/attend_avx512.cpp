@@ -37,6 +37,26 @@ struct Vec {
         const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
         return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
     }
+    static reg load_scaled(const double* acc, double inv) {
+        const __m512d f = _mm512_set1_pd(inv);
+        const __m256 lo = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_loadu_pd(acc), f));
+        const __m256 hi = _mm512_cvtpd_ps(_mm512_mul_pd(_mm512_loadu_pd(acc + 8), f));
+        return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    }
+    static void store_f16(uint16_t* p, reg x) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+    static void store_bf16(uint16_t* p, reg x) {
+        const __m512i u = _mm512_castps_si512(x);
+        const __m512i rounded = _mm512_srli_epi32(
+            _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7FFF)),
+                             _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1))), 16);
+        const __m512i quiet = _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x0040));
+        const __mmask16 is_nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7FFFFFFF)),
+                                                         _mm512_set1_epi32(0x7F800000));
+        const __m512i h = _mm512_mask_blend_epi32(is_nan, rounded, quiet);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(h));
+    }
     static __m256 half_sum(reg a) {
         return _mm256_add_ps(_mm512_castps512_ps256(a),
                              _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)));
@@ -71,5 +91,6 @@ struct Vec {
 }  // namespace pattn
 
 #define PATTN_ATTEND_ENTRY attend_avx512
+#define PATTN_PACK_ENTRY pack_avx512
 #include "attend_kernel.h"
 #endif

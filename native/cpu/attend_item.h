@@ -35,6 +35,12 @@ struct AttendItem {
     // the unclamped form of mask_rules.h visible_key_count.
     int64_t causal_first;
     double cost;               // estimated multiply-adds, for scheduling
+    // K and V of (b, kv_head) already converted to f32 rows of ScratchLayout::dp
+    // floats (key j at packed_k + j * dp), or null: the kernel converts each
+    // tile itself. The planner packs once per call when several items share
+    // the rows (reading strided K/V rows per item was bound by memory).
+    const float* packed_k;
+    const float* packed_v;
 };
 
 static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
@@ -70,10 +76,18 @@ static inline ScratchLayout scratch_layout(int64_t head_dim, int64_t max_rows) {
 // planner then recomputes the item in double precision).
 using AttendKernel = bool (*)(const AttentionArgs& args, const AttendItem& item, float* scratch);
 
+// Converts keys [key_begin, key_end) of (b, kv_head) to f32 rows of dp floats
+// at k_out / v_out (same per-ISA conversions as the kernel's own packing).
+using PackKernel = void (*)(const AttentionArgs& args, int32_t b, int32_t kv_head, int64_t key_begin,
+                            int64_t key_end, int64_t dp, float* k_out, float* v_out);
+
 bool attend_portable(const AttentionArgs& args, const AttendItem& item, float* scratch);
+void pack_portable(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
 #if defined(__x86_64__) || defined(_M_X64)
 bool attend_avx2(const AttentionArgs& args, const AttendItem& item, float* scratch);
 bool attend_avx512(const AttentionArgs& args, const AttendItem& item, float* scratch);
+void pack_avx2(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
+void pack_avx512(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
 #endif
 
 }  // namespace cpu

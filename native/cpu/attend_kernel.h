@@ -39,18 +39,21 @@ template <int DT> struct Elem;
 template <> struct Elem<PATTN_DTYPE_F32> {
     using T = float;
     static R load(const T* p) { return Vec::loadu(p); }
+    static void store(T* p, R x) { Vec::storeu(p, x); }
     static float load1(const T* p) { return *p; }
     static T store1(float x) { return x; }
 };
 template <> struct Elem<PATTN_DTYPE_F16> {
     using T = uint16_t;
     static R load(const T* p) { return Vec::load_f16(p); }
+    static void store(T* p, R x) { Vec::store_f16(p, x); }
     static float load1(const T* p) { return half_to_float(*p); }
     static T store1(float x) { return float_to_half(x); }
 };
 template <> struct Elem<PATTN_DTYPE_BF16> {
     using T = uint16_t;
     static R load(const T* p) { return Vec::load_bf16(p); }
+    static void store(T* p, R x) { Vec::store_bf16(p, x); }
     static float load1(const T* p) { return bf16_to_float(*p); }
     static T store1(float x) { return float_to_bf16(x); }
 };
@@ -138,7 +141,7 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
     const int64_t rows4 = round_up(rows, 4);  // rows the microkernels compute
     const int64_t rows_w = round_up(rows, W); // rows the softmax covers (<= mp)
     float* q = scratch + L.q;
-    float* kt = scratch + L.k;
+    float* kt = scratch + L.k;  // this tile's keys (scratch or the planner's packed rows)
     float* vt = scratch + L.v;
     float* s = scratch + L.s;
     double* acc = reinterpret_cast<double*>(scratch + L.acc);
@@ -151,7 +154,14 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
     const T* kb = static_cast<const T*>(a.k);
     const T* vb = static_cast<const T*>(a.v);
 
-    for (int64_t r = 0; r < mp; ++r) {
+    // Rows past rows4 are never read by the microkernels, rows past rows_w
+    // never by the softmax: only these are initialised.
+    for (int64_t r = 0; r < rows_w; ++r) {
+        m[r] = kNegInf;
+        l[r] = 0.0;
+        corr[r] = 1.0f;
+    }
+    for (int64_t r = 0; r < rows4; ++r) {
         float* qr = q + r * dp;
         if (r < rows) {
             const int64_t row = it.q_first + it.i_begin + r / group;
@@ -160,9 +170,6 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
         } else {
             for (int64_t x = 0; x < dp; ++x) qr[x] = 0.0f;
         }
-        m[r] = kNegInf;
-        l[r] = 0.0;
-        corr[r] = 1.0f;
         double* ar = acc + r * dp;
         for (int64_t x = 0; x < dp; ++x) ar[x] = 0.0;
     }
@@ -171,12 +178,17 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
 
     for (int64_t j0 = 0; j0 < it.keys_any; j0 += kKeyTile) {
         const int64_t n = it.keys_any - j0 < kKeyTile ? it.keys_any - j0 : kKeyTile;
-        for (int64_t c = 0; c < n; ++c) {
-            const int64_t key = it.k_first + j0 + c;
-            pack_row<DT>(kb + it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h,
-                         kt + c * dp, d, dp);
-            pack_row<DT>(vb + it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h,
-                         vt + c * dp, d, dp);
+        if (it.packed_k) {
+            kt = const_cast<float*>(it.packed_k) + j0 * dp;  // read only
+            vt = const_cast<float*>(it.packed_v) + j0 * dp;
+        } else {
+            for (int64_t c = 0; c < n; ++c) {
+                const int64_t key = it.k_first + j0 + c;
+                pack_row<DT>(kb + it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h,
+                             kt + c * dp, d, dp);
+                pack_row<DT>(vb + it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h,
+                             vt + c * dp, d, dp);
+            }
         }
 
         // Visible keys of this tile per row.
@@ -266,7 +278,9 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
         const double* ar = acc + r * dp;
         if (lr > 0.0) {
             const double inv = 1.0 / lr;
-            for (int64_t x = 0; x < d; ++x) o[x] = Elem<DT>::store1(static_cast<float>(ar[x] * inv));
+            int64_t x = 0;
+            for (; x + W <= d; x += W) Elem<DT>::store(o + x, Vec::load_scaled(ar + x, inv));
+            for (; x < d; ++x) o[x] = Elem<DT>::store1(static_cast<float>(ar[x] * inv));
         } else {
             for (int64_t x = 0; x < d; ++x) o[x] = Elem<DT>::store1(0.0f);
         }
@@ -279,7 +293,31 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
     return true;
 }
 
+template <int DT>
+void pack_keys(const AttentionArgs& a, int32_t b, int32_t kv_head, int64_t key_begin, int64_t key_end,
+               int64_t dp, float* k_out, float* v_out) {
+    using T = typename Elem<DT>::T;
+    const T* kb = static_cast<const T*>(a.k);
+    const T* vb = static_cast<const T*>(a.v);
+    for (int64_t key = key_begin; key < key_end; ++key) {
+        const int64_t j = key - key_begin;
+        pack_row<DT>(kb + b * a.k_stride_b + key * a.k_stride_s + kv_head * a.k_stride_h, k_out + j * dp,
+                     a.head_dim, dp);
+        pack_row<DT>(vb + b * a.v_stride_b + key * a.v_stride_s + kv_head * a.v_stride_h, v_out + j * dp,
+                     a.head_dim, dp);
+    }
+}
+
 }  // namespace
+
+void PATTN_PACK_ENTRY(const AttentionArgs& args, int32_t b, int32_t kv_head, int64_t key_begin, int64_t key_end,
+                      int64_t dp, float* k_out, float* v_out) {
+    switch (args.dtype) {
+        case PATTN_DTYPE_F16: pack_keys<PATTN_DTYPE_F16>(args, b, kv_head, key_begin, key_end, dp, k_out, v_out); break;
+        case PATTN_DTYPE_BF16: pack_keys<PATTN_DTYPE_BF16>(args, b, kv_head, key_begin, key_end, dp, k_out, v_out); break;
+        default: pack_keys<PATTN_DTYPE_F32>(args, b, kv_head, key_begin, key_end, dp, k_out, v_out); break;
+    }
+}
 
 bool PATTN_ATTEND_ENTRY(const AttentionArgs& args, const AttendItem& item, float* scratch) {
     switch (args.dtype) {

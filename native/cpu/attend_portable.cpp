@@ -60,6 +60,15 @@ struct Vec {
     }
     static reg load_f16(const uint16_t* p) { return map([&](int i) { return half_to_float(p[i]); }); }
     static reg load_bf16(const uint16_t* p) { return map([&](int i) { return bf16_to_float(p[i]); }); }
+    static reg load_scaled(const double* acc, double inv) {
+        return map([&](int i) { return static_cast<float>(acc[i] * inv); });
+    }
+    static void store_f16(uint16_t* p, reg x) {
+        for (int i = 0; i < W; ++i) p[i] = float_to_half(x.v[i]);
+    }
+    static void store_bf16(uint16_t* p, reg x) {
+        for (int i = 0; i < W; ++i) p[i] = float_to_bf16(x.v[i]);
+    }
     static float hsum(reg a) { return (a.v[0] + a.v[1]) + (a.v[2] + a.v[3]); }
     static void reduce4(reg a, reg b, reg c, reg d, float scale, float* out) {
         out[0] = hsum(a) * scale;
@@ -84,4 +93,5 @@ struct Vec {
 }  // namespace pattn
 
 #define PATTN_ATTEND_ENTRY attend_portable
+#define PATTN_PACK_ENTRY pack_portable
 #include "attend_kernel.h"

@@ -50,6 +50,17 @@ AttendKernel pick_kernel() {
     return attend_portable;
 }
 
+PackKernel pick_pack_kernel() {
+#if defined(__x86_64__) || defined(_M_X64)
+    switch (active_isa()) {
+        case Isa::Avx512: return pack_avx512;
+        case Isa::Avx2: return pack_avx2;
+        case Isa::Scalar: break;
+    }
+#endif
+    return pack_portable;
+}
+
 // A thread's scratch, grown on demand and kept (64-byte aligned).
 struct ThreadScratch {
     float* data = nullptr;
@@ -162,11 +173,74 @@ void attend_double(const AttentionArgs& a, const AttendItem& it, double* scratch
 }
 
 // ------------------------------------------------------------- planning --
+std::vector<int64_t>& plan_offsets() {
+    thread_local std::vector<int64_t> offsets;
+    return offsets;
+}
+
+struct PackTask {
+    int32_t b, kv_head;
+    int64_t key_begin, key_end;  // absolute key rows
+    float* k_out;
+    float* v_out;
+};
+
 struct Plan {
     std::vector<AttendItem> items;
+    std::vector<PackTask> pack_tasks;  // empty: items convert their own tiles
+    ThreadScratch packed;              // K and V rows of the call in f32, kept
     int64_t max_rows = 0;
     double cost = 0.0;
 };
+
+// Packing K/V once per call pays when items read each row at least this many
+// times; it is skipped when it would need more than kMaxPackedFloats.
+constexpr double kPackMinReuse = 2.0;
+constexpr int64_t kMaxPackedFloats = int64_t(1) << 27;  // 512 MiB
+constexpr int64_t kPackChunk = 256;                     // keys per packing task
+
+void plan_packing(const AttentionArgs& a, Plan& plan) {
+    plan.pack_tasks.clear();
+    const int64_t dp = scratch_layout(a.head_dim, plan.max_rows).dp;
+    double reads = 0.0;
+    for (const AttendItem& it : plan.items)
+        if (it.i_begin != kPaddingItem) reads += static_cast<double>(it.keys_any);
+    std::vector<int64_t>& base = plan_offsets();
+    base.assign(static_cast<size_t>(a.batch) + 1, 0);
+    for (int32_t b = 0; b < a.batch; ++b) {
+        const int32_t kv = a.kv_lens ? clamp_len(a.kv_lens[b], a.kv_len) : a.kv_len;
+        base[b + 1] = base[b] + static_cast<int64_t>(kv) * a.num_kv_heads;
+    }
+    const int64_t rows = base[a.batch];  // key rows of K (and of V)
+    if (rows == 0 || reads < kPackMinReuse * static_cast<double>(rows) || 2 * rows * dp > kMaxPackedFloats) return;
+    float* buffer = plan.packed.get(static_cast<size_t>(2 * rows * dp));
+    if (buffer == nullptr) return;  // no memory for it: the items pack their tiles
+    float* k_all = buffer;
+    float* v_all = buffer + rows * dp;
+    for (AttendItem& it : plan.items) {
+        if (it.i_begin == kPaddingItem) continue;
+        const int64_t at = (base[it.b] + it.kv_head * it.kv) * dp;
+        it.packed_k = k_all + at;
+        it.packed_v = v_all + at;
+    }
+    for (int32_t b = 0; b < a.batch; ++b) {
+        const int64_t kv = (base[b + 1] - base[b]) / (a.num_kv_heads > 0 ? a.num_kv_heads : 1);
+        const int32_t k_len = a.kv_len;
+        const int64_t k_first = a.left_padded ? k_len - kv : 0;
+        for (int32_t h = 0; h < a.num_kv_heads; ++h)
+            for (int64_t j = 0; j < kv; j += kPackChunk) {
+                PackTask t;
+                t.b = b;
+                t.kv_head = h;
+                t.key_begin = k_first + j;
+                t.key_end = k_first + std::min(kv, j + kPackChunk);
+                const int64_t at = (base[b] + h * kv + j) * dp;
+                t.k_out = k_all + at;
+                t.v_out = v_all + at;
+                plan.pack_tasks.push_back(t);
+            }
+    }
+}
 
 void plan_call(const AttentionArgs& a, Plan& plan) {
     plan.items.clear();
@@ -218,9 +292,11 @@ void plan_call(const AttentionArgs& a, Plan& plan) {
         }
     }
     plan.max_rows = tile * group;
+    // std::sort, not stable_sort: no temporary buffer (no allocation per call);
+    // the order only decides which thread runs an item, never a result.
     if (plan.items.size() > 1)
-        std::stable_sort(plan.items.begin(), plan.items.end(),
-                         [](const AttendItem& x, const AttendItem& y) { return x.cost > y.cost; });
+        std::sort(plan.items.begin(), plan.items.end(),
+                  [](const AttendItem& x, const AttendItem& y) { return x.cost > y.cost; });
 }
 
 // ---------------------------------------------------------------- run --
@@ -234,6 +310,24 @@ struct Job {
     std::atomic<int64_t> next{0};
     std::atomic<int64_t> done{0};
 };
+
+struct PackJob {
+    const AttentionArgs* args;
+    const PackTask* tasks;
+    int64_t count;
+    int64_t dp;
+    PackKernel pack;
+    std::atomic<int64_t> next{0};
+};
+
+void run_pack(void* context, int) {
+    PackJob& job = *static_cast<PackJob*>(context);
+    for (int64_t i = job.next.fetch_add(1, std::memory_order_relaxed); i < job.count;
+         i = job.next.fetch_add(1, std::memory_order_relaxed)) {
+        const PackTask& t = job.tasks[i];
+        job.pack(*job.args, t.b, t.kv_head, t.key_begin, t.key_end, job.dp, t.k_out, t.v_out);
+    }
+}
 
 void run_items(void* context, int) {
     Job& job = *static_cast<Job*>(context);
@@ -287,7 +381,18 @@ pattn_status prefill(const AttentionArgs& args) {
     job.kernel = pick_kernel();
     // The caller's scratch first, so that a failure surfaces in this thread.
     if (thread_scratch().get(job.scratch_floats) == nullptr) throw std::bad_alloc();
-    run_parallel(run_items, &job, thread_count(args, plan));
+    const int threads = thread_count(args, plan);
+    plan_packing(args, plan);
+    if (!plan.pack_tasks.empty()) {
+        PackJob pack;
+        pack.args = &args;
+        pack.tasks = plan.pack_tasks.data();
+        pack.count = static_cast<int64_t>(plan.pack_tasks.size());
+        pack.dp = layout.dp;
+        pack.pack = pick_pack_kernel();
+        run_parallel(run_pack, &pack, threads);
+    }
+    run_parallel(run_items, &job, threads);
     if (job.done.load() != job.count)  // every thread failed to get scratch
         return set_error(PATTN_STATUS_OUT_OF_MEMORY, "CPU prefill: out of host memory for scratch");
     return PATTN_STATUS_SUCCESS;

@@ -436,26 +436,33 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     return PATTN_STATUS_SUCCESS;
 }
 
+// struct_size of a params struct that gained fields in ABI 2: the current
+// size, or the ABI-1 size (the fields past it then take their zero defaults).
+// Reads cpu_max_threads (0 when the caller's struct ends before it).
+template <typename Params>
+pattn_status check_appended_params(const Params& params, const char* struct_name, int32_t* cpu_max_threads) {
+    const size_t abi1_size = offsetof(Params, cpu_max_threads);
+    if (params.struct_size != sizeof(Params) && params.struct_size != abi1_size)
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                         "params->struct_size = %u, expected %zu (sizeof(%s) of ABI version %d) or %zu "
+                         "(ABI version 1)",
+                         (unsigned)params.struct_size, sizeof(Params), struct_name, (int)PATTN_ABI_VERSION,
+                         abi1_size);
+    *cpu_max_threads = params.struct_size > abi1_size ? params.cpu_max_threads : 0;
+    if (*cpu_max_threads < 0)
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
+                         "cpu_max_threads = %d is negative (0 = all hardware threads)", (int)*cpu_max_threads);
+    return PATTN_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs* args,
                               Placement* where, bool* no_op) {
     if (params == nullptr)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
-    // ABI 1 callers pass the size without the appended fields (they mean 0).
-    const size_t prefill_abi1_size = offsetof(pattn_prefill_params, cpu_max_threads);
-    if (params->struct_size != sizeof(pattn_prefill_params) && params->struct_size != prefill_abi1_size)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
-                         "params->struct_size = %u, expected %zu (sizeof(pattn_prefill_params) of "
-                         "ABI version %d) or %zu (ABI version 1)",
-                         (unsigned)params->struct_size, sizeof(pattn_prefill_params),
-                         (int)PATTN_ABI_VERSION, prefill_abi1_size);
-    const int32_t cpu_max_threads =
-        params->struct_size > prefill_abi1_size ? params->cpu_max_threads : 0;
-    if (cpu_max_threads < 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
-                         "cpu_max_threads = %d is negative (0 = all hardware threads)",
-                         (int)cpu_max_threads);
+    int32_t cpu_max_threads = 0;
+    PATTN_CHECK(check_appended_params(*params, "pattn_prefill_params", &cpu_max_threads));
     if (params->reserved != 0)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params->reserved = %u, must be 0",
                          (unsigned)params->reserved);
@@ -492,20 +499,8 @@ pattn_status validate_decode(const pattn_decode_params* params, AttentionArgs* a
                              Placement* where, bool* no_op) {
     if (params == nullptr)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT, "params is NULL");
-    // ABI 1 callers pass the size without the appended fields (they mean 0).
-    const size_t decode_abi1_size = offsetof(pattn_decode_params, cpu_max_threads);
-    if (params->struct_size != sizeof(pattn_decode_params) && params->struct_size != decode_abi1_size)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
-                         "params->struct_size = %u, expected %zu (sizeof(pattn_decode_params) of "
-                         "ABI version %d) or %zu (ABI version 1)",
-                         (unsigned)params->struct_size, sizeof(pattn_decode_params),
-                         (int)PATTN_ABI_VERSION, decode_abi1_size);
-    const int32_t cpu_max_threads =
-        params->struct_size > decode_abi1_size ? params->cpu_max_threads : 0;
-    if (cpu_max_threads < 0)
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
-                         "cpu_max_threads = %d is negative (0 = all hardware threads)",
-                         (int)cpu_max_threads);
+    int32_t cpu_max_threads = 0;
+    PATTN_CHECK(check_appended_params(*params, "pattn_decode_params", &cpu_max_threads));
     if (params->padding_side != PATTN_PADDING_RIGHT && params->padding_side != PATTN_PADDING_LEFT)
         return set_error(PATTN_STATUS_INVALID_ARGUMENT,
                          "padding_side = %d is not a pattn_padding_side (0 = RIGHT, 1 = LEFT)",

@@ -176,7 +176,7 @@ public sealed class LifetimeTests
         Device.Cpu.Synchronize(); // no-op
         Assert.IsTrue(Device.CudaDeviceCount >= 0);
         Assert.AreEqual(Device.CudaDeviceCount > 0 ? Device.Cuda(0) : Device.Cpu, Device.Default);
-        Assert.AreEqual(1u, PaddedAttentionLibrary.AbiVersion);
+        Assert.AreEqual(2u, PaddedAttentionLibrary.AbiVersion);
         StringAssert.StartsWith(PaddedAttentionLibrary.Version, "0.1.0");
         Assert.IsNotNull(PaddedAttentionLibrary.LoadedFrom);
     }

@@ -4,7 +4,7 @@
 #   ./build.sh setup      install what is missing (CUDA toolkit, clang-14, python3...) where possible
 #   ./build.sh build      native library (CMake, Release) + .NET solution (Release)
 #   ./build.sh test       build, then every suite; last line: "N passed, N failed, N skipped"
-#   ./build.sh demo [..]  build, then run samples/EmbeddingBatch (arguments are passed on)
+#   ./build.sh demo [..]  build, then run samples/SentenceEmbeddings (arguments are passed on)
 #   ./build.sh bindings   regenerate src/Managed/Interop/NativeMethods.g.cs and
 #                         bindings/python/paddedattn/_native.py from the C header
 #   ./build.sh pack [--cpu-only]  NuGet package (+ .snupkg) with runtimes/linux-x64/native into artifacts/
@@ -25,7 +25,7 @@ JOBS="${PADDEDATTN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 SOLUTION="$ROOT/PaddedAttention.slnx"
 MANAGED_PROJECT="$ROOT/src/Managed/PaddedAttention.csproj"
 BINDINGS_PROJECT="$ROOT/bindings/PaddedAttention.Bindings"
-DEMO_PROJECT="$ROOT/samples/EmbeddingBatch"
+DEMO_PROJECT="$ROOT/samples/SentenceEmbeddings"
 GENERATED_BINDINGS="src/Managed/Interop/NativeMethods.g.cs"
 GENERATED_PYTHON="bindings/python/paddedattn/_native.py"
 PYTHON_PACKAGE_DIR="$ROOT/bindings/python"
@@ -203,10 +203,35 @@ find_native_lib() {
         2>/dev/null | head -n 1
 }
 
+# ONNX Runtime's C API headers, from the Microsoft.ML.OnnxRuntime NuGet package
+# that samples/SentenceEmbeddings references (restored here when needed), for
+# native/ort/ (libpaddedattn_ort). Prints nothing when they cannot be had.
+ORT_PROJECT="$ROOT/samples/SentenceEmbeddings/SentenceEmbeddings.csproj"
+ort_include_dir() {
+    [ -f "$ORT_PROJECT" ] && dotnet_sdk_10_present || return 0
+    local version packages dir
+    version="$(sed -n 's/.*Include="Microsoft.ML.OnnxRuntime" Version="\([^"]*\)".*/\1/p' "$ORT_PROJECT" | head -n 1)"
+    packages="$(dotnet nuget locals global-packages --list 2>/dev/null | sed -n 's/^global-packages: *//p')"
+    [ -n "$version" ] && [ -n "$packages" ] || return 0
+    dir="${packages%/}/microsoft.ml.onnxruntime/$version/build/native/include"
+    if [ ! -f "$dir/onnxruntime_c_api.h" ]; then
+        dotnet restore "$ORT_PROJECT" -v:quiet >&2 || true
+    fi
+    [ -f "$dir/onnxruntime_c_api.h" ] && echo "$dir"
+    return 0
+}
+
 # build_native DIR CUDA_MODE: configure and build native/ into DIR.
 build_native() {
     local dir="$1" cuda_mode="$2"
     local args=(-S "$ROOT/native" -B "$dir" -DCMAKE_BUILD_TYPE="$CONFIGURATION" -DPADDEDATTN_CUDA="$cuda_mode")
+    local ort_include
+    ort_include="$(ort_include_dir)"
+    if [ -n "$ort_include" ]; then
+        args+=(-DPADDEDATTN_ORT_INCLUDE_DIR="$ort_include")
+    else
+        warn "ONNX Runtime's C API headers were not found: libpaddedattn_ort is not built"
+    fi
     # A fresh build directory gets Ninja when there is one; an existing one keeps its generator.
     if [ ! -f "$dir/CMakeCache.txt" ] && have ninja; then
         args+=(-G Ninja)
@@ -247,6 +272,10 @@ build_native() {
     [ -n "$NATIVE_LIB" ] || { warn "native build finished without libpaddedattn in $dir"; return 1; }
     export PADDEDATTN_NATIVE_LIB="$NATIVE_LIB"
     say "native library: $NATIVE_LIB"
+    if [ -f "$(dirname "$NATIVE_LIB")/libpaddedattn_ort.so" ]; then
+        export PADDEDATTN_ORT_LIB="$(dirname "$NATIVE_LIB")/libpaddedattn_ort.so"
+        say "ONNX Runtime operator library: $PADDEDATTN_ORT_LIB"
+    fi
 }
 
 # The .NET projects of the solution; when one it names does not exist (yet),
@@ -628,7 +657,7 @@ cmd_test() {
 cmd_demo() {
     cmd_build
     [ -d "$DEMO_PROJECT" ] || die "${DEMO_PROJECT#"$ROOT"/} does not exist"
-    say "samples/EmbeddingBatch $*"
+    say "samples/SentenceEmbeddings $*"
     dotnet run -c "$CONFIGURATION" --no-build --project "$DEMO_PROJECT" -- "$@"
 }
 

@@ -169,20 +169,29 @@ int32_t longest_row(const AttentionArgs& a) {
 // everywhere it runs with PADDEDATTN_PREFILL_HOPPER=1; never with
 // PADDEDATTN_PREFILL_MMA_SYNC=1 (tuning.h). The two kernels differ in tile
 // height at head_dim 256, so the choice is made before the tiles are built.
+// The head_dims with a Hopper (sm_90a) instantiation (prefill_hopper_*_hdim*.cu).
+template <int HEAD_DIM>
+constexpr bool kHopperHeadDim = HEAD_DIM == 64 || HEAD_DIM == 128 || HEAD_DIM == 256;
+
 template <int HEAD_DIM, typename T>
 bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceState& device) {
     // A sliding window, a soft cap or the packed layout always take the
     // mma.sync kernel: the Hopper kernel does not implement them.
     const bool variant = a.window_left >= 0 || a.window_right >= 0 || a.soft_cap != 0.f || a.packed;
-    if (variant || tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
-    return tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
+    if constexpr (!kHopperHeadDim<HEAD_DIM>) {
+        return false;  // head_dim 32/80/96: mma.sync only
+    } else {
+        if (variant || tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
+        return tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
+    }
 }
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper, DeviceState& device,
                              cudaStream_t stream) {
-    if (hopper)
-        return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+    if constexpr (kHopperHeadDim<HEAD_DIM>) {
+        if (hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+    }
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
 }
 
@@ -342,8 +351,8 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.soft_cap_post = a.soft_cap > 0.0f ? a.soft_cap / a.scale : 0.0f;
     p.packed = a.packed;
 
-    PATTN_DISPATCH_HEAD_DIM("prefill", a.head_dim, HEAD_DIM,
-                            { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })
+    PATTN_DISPATCH_PREFILL_HEAD_DIM(a.head_dim, HEAD_DIM,
+                                    { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })
     return PATTN_STATUS_INTERNAL_ERROR;  // unreachable: every case returns
 }
 

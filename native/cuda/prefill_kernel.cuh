@@ -29,9 +29,21 @@ namespace pattn {
 namespace cuda {
 namespace prefill_detail {
 
+// Rows of a shared-memory tile: head_dim rounded up to a power of two of at
+// least 64 elements, so that the swizzle below has whole groups of 8 chunks
+// and every row starts at a multiple of its size (the XOR addressing of the
+// ldmatrix steps needs both). head_dim 32 / 80 / 96 leave the chunks past
+// head_dim unused: they are never loaded from global memory nor read.
+constexpr int prefill_smem_row(int head_dim) {
+    int row = 64;
+    while (row < head_dim) row *= 2;
+    return row;
+}
+
 template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_>
 struct Traits {
     static constexpr int HEAD_DIM = HEAD_DIM_;
+    static constexpr int SMEM_ROW = prefill_smem_row(HEAD_DIM_);  // elements per tile row
     static constexpr int BLOCK_M = BLOCK_M_;
     static constexpr int BLOCK_N = BLOCK_N_;
     static constexpr int NUM_WARPS = NUM_WARPS_;
@@ -40,54 +52,74 @@ struct Traits {
     static constexpr int M_TILES = WARP_ROWS / 16;       // m16 tiles per warp
     static constexpr int N_TILES = BLOCK_N / 8;          // n8 tiles of scores per row block
     static constexpr int D_TILES = HEAD_DIM / 8;         // n8 tiles of the output
-    static constexpr int CHUNKS = HEAD_DIM / 8;          // 16-byte chunks per row
-    static constexpr int Q_ELEMS = BLOCK_M * HEAD_DIM;
-    static constexpr int KV_ELEMS = BLOCK_N * HEAD_DIM;
+    static constexpr int CHUNKS = HEAD_DIM / 8;          // 16-byte chunks per row (of head_dim)
+    static constexpr int Q_ELEMS = BLOCK_M * SMEM_ROW;
+    static constexpr int KV_ELEMS = BLOCK_N * SMEM_ROW;
     // Tiles, then the per-block state (16 ints), the two K/V base pointers and
     // per row the end and the start of its visible keys; plus slack to align
     // the tiles to 1 KB (the XOR addressing of the ldmatrix steps relies on it).
     static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_ELEMS) * 2;
     static constexpr int STATE_BYTES = 16 * 4;
     static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + STATE_BYTES + 2 * 8 + 2 * BLOCK_M * 4;
+    // K/V tiles load in whole passes of THREADS / CHUNKS rows when that
+    // divides (head_dim 32, 64, 128, 256); otherwise (80, 96) chunk by chunk.
+    static constexpr bool WHOLE_LOAD_PASSES = THREADS % CHUNKS == 0 && BLOCK_N % (THREADS / CHUNKS) == 0;
     static_assert(WARP_ROWS % 16 == 0, "a warp owns whole m16 tiles");
-    static_assert(HEAD_DIM % 64 == 0, "the swizzle needs >= 8 chunks per row");
+    static_assert(HEAD_DIM % 16 == 0, "head_dim comes in k16 steps (and pairs of n8 output tiles)");
     static_assert(BLOCK_N % 16 == 0, "keys come in k16 steps");
-    static_assert(BLOCK_N % (THREADS / CHUNKS) == 0, "whole load passes per KV tile");
 };
 
 // Tile shapes per head_dim (prefill_block_m/n in prefill_params.h agree).
 // 32 rows per warp for d64/d128 halve the shared-memory traffic per mma
-// compared with 16 (each K/V fragment feeds two m16 tiles).
+// compared with 16 (each K/V fragment feeds two m16 tiles); d32/d80/d96 take
+// the d64 shape (their accumulators fit the same register budget as d128's).
 template <int HEAD_DIM> struct TraitsFor;
+template <> struct TraitsFor<32> { using type = Traits<32, 128, 64, 4>; };
 template <> struct TraitsFor<64> { using type = Traits<64, 128, 64, 4>; };
+template <> struct TraitsFor<80> { using type = Traits<80, 128, 64, 4>; };
+template <> struct TraitsFor<96> { using type = Traits<96, 128, 64, 4>; };
 template <> struct TraitsFor<128> { using type = Traits<128, 128, PATTN_PREFILL_D128_BLOCK_N, 4>; };
 template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
 
-// Element offset of 16-byte chunk `chunk` of row `row` in a [rows][HEAD_DIM]
+// Element offset of 16-byte chunk `chunk` of row `row` in a [rows][SMEM_ROW]
 // tile. XOR-ing the chunk with row % 8 puts the 8 rows an ldmatrix reads (and
-// the 8 chunks a cp.async phase writes) in 8 different bank groups.
-template <int HEAD_DIM>
+// the 8 chunks a cp.async phase writes) in 8 different bank groups; SMEM_ROW
+// is a multiple of 8 chunks, so the XOR stays inside the row.
+template <int SMEM_ROW>
 __device__ __forceinline__ int swizzle(int row, int chunk) {
-    return row * HEAD_DIM + ((chunk ^ (row & 7)) << 3);
+    static_assert(SMEM_ROW % 64 == 0, "the swizzle needs >= 8 chunks per row");
+    return row * SMEM_ROW + ((chunk ^ (row & 7)) << 3);
 }
 
 // Async copy of `rows_valid` rows (the rest zero-filled) of a [BLOCK_N][HEAD_DIM]
 // tile. Each thread walks its rows with one pointer and one step, so nothing
-// per row stays live across the KV loop.
+// per row stays live across the KV loop. Only the head_dim chunks of a row are
+// read from global memory.
 template <class Tr, typename T>
 __device__ __forceinline__ void load_kv_tile(uint32_t smem_base, const T* src, int64_t stride_s, int rows_valid,
                                              int tid) {
-    constexpr int ROWS_PER_PASS = Tr::THREADS / Tr::CHUNKS;
-    const int row0 = tid / Tr::CHUNKS;
-    const int chunk = tid % Tr::CHUNKS;
-    const T* g = src + row0 * stride_s + chunk * 8;
-    const int64_t step = ROWS_PER_PASS * stride_s;
+    if constexpr (Tr::WHOLE_LOAD_PASSES) {
+        constexpr int ROWS_PER_PASS = Tr::THREADS / Tr::CHUNKS;
+        const int row0 = tid / Tr::CHUNKS;
+        const int chunk = tid % Tr::CHUNKS;
+        const T* g = src + row0 * stride_s + chunk * 8;
+        const int64_t step = ROWS_PER_PASS * stride_s;
 #pragma unroll
-    for (int pass = 0; pass < Tr::BLOCK_N / ROWS_PER_PASS; ++pass) {
-        const int row = row0 + pass * ROWS_PER_PASS;
-        const bool valid = row < rows_valid;
-        cp_async_16(smem_base + swizzle<Tr::HEAD_DIM>(row, chunk) * 2, valid ? g : src, valid);
-        g += step;
+        for (int pass = 0; pass < Tr::BLOCK_N / ROWS_PER_PASS; ++pass) {
+            const int row = row0 + pass * ROWS_PER_PASS;
+            const bool valid = row < rows_valid;
+            cp_async_16(smem_base + swizzle<Tr::SMEM_ROW>(row, chunk) * 2, valid ? g : src, valid);
+            g += step;
+        }
+    } else {
+#pragma unroll
+        for (int c = tid; c < Tr::BLOCK_N * Tr::CHUNKS; c += Tr::THREADS) {
+            const int row = c / Tr::CHUNKS;
+            const int chunk = c % Tr::CHUNKS;
+            const bool valid = row < rows_valid;
+            cp_async_16(smem_base + swizzle<Tr::SMEM_ROW>(row, chunk) * 2, valid ? src + row * stride_s + chunk * 8 : src,
+                        valid);
+        }
     }
 }
 
@@ -100,6 +132,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     constexpr int N_TILES = Tr::N_TILES;
     constexpr int D_TILES = Tr::D_TILES;
     constexpr int CHUNKS = Tr::CHUNKS;
+    constexpr int SMEM_ROW = Tr::SMEM_ROW;
 
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     unsigned char* smem_aligned = smem_raw + ((1024 - (smem_addr(smem_raw) & 1023)) & 1023);
@@ -166,7 +199,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
             RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, mask);
             bool valid = ri.real && (p0 + row) < p_end;
             const T* g = q_base + (valid ? ri.position * params.q_stride_s + ri.head * params.q_stride_h : 0) + chunk * 8;
-            cp_async_16(smem_addr(q_smem + swizzle<HEAD_DIM>(row, chunk)), g, valid);
+            cp_async_16(smem_addr(q_smem + swizzle<SMEM_ROW>(row, chunk)), g, valid);
         }
         int kt = num_kv_tiles - 1;
         load_kv_tile<Tr>(smem_addr(k_smem), k_base + (int64_t)kt * BLOCK_N * params.k_stride_s, params.k_stride_s,
@@ -200,11 +233,11 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     // rows are >= 128-byte aligned, so the address of k16 step `step` is the
     // step-0 address XOR (step << 5): one instruction, no extra registers.
     const int lane_xor = lane & 7;
-    const uint32_t q_lane = smem_addr(q_smem) + (warp_row0 + (lane % 16)) * HEAD_DIM * 2 +
+    const uint32_t q_lane = smem_addr(q_smem) + (warp_row0 + (lane % 16)) * SMEM_ROW * 2 +
                             (((lane / 16) ^ lane_xor) << 4);
-    const uint32_t k_lane = smem_addr(k_smem) + ((lane % 8) + (lane / 16) * 8) * HEAD_DIM * 2 +
+    const uint32_t k_lane = smem_addr(k_smem) + ((lane % 8) + (lane / 16) * 8) * SMEM_ROW * 2 +
                             ((((lane / 8) % 2) ^ lane_xor) << 4);
-    const uint32_t v_lane = smem_addr(v_smem) + ((lane % 8) + ((lane / 8) % 2) * 8) * HEAD_DIM * 2 +
+    const uint32_t v_lane = smem_addr(v_smem) + ((lane % 8) + ((lane / 8) % 2) * 8) * SMEM_ROW * 2 +
                             (((lane / 16) ^ lane_xor) << 4);
     const float scale_log2 = params.scale_log2;
 
@@ -230,11 +263,11 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
             uint32_t a[M_TILES][4];
 #pragma unroll
             for (int mt = 0; mt < M_TILES; ++mt)
-                ldmatrix_x4(a[mt], (q_lane ^ (kk << 5)) + mt * 16 * HEAD_DIM * 2);
+                ldmatrix_x4(a[mt], (q_lane ^ (kk << 5)) + mt * 16 * SMEM_ROW * 2);
 #pragma unroll
             for (int np = 0; np < N_TILES / 2; ++np) {
                 uint32_t b[4];
-                ldmatrix_x4(b, (k_lane ^ (kk << 5)) + np * 16 * HEAD_DIM * 2);
+                ldmatrix_x4(b, (k_lane ^ (kk << 5)) + np * 16 * SMEM_ROW * 2);
 #pragma unroll
                 for (int mt = 0; mt < M_TILES; ++mt) {
                     Mma<T>::run(acc_s[mt][2 * np], a[mt], b[0], b[1]);
@@ -299,7 +332,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
 #pragma unroll
             for (int dp = 0; dp < D_TILES / 2; ++dp) {
                 uint32_t b[4];
-                ldmatrix_x4_trans(b, (v_lane ^ (dp << 5)) + ks * 16 * HEAD_DIM * 2);
+                ldmatrix_x4_trans(b, (v_lane ^ (dp << 5)) + ks * 16 * SMEM_ROW * 2);
 #pragma unroll
                 for (int mt = 0; mt < M_TILES; ++mt) {
                     Mma<T>::run(acc_o[mt][2 * dp], a[mt], b[0], b[1]);
@@ -334,7 +367,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
 #pragma unroll
                 for (int dt = 0; dt < D_TILES; ++dt) {
                     uint32_t packed = Mma<T>::pack(acc_o[mt][dt][2 * h] * inv, acc_o[mt][dt][2 * h + 1] * inv);
-                    *reinterpret_cast<uint32_t*>(o_stage + swizzle<HEAD_DIM>(row, dt) + (lane % 4) * 2) = packed;
+                    *reinterpret_cast<uint32_t*>(o_stage + swizzle<SMEM_ROW>(row, dt) + (lane % 4) * 2) = packed;
                 }
                 if (params.lse != nullptr && (lane % 4) == 0) {
                     const int32_t p = p0 + row;
@@ -358,7 +391,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                 RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
                 *reinterpret_cast<uint4*>(o_base + (int64_t)ri.position * params.o_stride_s +
                                           (int64_t)ri.head * params.o_stride_h + chunk * 8) =
-                    *reinterpret_cast<const uint4*>(o_stage + swizzle<HEAD_DIM>(row, chunk));
+                    *reinterpret_cast<const uint4*>(o_stage + swizzle<SMEM_ROW>(row, chunk));
             }
         }
     }

@@ -21,12 +21,17 @@ typedef struct prefill_matrix {
     int num_lens;
     uint64_t rng_seed;
     uint64_t first_seed;
+    /* head_dims of the matrix; NULL: 64, 128, 256. */
+    const int32_t* head_dims;
+    int num_head_dims;
 } prefill_matrix;
 
 /* Calls visit(case, index, ctx) for every case, in a fixed order. */
 static TU_UNUSED void prefill_matrix_run(const prefill_matrix* m,
                                          void (*visit)(tu_prefill_case* c, int index, void* ctx), void* ctx) {
-    static const int32_t dims[3] = {64, 128, 256};
+    static const int32_t default_dims[3] = {64, 128, 256};
+    const int32_t* dims = m->head_dims ? m->head_dims : default_dims;
+    const int num_dims = m->head_dims ? m->num_head_dims : 3;
     /* mode, use_lens */
     static const int modes[6][2] = {{PATTN_MASK_PADDED, 1},
                                     {PATTN_MASK_CAUSAL_PADDED_LEFT, 1},
@@ -40,7 +45,7 @@ static TU_UNUSED void prefill_matrix_run(const prefill_matrix* m,
 
     for (mi = 0; mi < 6; ++mi)
         for (ti = 0; ti < m->num_dtypes; ++ti)
-            for (di = 0; di < 3; ++di, ++index) {
+            for (di = 0; di < num_dims; ++di, ++index) {
                 tu_prefill_case c;
                 memset(&c, 0, sizeof c);
                 c.mode = (pattn_mask_mode)modes[mi][0];

@@ -240,8 +240,9 @@ static void test_prefill_errors(void) {
        16-byte alignment of data and strides. */
     EXPECT_PREFILL(cuda_params(), bad.q.dtype = bad.k.dtype = bad.v.dtype = bad.o.dtype = PATTN_DTYPE_F32,
         PATTN_STATUS_UNSUPPORTED, "q.dtype = F32 is supported only on the CPU backend");
-    EXPECT_PREFILL(cuda_params(), bad.q.shape[3] = bad.k.shape[3] = bad.v.shape[3] = bad.o.shape[3] = 96,
-        PATTN_STATUS_UNSUPPORTED, "q.shape[3] (head_dim) = 96 is not supported (supported on CUDA: 64, 128, 256)");
+    EXPECT_PREFILL(cuda_params(), bad.q.shape[3] = bad.k.shape[3] = bad.v.shape[3] = bad.o.shape[3] = 48,
+        PATTN_STATUS_UNSUPPORTED,
+        "q.shape[3] (head_dim) = 48 is not supported (supported on CUDA: 32, 64, 80, 96, 128, 256)");
     EXPECT_PREFILL(cuda_params(), bad.v.data = (char*)g_fake_device + 2,
         PATTN_STATUS_INVALID_ARGUMENT, "not 16-byte aligned");
     CHECK_ERROR_MENTIONS("v.data");

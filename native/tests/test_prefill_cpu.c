@@ -14,8 +14,11 @@ static void run_matrix_case(tu_prefill_case* c, int index, void* ctx) {
 int main(void) {
     static const pattn_dtype dtypes[3] = {PATTN_DTYPE_F32, PATTN_DTYPE_F16, PATTN_DTYPE_BF16};
     static const int32_t lens[5] = {1, 7, 63, 65, 127};
+    /* The CUDA kernels' head_dims, the CPU taking the same ones. */
+    static const int32_t head_dims[6] = {64, 128, 256, 32, 80, 96};
     static const prefill_matrix matrix = {.dtypes = dtypes, .num_dtypes = 3, .lens = lens, .num_lens = 5,
-                                          .rng_seed = 20260611, .first_seed = 1000};
+                                          .rng_seed = 20260611, .first_seed = 1000,
+                                          .head_dims = head_dims, .num_head_dims = 6};
     static const prefill_named_case cases[] = {
         /* Long rows (333) with a packed QKV view and GQA. */
         {"long packed",

@@ -1,5 +1,5 @@
 /* CUDA prefill numerics: the matrix of test_prefill_cpu.c on device memory
- * (f16/bf16, head_dim 64/128/256), with valid lengths in host memory and in
+ * (f16/bf16, head_dim 32/64/80/96/128/256), with valid lengths in host memory and in
  * device memory (including out-of-range device lengths, which the library
  * clamps), on the default stream and on a created stream; every output is
  * NaN-poisoned before the call and checked against the float64 reference.
@@ -29,8 +29,10 @@ static void run_matrix_case(tu_prefill_case* c, int index, void* stream) {
 int main(void) {
     static const pattn_dtype dtypes[2] = {PATTN_DTYPE_F16, PATTN_DTYPE_BF16};
     static const int32_t lens[6] = {1, 7, 63, 65, 127, 333};
+    static const int32_t head_dims[6] = {64, 128, 256, 32, 80, 96};
     static const prefill_matrix matrix = {.dtypes = dtypes, .num_dtypes = 2, .lens = lens, .num_lens = 6,
-                                          .rng_seed = 777, .first_seed = 3000};
+                                          .rng_seed = 777, .first_seed = 3000,
+                                          .head_dims = head_dims, .num_head_dims = 6};
     void* stream = NULL;
 
     if (!tu_have_gpu()) {

@@ -259,7 +259,7 @@ int main(void) {
     static const pattn_mask_mode modes[4] = {PATTN_MASK_PADDED, PATTN_MASK_CAUSAL_PADDED_LEFT,
                                              PATTN_MASK_CAUSAL_PADDED_RIGHT, PATTN_MASK_PADDED_LEFT};
     static const pattn_dtype dtypes[2] = {PATTN_DTYPE_F16, PATTN_DTYPE_BF16};
-    static const int32_t dims[3] = {64, 128, 256};
+    static const int32_t dims[6] = {64, 128, 256, 32, 80, 96};
     /* Lengths at the tile edges (query tiles of 64/128 packed rows, KV tiles of 64). */
     static const int32_t edge_lens[6] = {63, 64, 65, 129, 1, 0};
     /* Around the Hopper kernels' 128-key tiles and 128-row query tiles. */
@@ -274,7 +274,7 @@ int main(void) {
     }
     CHECK_OK(pattn_stream_create(0, &stream));
 
-    for (di = 0; di < 3; ++di)
+    for (di = 0; di < 6; ++di)
         for (ti = 0; ti < 2; ++ti)
             for (mi = 0; mi < 4; ++mi) {
                 /* GQA group 3: 128 packed rows are not a whole number of positions. */

@@ -32,3 +32,19 @@
 #define PATTN_DISPATCH_BOOL(value, CONST_NAME, ...)                                                      \
     if (value) { constexpr bool CONST_NAME = true; __VA_ARGS__ }                                         \
     else { constexpr bool CONST_NAME = false; __VA_ARGS__ }
+
+// The prefill kernels' head_dims: those of PATTN_DISPATCH_HEAD_DIM and the
+// small embedding models' 32, 80 and 96.
+#define PATTN_DISPATCH_PREFILL_HEAD_DIM(head_dim, CONST_NAME, ...)                                       \
+    switch (head_dim) {                                                                                  \
+        case 32: { constexpr int CONST_NAME = 32; __VA_ARGS__ } break;                                   \
+        case 64: { constexpr int CONST_NAME = 64; __VA_ARGS__ } break;                                   \
+        case 80: { constexpr int CONST_NAME = 80; __VA_ARGS__ } break;                                   \
+        case 96: { constexpr int CONST_NAME = 96; __VA_ARGS__ } break;                                   \
+        case 128: { constexpr int CONST_NAME = 128; __VA_ARGS__ } break;                                 \
+        case 256: { constexpr int CONST_NAME = 256; __VA_ARGS__ } break;                                 \
+        default:                                                                                         \
+            return ::pattn::set_error(PATTN_STATUS_UNSUPPORTED,                                          \
+                                      "head_dim = %d is not supported by the CUDA prefill kernels "     \
+                                      "(supported: 32, 64, 80, 96, 128, 256)", (int)(head_dim));         \
+    }

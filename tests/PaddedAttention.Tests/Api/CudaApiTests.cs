@@ -79,8 +79,8 @@ public sealed class CudaApiTests
     }
 
     [TestMethod]
-    [DataRow(96)]
-    [DataRow(32)]
+    [DataRow(48)]
+    [DataRow(40)]
     [DataRow(512)]
     public void UnsupportedHeadDim_IsRefusedByTheNativeLayer_NamingIt(int headDim)
     {

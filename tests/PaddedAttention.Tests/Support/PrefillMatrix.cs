@@ -25,12 +25,17 @@ public static class PrefillMatrix
     /// <summary>Budget of (query, key, head, dim) products per batch row, to keep the reference fast.</summary>
     const long CostPerBatchRow = 30_000_000;
 
+    /// <summary>head_dims of the matrix: the kernels' instantiations, and on the CPU (which
+    /// takes any head_dim) the same ones, so both backends are checked at each of them.</summary>
+    static readonly int[] CpuHeadDims = { 64, 128, 256, 32, 80, 96 };
+    static readonly int[] CudaHeadDims = { 64, 128, 256, 32, 80, 96 };
+
     /// <summary>Rows for one mask: (dtype, head_dim, heads).</summary>
     public static IEnumerable<object[]> Rows(bool cuda)
     {
         string[] dtypes = cuda ? new[] { "f16", "bf16" } : new[] { "f32", "f16", "bf16" };
         foreach (string dtype in dtypes)
-            foreach (int d in new[] { 64, 128, 256 })
+            foreach (int d in cuda ? CudaHeadDims : CpuHeadDims)
                 foreach (string heads in new[] { "mha", "gqa4", "mqa" })
                     yield return new object[] { dtype, d, heads };
     }

@@ -590,8 +590,28 @@ pattn_status check_attention_aliasing(const AttentionInputs& in, const Attention
     Span inputs[6];
     int num_inputs = 0;
     inputs[num_inputs++] = span_of(*in.q, "q");
-    inputs[num_inputs++] = span_of(*in.k, in.k_name);
-    inputs[num_inputs++] = span_of(*in.v, in.v_name);
+    // With host lengths only the key rows some batch row reads count (a cache
+    // whose padding rows are not allocated must not collide with whatever
+    // memory lies there); device lengths are not known here: the whole view.
+    pattn_tensor k_read = *in.k, v_read = *in.v;
+    const pattn_tensor* kv_lens = f.has_kv_lens ? in.kv_lens : (f.has_q_lens ? in.q_lens : nullptr);
+    if (!f.paged && kv_lens != nullptr && !f.lens_on_device && f.kv_len > 0) {
+        const int32_t* lens = static_cast<const int32_t*>(kv_lens->data);
+        int64_t longest = 0;
+        for (int64_t b = 0; b < f.batch; ++b) {
+            const int64_t kv = lens[b] < 0 ? 0 : (lens[b] > f.kv_len ? f.kv_len : lens[b]);
+            if (kv > longest) longest = kv;
+        }
+        const int64_t first = in.left_padded ? f.kv_len - longest : 0;
+        pattn_tensor* views[2] = {&k_read, &v_read};
+        for (pattn_tensor* t : views) {
+            t->shape[1] = longest;
+            if (longest > 0)
+                t->data = static_cast<char*>(t->data) + first * t->strides[1] * static_cast<int64_t>(dtype_size(t->dtype));
+        }
+    }
+    inputs[num_inputs++] = span_of(k_read, in.k_name);
+    inputs[num_inputs++] = span_of(v_read, in.v_name);
     if (f.has_q_lens) inputs[num_inputs++] = span_of(*in.q_lens, "q_valid_lens");
     if (f.has_kv_lens) inputs[num_inputs++] = span_of(*in.kv_lens, "kv_valid_lens");
     if (f.paged) inputs[num_inputs++] = span_of(*in.page_table, "page_table");

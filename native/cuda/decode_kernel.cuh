@@ -160,8 +160,6 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
         Convert<T>::to_float8(q_raw[r], q[r]);
-#pragma unroll
-        for (int e = 0; e < 8; ++e) q[r][e] *= p.scale_log2;
     }
 
     float m[ROWS], l[ROWS], l_comp[ROWS], acc[ROWS][8];
@@ -202,6 +200,13 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                 for (int r = 0; r < ROWS; ++r)
                     s[u][r] += __shfl_xor_sync(0xffffffffu, s[u][r], off);
         }
+        // The scale goes on the whole dot product, not on q: a huge
+        // softmax_scale must overflow a score as a whole (to +/-inf, then
+        // clamped as common/online_softmax.cuh says), never a single term of it.
+#pragma unroll
+        for (int u = 0; u < kStepsPerTile; ++u)
+#pragma unroll
+            for (int r = 0; r < ROWS; ++r) s[u][r] *= p.scale_log2;
         if (p.soft_cap_log2 != 0.f) {
 #pragma unroll
             for (int u = 0; u < kStepsPerTile; ++u)

@@ -2,6 +2,7 @@
 // once; the environment switch exists so that tests can run every path on one
 // machine (build.sh test does).
 #include "isa.h"
+#include "capabilities.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -92,4 +93,16 @@ const char* isa_name() {
 }
 
 }  // namespace cpu
+
+// The hook of native/src/capabilities.h (pattn_capabilities.cpu_isa): the
+// path the dispatch above runs, overriding the weak compiled-baseline default.
+const char* cpu_isa_in_use() {
+    switch (cpu::active_isa()) {
+        case cpu::Isa::Avx512: return "x86-64 AVX-512 (AVX-512F/BW/VL/DQ kernels)";
+        case cpu::Isa::Avx2: return "x86-64 AVX2 + FMA + F16C";
+        case cpu::Isa::Scalar: break;
+    }
+    return "portable (scalar kernels)";
+}
+
 }  // namespace pattn

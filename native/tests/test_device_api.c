@@ -178,6 +178,13 @@ static void test_capabilities_and_events_without_gpu(int32_t count) {
     CHECK(caps.struct_size == sizeof caps);
     CHECK(caps.cuda_built == (cpu_only ? 0 : 1));
     CHECK(memchr(caps.cpu_isa, '\0', sizeof caps.cpu_isa) != NULL && caps.cpu_isa[0] != '\0');
+    {
+        /* The name is the CPU dispatch's own (not the compiled baseline): a
+           forced portable path reads as such. */
+        const char* forced = getenv("PADDEDATTN_CPU_ISA");
+        CHECK(strstr(caps.cpu_isa, "compiled baseline") == NULL);
+        if (forced && strcmp(forced, "scalar") == 0) CHECK(strstr(caps.cpu_isa, "portable") != NULL);
+    }
     CHECK(caps.cuda_architecture_count >= 0 && caps.cuda_architecture_count <= 16);
     if (cpu_only) {
         CHECK(caps.cuda_architecture_count == 0 && caps.cuda_runtime_version == 0);

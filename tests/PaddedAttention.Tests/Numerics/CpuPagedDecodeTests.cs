@@ -26,7 +26,10 @@ public sealed class CpuPagedDecodeTests
         using var table = DeviceTensor<int>.Allocate(device, 2, 2);
         table.Buffer!.CopyFrom(new[] { 0, 1, 7, -1 });
         Assert.Throws<ArgumentOutOfRangeException>(() => Attention.DecodePaged(q, k, v, o, table, new[] { 9, 1 }));
-        var native = Assert.Throws<PaddedAttentionException>(() => Attention.DecodePaged(q, k, v, o, table, new[] { 5, 1 }));
+        // A page index out of range is a bad argument the native checks name (page_table -> pageTable).
+        var native = Assert.ThrowsExactly<PaddedAttentionArgumentException>(() => Attention.DecodePaged(q, k, v, o, table, new[] { 5, 1 }));
+        Assert.AreEqual("pageTable", native.ParamName);
+        Assert.AreEqual(AttentionStatus.InvalidArgument, native.Status);
         StringAssert.Contains(native.NativeMessage, "page_table[1][0] = 7");
     }
 }

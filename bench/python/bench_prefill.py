@@ -746,14 +746,21 @@ def run_packed_suite(args, gen):
         row["packed_tflops"] = flops / row["packed_ms"] / 1e9
         row["packed_over_padded"] = row["padded_ms"] / row["packed_ms"]
         row["packed_over_fa2"] = row["fa2_ms"] / row["packed_ms"] if row["fa2_ms"] else None
-        # Checks: the same real rows as the padded call (same kernel, same
-        # tiles), and nothing written past the sequences.
+        # Checks: the same real rows as the padded call, and nothing written
+        # past the sequences. Bit for bit when both run the mma.sync kernel;
+        # the padded call of long rows takes the Hopper kernel on sm_90a
+        # (packed calls never do, prefill_dispatch.cu), and then the two agree
+        # to bf16 rounding.
         padded()
         packed()
         torch.cuda.synchronize()
         total = cu[-1]
-        row["packed_equals_padded"] = bool(torch.equal(o_pk[:total], o_pad[rows_real]))
-        row["lse_equal"] = bool(torch.equal(lse_pk[:total], lse_pad[rows_real]))
+        row["max_row_rel_err_packed_vs_padded"] = row_rel_err(o_pk[:total].unsqueeze(0), o_pad[rows_real].unsqueeze(0),
+                                                              torch.ones(1, total, dtype=torch.bool, device=o_pk.device))
+        row["packed_equals_padded"] = bool(torch.equal(o_pk[:total], o_pad[rows_real])) \
+            or row["max_row_rel_err_packed_vs_padded"] < 1.6e-2
+        row["lse_equal"] = bool(torch.equal(lse_pk[:total], lse_pad[rows_real])) \
+            or bool(((lse_pk[:total] - lse_pad[rows_real]).abs() <= 1e-3 * lse_pad[rows_real].abs().clamp_min(1.0)).all().item())
         row["tail_untouched"] = bool(torch.isnan(o_pk[total:]).all().item())
         rows.append(row)
         print(json.dumps(row), flush=True)

@@ -1,6 +1,6 @@
 // PaddedAttention.Bench: times Attention.SequencePrefill and Attention.Decode from .NET.
 //
-// Cases: the six padded-prefill cases of the performance issue (bf16, head_dim 128,
+// Cases: the six padded-prefill cases of docs/performance.md (bf16, head_dim 128,
 // 32 query / 8 KV heads unless noted, valid lengths uniform random in the range with a
 // fixed seed) and decode against a left-padded KV cache (batch 1/16/64 x cache
 // 1k/8k/32k, kv lengths uniform in [cache/2, cache], one new token).

@@ -1,4 +1,4 @@
-// CPU backend of masked prefill (SPEC §2-4); also serves decode, which is
+// CPU backend of masked prefill (docs/semantics.md); also serves decode, which is
 // causal prefill with every query row real.
 //
 // The call is planned into items (attend_item.h): up to kItemRows query rows

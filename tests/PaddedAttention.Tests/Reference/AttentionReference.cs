@@ -64,7 +64,7 @@ public static class AttentionReference
     }
 
     /// <summary>
-    /// Decode (issue 5): every query row is real; row b has kv real keys at the start
+    /// Decode: every query row is real; row b has kv real keys at the start
     /// (right padding) or the end (left padding) of the cache; query i sees real key j
     /// iff j &lt;= i + kv - qLen. <paramref name="kvValidLens"/> null = full cache.
     /// </summary>

@@ -66,17 +66,28 @@ public sealed record DecodeScenario(int Batch, int QLen, int CacheLen, int NumQo
         stream?.Synchronize();
         device.Synchronize();
 
+        return AssertMatchesReference(ToString(), type, HeadDim, o, lse, expected);
+    }
+
+    /// <summary>
+    /// A decode output (and lse, when given) against the float64 reference: row relative error within the
+    /// dtype's tolerance, lse within its bound. Shared by the contiguous and the paged decode scenarios.
+    /// Returns the largest row error.
+    /// </summary>
+    internal static double AssertMatchesReference<T>(string label, ElementType type, int headDim, DeviceTensor<T> o,
+        DeviceTensor<float>? lse, AttentionReference.Result expected) where T : unmanaged
+    {
         double[] actual = ToDoubles<T>(o.Buffer!.ToArray());
-        double err = AttentionReference.MaxRowRelativeError(actual, expected.O, HeadDim, out long worstRow);
+        double err = AttentionReference.MaxRowRelativeError(actual, expected.O, headDim, out long worstRow);
         double tol = AttentionReference.RowTolerance(type);
-        Assert.IsTrue(err <= tol, $"{this} [{type}]: row {worstRow} relative error {err:G4} > {tol:G4}");
+        Assert.IsTrue(err <= tol, $"{label} [{type}]: row {worstRow} relative error {err:G4} > {tol:G4}");
         if (lse is not null)
         {
             float[] lseActual = lse.Buffer!.ToArray();
             double lseErr = AttentionReference.MaxLseErrorRatio(lseActual, expected.Lse, type, out long worst);
             const double lseTol = 1.0; // error / bound
             Assert.IsTrue(lseErr <= lseTol,
-                $"{this} [{type}]: lse[{worst}] = {(worst >= 0 ? lseActual[worst] : 0)} vs {(worst >= 0 ? expected.Lse[worst] : 0)}, error/bound {lseErr:G4} > 1");
+                $"{label} [{type}]: lse[{worst}] = {(worst >= 0 ? lseActual[worst] : 0)} vs {(worst >= 0 ? expected.Lse[worst] : 0)}, error/bound {lseErr:G4} > 1");
         }
         return err;
     }

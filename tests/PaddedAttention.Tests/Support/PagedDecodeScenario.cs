@@ -90,14 +90,7 @@ public sealed record PagedDecodeScenario(int QLen, int NumQoHeads, int NumKvHead
         stream?.Synchronize();
         device.Synchronize();
 
-        double[] actual = ToDoubles<T>(o.Buffer!.ToArray());
-        double err = AttentionReference.MaxRowRelativeError(actual, expected.O, HeadDim, out long worstRow);
-        double tol = AttentionReference.RowTolerance(type);
-        Assert.IsTrue(err <= tol, $"{this} [{type}]: row {worstRow} relative error {err:G4} > {tol:G4}");
-        float[] lseActual = lse.Buffer!.ToArray();
-        double lseErr = AttentionReference.MaxLseErrorRatio(lseActual, expected.Lse, type, out long worst);
-        Assert.IsTrue(lseErr <= 1.0,
-            $"{this} [{type}]: lse[{worst}] = {(worst >= 0 ? lseActual[worst] : 0)} vs {(worst >= 0 ? expected.Lse[worst] : 0)}, error/bound {lseErr:G4} > 1");
+        DecodeScenario.AssertMatchesReference(ToString(), type, HeadDim, o, lse, expected);
     }
 
     /// <summary>Page sizes 1, 16 and 64; an empty row, one key, a page plus one key; shared prefixes; forced splits.</summary>

@@ -127,7 +127,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
     // Stream-ordered workspace: split partials and a device copy of host lengths.
     const int64_t rows = static_cast<int64_t>(a.batch) * a.q_len * a.num_qo_heads;
     const size_t part_o_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * HEAD_DIM * 4 : 0;
-    const size_t part_lse_bytes = splits > 1 ? static_cast<size_t>(splits) * rows * 4 : 0;
+    const size_t part_lse_bytes = splits > 1 ? 2 * static_cast<size_t>(splits) * rows * 4 : 0;  // max and sum
     const size_t lens_bytes = host_lens && !lens_by_value ? static_cast<size_t>(a.batch) * 4 : 0;
     const size_t total = part_o_bytes + ((part_lse_bytes + 15) / 16 * 16) + lens_bytes;
     unsigned char* workspace = nullptr;
@@ -136,7 +136,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
     cudaError_t e = cudaSuccess;
     if (splits > 1) {
         p.part_o = reinterpret_cast<float*>(workspace);
-        p.part_lse = reinterpret_cast<float*>(workspace + part_o_bytes);
+        p.part_state = reinterpret_cast<float*>(workspace + part_o_bytes);
     }
     if (host_lens && !lens_by_value) {
         int32_t* lens = reinterpret_cast<int32_t*>(workspace + part_o_bytes +
@@ -160,7 +160,7 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
         CombineParams c{};
         c.set_output(a);
         c.part_o = p.part_o;
-        c.part_lse = p.part_lse;
+        c.part_state = p.part_state;
         c.rows = rows;
         c.splits = splits;
         c.q_len = a.q_len;

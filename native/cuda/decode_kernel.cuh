@@ -285,8 +285,9 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     const bool cluster = p.cluster_merge != 0;
     const bool split_output = p.num_splits > 1 && !cluster;
     float* cl_o = reinterpret_cast<float*>(smem_raw + merge_bytes<ROWS>());  // [ROWS][HEAD_DIM]
-    float* cl_lse = cl_o + ROWS * HEAD_DIM;                                  // [ROWS]
-    float* cl_w = cl_lse + ROWS;                                             // [ROWS][kMaxClusterSplits]
+    float* cl_max = cl_o + ROWS * HEAD_DIM;                                  // [ROWS], log2 domain
+    float* cl_sum = cl_max + ROWS;                                           // [ROWS], relative to cl_max
+    float* cl_w = cl_sum + ROWS;                                             // [ROWS][kMaxClusterSplits]
     float* cl_lse_out = cl_w + ROWS * kMaxClusterSplits;                     // [ROWS]
     for (int idx = tid; idx < ROWS * HEAD_DIM; idx += kThreads) {
         const int r = idx / HEAD_DIM;
@@ -310,14 +311,25 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         const float out = seen ? o_sum / l_all : 0.f;
         const float lse2 = seen ? m_all + log2f(l_all) : kNegInf;
 
+        // A split's state leaves as its maximum and its sum, not as
+        // lse2 = max + log2(sum): with a maximum near FLT_MAX (overflowing
+        // scores, common/online_softmax.cuh) that sum would round away, and
+        // splits holding different numbers of tied keys would get equal weights.
         if (cluster) {
             cl_o[r * HEAD_DIM + e] = out;
-            if (e == 0) cl_lse[r] = lse2;
+            if (e == 0) {
+                cl_max[r] = seen ? m_all : kNegInf;
+                cl_sum[r] = seen ? l_all : 0.f;
+            }
         } else if (split_output) {
             const int64_t row_index =
                 ((static_cast<int64_t>(split) * p.batch + b) * p.q_len + i) * p.num_qo_heads + h;
             p.part_o[row_index * HEAD_DIM + e] = out;
-            if (e == 0) p.part_lse[row_index] = lse2;
+            if (e == 0) {
+                const int64_t part_rows = static_cast<int64_t>(p.num_splits) * p.batch * p.q_len * p.num_qo_heads;
+                p.part_state[row_index] = seen ? m_all : kNegInf;
+                p.part_state[part_rows + row_index] = seen ? l_all : 0.f;
+            }
         } else {
             T* op = static_cast<T*>(p.o) + b * p.o_stride_b + i * p.o_stride_s + h * p.o_stride_h;
             op[e] = Convert<T>::from_float(out);
@@ -329,16 +341,17 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 
     if (cluster) {
         // Every block of the cluster (the row's splits, rank = split) has its
-        // state in shared memory; block 0 merges them (the merge_states math,
-        // base 2). Empty splits hold o = 0, lse = -inf and get weight 0.
+        // state in shared memory; block 0 merges them (base 2: weight
+        // sum_s * 2^(max_s - max)). Empty splits hold o = 0, max = -inf,
+        // sum = 0 and get weight 0.
         cluster_barrier();
         if (split == 0) {
             const int splits = p.num_splits;
-            // Gather the splits' lse (all remote loads in flight at once).
+            // Gather the splits' maxima (all remote loads in flight at once).
             for (int idx = tid; idx < ROWS * splits; idx += kThreads) {
                 const int r = idx / splits;
                 const int s2 = idx % splits;
-                cl_w[r * kMaxClusterSplits + s2] = cluster_load(cluster_map(cl_lse + r, s2));
+                cl_w[r * kMaxClusterSplits + s2] = cluster_load(cluster_map(cl_max + r, s2));
             }
             __syncthreads();
             for (int r = tid; r < ROWS; r += kThreads) {
@@ -348,7 +361,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                 const bool seen = m_all != kNegInf;
                 float sum = 0.f;
                 for (int s2 = 0; s2 < splits; ++s2) {
-                    const float x = seen ? exp2f(w[s2] - m_all) : 0.f;
+                    const float x = seen ? exp2f(w[s2] - m_all) * cluster_load(cluster_map(cl_sum + r, s2)) : 0.f;
                     w[s2] = x;
                     sum += x;
                 }
@@ -410,10 +423,11 @@ __device__ __forceinline__ float block_reduce(float x, bool is_max, float* scrat
     return r;
 }
 
-// One block per output row (b, i, h). The split weights 2^(lse_s - max) go
-// to shared memory; then groups of threads sum disjoint sets of splits with
-// independent 16-byte loads (many in flight), and the groups are added up.
-// Empty splits hold o = 0 and lse = -inf, so they need no branch.
+// One block per output row (b, i, h). The split weights sum_s * 2^(max_s -
+// max) go to shared memory; then groups of threads sum disjoint sets of
+// splits with independent 16-byte loads (many in flight), and the groups are
+// added up. Empty splits hold o = 0, max = -inf and sum = 0, so they need no
+// branch.
 template <typename T, int HEAD_DIM>
 __global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const CombineParams c) {
     constexpr int LANES = HEAD_DIM / 4;               // float4 columns of a row
@@ -431,15 +445,16 @@ __global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const C
 
     float m = kNegInf;
     for (int s = tid; s < c.splits; s += kCombineThreads) {
-        const float x = c.part_lse[s * c.rows + row];
+        const float x = c.part_state[s * c.rows + row];
         weights[s] = x;
         m = fmaxf(m, x);
     }
     m = block_reduce(m, true, scratch);
     const bool seen = m != kNegInf;
     float sum = 0.f;
+    const float* part_sum = c.part_state + static_cast<int64_t>(c.splits) * c.rows;
     for (int s = tid; s < c.splits; s += kCombineThreads) {
-        const float w = seen ? exp2f(weights[s] - m) : 0.f;
+        const float w = seen ? exp2f(weights[s] - m) * part_sum[s * c.rows + row] : 0.f;
         weights[s] = w;
         sum += w;
     }

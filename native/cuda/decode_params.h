@@ -20,7 +20,8 @@ constexpr int kDecodeParamRows = 512;
 // num_splits == 1), lse (final, natural log, or null) and their strides.
 struct DecodeParams : QkvLayout {
     float* part_o;           // [splits, batch, q_len, num_qo_heads, head_dim] f32, normalized
-    float* part_lse;         // [splits, batch, q_len, num_qo_heads], log2 domain
+    float* part_state;       // [2][splits, batch, q_len, num_qo_heads]: each split's running
+                             // max (log2 domain), then its sum of 2^(score - max)
     const int32_t* kv_lens;  // device memory, or null: every row has cache_len keys
 
     int32_t batch, q_len, cache_len;
@@ -87,7 +88,7 @@ constexpr int merge_bytes() {
 
 // Cluster merge (sm_90): the splits of one row run as one thread-block
 // cluster of up to kMaxClusterSplits blocks. Each block leaves its
-// normalized state (o in f32, lse in base 2) in its own shared memory, after
+// normalized state (o in f32, max in base 2 and sum) in its own shared memory, after
 // the key-group merge area; block 0 of the cluster reads the others' through
 // distributed shared memory, merges and writes o and lse. One launch, no
 // workspace, no partials through L2.
@@ -95,8 +96,8 @@ constexpr int kMaxClusterSplits = 16;
 
 template <int ROWS, int HEAD_DIM>
 constexpr int cluster_bytes() {
-    // o [ROWS][HEAD_DIM], lse [ROWS], weights [ROWS][kMaxClusterSplits], final lse [ROWS]
-    return (ROWS * HEAD_DIM + ROWS + ROWS * kMaxClusterSplits + ROWS) * 4;
+    // o [ROWS][HEAD_DIM], max and sum [ROWS] each, weights [ROWS][kMaxClusterSplits], final lse [ROWS]
+    return (ROWS * HEAD_DIM + 2 * ROWS + ROWS * kMaxClusterSplits + ROWS) * 4;
 }
 
 // Dynamic shared memory of a block: the pipeline buffers, reused after the
@@ -114,7 +115,7 @@ constexpr int decode_smem_bytes(int stages) {
 // changes its sm_90 code.
 struct CombineParams {
     const float* part_o;    // [splits, rows, head_dim], rows = batch * q_len * num_qo_heads
-    const float* part_lse;  // [splits, rows], log2 domain
+    const float* part_state;  // [2][splits, rows]: max (log2 domain), then sum (DecodeParams)
     void* o;
     float* lse;
     int64_t rows;

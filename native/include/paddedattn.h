@@ -310,8 +310,10 @@ PATTN_API pattn_status pattn_host_malloc_pinned(uint64_t bytes, void** ptr);
 PATTN_API pattn_status pattn_host_free_pinned(void* ptr);
 
 /* Copies `bytes` between any two of host and device memory (direction
- * inferred from the pointers). The async form is ordered on `stream`; with
- * pageable host memory it may return only after the host side is read. */
+ * inferred from the pointers). pattn_memcpy returns when the copy is
+ * complete, so work on any stream (non-blocking ones too) sees it. The async
+ * form is ordered on `stream`; with pageable host memory it may return only
+ * after the host side is read. */
 PATTN_API pattn_status pattn_memcpy(void* dst, const void* src, uint64_t bytes);
 PATTN_API pattn_status pattn_memcpy_async(void* dst, const void* src, uint64_t bytes, void* stream);
 /* Sets `bytes` bytes of device memory to `value` (low byte), ordered on `stream`. */

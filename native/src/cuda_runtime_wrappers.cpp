@@ -252,6 +252,12 @@ PATTN_API pattn_status pattn_memcpy(void* dst, const void* src, uint64_t bytes) 
         PATTN_RETURN_IF_ERROR(pattn::require_not_null(dst, "dst"));
         PATTN_RETURN_IF_ERROR(pattn::require_not_null(src, "src"));
         PATTN_CUDA_TRY(cudaMemcpy(dst, src, bytes, cudaMemcpyDefault));
+        // cudaMemcpy returns before the copy has landed when it goes from
+        // pageable host memory to the device (once the data is staged) or
+        // from device to device; work on a non-blocking stream could then
+        // run before it (or be overwritten by it). Waiting for the copy's
+        // stream makes this form complete on return, as the header says.
+        PATTN_CUDA_TRY(cudaStreamSynchronize(nullptr));
         return PATTN_STATUS_SUCCESS;
     });
 }

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The native GPU tests under compute-sanitizer memcheck, on a build of native/
+# (ctest's programs in BUILD_DIR). Every program runs with CUDA API errors
+# reported (compute-sanitizer's default) and must end with 0 errors, except:
+#   - test_capture_legacy_cuda: the library learns that the legacy stream may
+#     not be used during another stream's capture only from a CUDA call that
+#     fails on purpose (common/capture.cu), so that program runs with
+#     --report-api-errors no; memory errors still fail it. Nothing else is in
+#     it, so no other API error can hide there.
+#   - test_large_cuda and test_long_row_cuda are left out: tens of GB and 2^26
+#     keys take many minutes under memcheck (their index arithmetic is what
+#     the plain run checks against the float64 reference).
+# The prefill matrix runs once more with the Hopper kernel forced, as ctest's
+# test_prefill_gpu_hopper does. Logs go to $OUT (default /tmp/memcheck-out).
+#   native/tests/run_memcheck.sh BUILD_DIR [program ...]
+set -uo pipefail
+build="${1:?usage: run_memcheck.sh BUILD_DIR [program ...]}"
+shift
+out="${OUT:-/tmp/memcheck-out}"
+mkdir -p "$out"
+programs=("$@")
+if [ "${#programs[@]}" -eq 0 ]; then
+    programs=(test_prefill_gpu test_prefill_gpu:hopper test_prefill_gpu_tiles test_prefill_variants_gpu
+              test_decode_cuda test_decode_paged_cuda test_merge_states_cuda test_overflow_cuda
+              test_capture_cuda test_capture_legacy_cuda)
+fi
+failed=0
+for entry in "${programs[@]}"; do
+    program="${entry%%:*}"
+    env_args=()
+    [ "$entry" != "$program" ] && [ "${entry#*:}" = hopper ] && env_args=(PADDEDATTN_PREFILL_HOPPER=1)
+    api_args=()
+    [ "$program" = test_capture_legacy_cuda ] && api_args=(--report-api-errors no)
+    log="$out/${entry//:/_}.memcheck.log"
+    env "${env_args[@]}" compute-sanitizer --tool memcheck --error-exitcode 3 "${api_args[@]}" \
+        "$build/$program" > "$log" 2>&1
+    rc=$?
+    summary="$(grep -E "ERROR SUMMARY" "$log" | tail -1)"
+    # 77: skipped (no GPU); anything else but 0 fails.
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then failed=$((failed + 1)); fi
+    printf '%-28s rc %-3d %s\n' "$entry" "$rc" "${summary:-no summary}"
+done
+echo "memcheck: $failed program(s) failed"
+[ "$failed" -eq 0 ]

@@ -7,6 +7,38 @@
 #include "test_util.h"
 #include "prefill_matrix.h"
 
+/* pattn_memcpy is complete when it returns: work on a non-blocking stream
+   right after it must not race with the copy. cudaMemcpy from pageable
+   memory returns once the data is staged, before it has landed; the test
+   harness uploads its NaN-poisoned outputs that way, and a kernel on a
+   created stream that finished first had its lse overwritten by the tail of
+   the copy (the prefill matrix with the Hopper kernel forced: lse of padding
+   rows "unwritten"). Here a memset on the created stream follows each
+   upload at once; every byte must be the memset's. */
+static void upload_complete_before_other_streams(void* stream) {
+    const size_t bytes = (size_t)64 << 20;
+    unsigned char* host = (unsigned char*)malloc(bytes);
+    unsigned char* dev = NULL;
+    int round;
+    if (host == NULL) return;
+    memset(host, 0x7F, bytes);
+    dev = (unsigned char*)tu_upload(NULL, bytes, 0);
+    CHECK(dev != NULL);
+    for (round = 0; round < 4 && dev != NULL; ++round) {
+        size_t i, stale = 0;
+        memset(host, 0x7F, bytes);
+        CHECK_OK(pattn_memcpy(dev, host, bytes));
+        CHECK_OK(pattn_memset_async(dev, 0, bytes, stream));
+        CHECK_OK(pattn_stream_synchronize(stream));
+        CHECK_OK(tu_download(host, dev, bytes));
+        for (i = 0; i < bytes; ++i) stale += host[i] != 0;
+        CHECK_MSG(stale == 0, "round %d: %zu bytes of the upload landed after the memset on the created stream",
+                  round, stale);
+    }
+    pattn_device_free(dev);
+    free(host);
+}
+
 static void run(tu_prefill_case* c, const char* what) {
     c->on_cuda = 1;
     prefill_run_case(c, what);
@@ -41,6 +73,7 @@ int main(void) {
     }
     CHECK_OK(pattn_stream_create(0, &stream));
 
+    upload_complete_before_other_streams(stream);
     prefill_matrix_run(&matrix, run_matrix_case, stream);
 
     {
@@ -76,6 +109,14 @@ int main(void) {
               .dtype = PATTN_DTYPE_BF16, .batch = 3, .q_len = 333, .kv_len = 333, .num_qo_heads = 4,
               .num_kv_heads = 1, .head_dim = 256, .layout = TU_LAYOUT_PACKED_QKV, .with_lse = 1,
               .pad_poison = 1, .stream = stream, .seed = 806}},
+            /* The case where lse of padding rows came back as the NaN
+               poison (matrix index 37, seed 3037): left padding,
+               bidirectional, packed QKV, +Inf padding, GQA 4, on the
+               created stream; see upload_complete_before_other_streams. */
+            {"left padded packed QKV on a created stream",
+             {.mode = PATTN_MASK_PADDED_LEFT, .use_lens = 1, .separate_kv = 1, .dtype = PATTN_DTYPE_F16,
+              .batch = 4, .q_len = 333, .kv_len = 333, .num_qo_heads = 8, .num_kv_heads = 2, .head_dim = 128,
+              .layout = TU_LAYOUT_PACKED_QKV, .with_lse = 1, .pad_poison = 2, .stream = stream, .seed = 3037}},
             {"one token",
              {.mode = PATTN_MASK_CAUSAL_PADDED_LEFT, .use_lens = 1, .dtype = PATTN_DTYPE_F16, .batch = 1,
               .q_len = 1, .kv_len = 1, .num_qo_heads = 2, .num_kv_heads = 2, .head_dim = 128, .with_lse = 1,

@@ -130,22 +130,13 @@ static pattn_tensor dev4(void* p, pattn_dtype dt, int64_t a, int64_t b, int64_t 
     return tu_tensor_4d(p, dt, PATTN_DEVICE_CUDA, 0, a, b, c, d);
 }
 
-static void* random_device(tu_rng* rng, pattn_dtype dtype, size_t count, float lo, float hi) {
-    void* host = malloc(count * tu_dtype_size(dtype));
-    void* dev;
-    tu_fill_uniform(host, dtype, count, rng, lo, hi);
-    dev = tu_upload(host, count * tu_dtype_size(dtype), 0);
-    free(host);
-    return dev;
-}
-
 /* lens_place: 0 none, 1 host, 2 device; kv_only: only kv_valid_lens. */
 static void prefill_case(cudaStream_t stream, tu_rng* rng, int32_t batch, int lens_place, int kv_only,
                          pattn_mask_mode mode) {
     const size_t nq = (size_t)batch * SQ * HQ * D, nk = (size_t)batch * SK * HK * D, nl = (size_t)batch * SQ * HQ;
-    void* q = random_device(rng, PATTN_DTYPE_F16, nq, -1, 1);
-    void* k = random_device(rng, PATTN_DTYPE_F16, nk, -1, 1);
-    void* v = random_device(rng, PATTN_DTYPE_F16, nk, -1, 1);
+    void* q = tu_random_device(rng, PATTN_DTYPE_F16, nq, -1, 1);
+    void* k = tu_random_device(rng, PATTN_DTYPE_F16, nk, -1, 1);
+    void* v = tu_random_device(rng, PATTN_DTYPE_F16, nk, -1, 1);
     void* o = tu_upload(NULL, nq * 2, 0);
     void* lse = tu_upload(NULL, nl * 4, 0);
     int32_t* qlens = (int32_t*)malloc((size_t)batch * 4);
@@ -198,9 +189,9 @@ static void prefill_case(cudaStream_t stream, tu_rng* rng, int32_t batch, int le
 static void decode_case(cudaStream_t stream, tu_rng* rng, int32_t batch, int lens_place, int32_t num_splits) {
     const size_t nq = (size_t)batch * DEC_Q * HQ * D, nk = (size_t)batch * CACHE * HK * D;
     const size_t nl = (size_t)batch * DEC_Q * HQ;
-    void* q = random_device(rng, PATTN_DTYPE_BF16, nq, -1, 1);
-    void* k = random_device(rng, PATTN_DTYPE_BF16, nk, -1, 1);
-    void* v = random_device(rng, PATTN_DTYPE_BF16, nk, -1, 1);
+    void* q = tu_random_device(rng, PATTN_DTYPE_BF16, nq, -1, 1);
+    void* k = tu_random_device(rng, PATTN_DTYPE_BF16, nk, -1, 1);
+    void* v = tu_random_device(rng, PATTN_DTYPE_BF16, nk, -1, 1);
     void* o = tu_upload(NULL, nq * 2, 0);
     void* lse = tu_upload(NULL, nl * 4, 0);
     int32_t* kvlens = (int32_t*)malloc((size_t)batch * 4);
@@ -242,10 +233,10 @@ static void decode_case(cudaStream_t stream, tu_rng* rng, int32_t batch, int len
 
 static void merge_case(cudaStream_t stream, tu_rng* rng, int32_t tokens) {
     const size_t no = (size_t)tokens * HQ * D, nl = (size_t)tokens * HQ;
-    void* oa = random_device(rng, PATTN_DTYPE_F16, no, -1, 1);
-    void* ob = random_device(rng, PATTN_DTYPE_F16, no, -1, 1);
-    void* la = random_device(rng, PATTN_DTYPE_F32, nl, -5, 5);
-    void* lb = random_device(rng, PATTN_DTYPE_F32, nl, -5, 5);
+    void* oa = tu_random_device(rng, PATTN_DTYPE_F16, no, -1, 1);
+    void* ob = tu_random_device(rng, PATTN_DTYPE_F16, no, -1, 1);
+    void* la = tu_random_device(rng, PATTN_DTYPE_F32, nl, -5, 5);
+    void* lb = tu_random_device(rng, PATTN_DTYPE_F32, nl, -5, 5);
     void* oo = tu_upload(NULL, no * 2, 0);
     void* lo = tu_upload(NULL, nl * 4, 0);
     capture_case c;

@@ -27,15 +27,6 @@ enum { SQ = 8, HQ = 4, HK = 2, D = 64 };
         CHECK_MSG(e_ == cudaSuccess, "%s: %s", #call, cudaGetErrorString(e_));                 \
     } while (0)
 
-static void* random_device(tu_rng* rng, pattn_dtype dtype, size_t count, float lo, float hi) {
-    void* host = malloc(count * tu_dtype_size(dtype));
-    void* dev;
-    tu_fill_uniform(host, dtype, count, rng, lo, hi);
-    dev = tu_upload(host, count * tu_dtype_size(dtype), 0);
-    free(host);
-    return dev;
-}
-
 /* One op on `stream`: 0 prefill, 1 decode, 2 merge, over small device tensors. */
 static pattn_status run_op(int op, void* q, void* k, void* v, void* o, void* lse, void* stream) {
     if (op == 0) {
@@ -78,10 +69,10 @@ int main(void) {
         printf("test_capture_legacy_cuda: no GPU, skipped\n");
         return TEST_SKIP;
     }
-    q = random_device(&rng, PATTN_DTYPE_F16, (size_t)SQ * HQ * D, -1, 1);
-    k = random_device(&rng, PATTN_DTYPE_F16, (size_t)SQ * HK * D, -1, 1);
+    q = tu_random_device(&rng, PATTN_DTYPE_F16, (size_t)SQ * HQ * D, -1, 1);
+    k = tu_random_device(&rng, PATTN_DTYPE_F16, (size_t)SQ * HK * D, -1, 1);
     /* v doubles as the merge's lse (f32 in [-1, 1]): at least SQ * HQ floats. */
-    v = random_device(&rng, PATTN_DTYPE_F32, (size_t)SQ * HK * D / 2, -1, 1);
+    v = tu_random_device(&rng, PATTN_DTYPE_F32, (size_t)SQ * HK * D / 2, -1, 1);
     o = tu_upload(NULL, (size_t)SQ * HQ * D * 2, 0);
     lse = tu_upload(NULL, (size_t)SQ * HQ * 4, 0);
     CHECK(q && k && v && o && lse);

@@ -62,6 +62,7 @@
  *   tu_have_gpu()                        1 when pattn_device_count() > 0
  *   tu_upload(host, bytes, device_id)    device copy of a host buffer (or NULL)
  *   tu_download(host, device, bytes)     copy back; returns the status
+ *   tu_random_device(rng, dtype, n, lo, hi) device buffer of uniform values
  *
  * A complete prefill case (used by test_prefill_cpu.c and test_prefill_gpu.c)
  *   tu_prefill_case c = {0}; set mode/use_lens/separate_kv/dtype/sizes/...;
@@ -624,6 +625,17 @@ static TU_UNUSED void* tu_upload(const void* host, size_t bytes, int32_t device_
 static TU_UNUSED pattn_status tu_download(void* host, const void* device, size_t bytes) {
     if (bytes == 0) return PATTN_STATUS_SUCCESS;
     return pattn_memcpy(host, device, bytes);
+}
+
+/* A device buffer of `count` uniform values in [lo, hi) (or NULL). */
+static TU_UNUSED void* tu_random_device(tu_rng* rng, pattn_dtype dtype, size_t count, float lo, float hi) {
+    void* host = malloc(count * tu_dtype_size(dtype));
+    void* dev = NULL;
+    if (host == NULL) return NULL;
+    tu_fill_uniform(host, dtype, count, rng, lo, hi);
+    dev = tu_upload(host, count * tu_dtype_size(dtype), 0);
+    free(host);
+    return dev;
 }
 
 

@@ -2,7 +2,8 @@
 // thread's scratch, shared by the planner (prefill_cpu.cpp) and the kernels
 // (attend_kernel.h, compiled once per instruction set). Plain data and
 // `static` helpers only: the kernel files are compiled with different -m
-// flags, so nothing here may be an inline function the linker could share.
+// flags or target regions, so nothing here may be an inline function the
+// linker could share.
 #pragma once
 
 #include <cstddef>
@@ -93,6 +94,8 @@ bool attend_avx2(const AttentionArgs& args, const AttendItem& item, float* scrat
 bool attend_avx512(const AttentionArgs& args, const AttendItem& item, float* scratch);
 void pack_avx2(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
 void pack_avx512(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
+bool attend_avx512_bf16(const AttentionArgs& args, const AttendItem& item, float* scratch);
+void pack_avx512_bf16(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
 #endif
 
 }  // namespace cpu

@@ -346,6 +346,8 @@ cpu_isa_paths() {
     local f
     for f in avx512f avx512bw avx512vl avx512dq; do [[ "$flags" == *" $f "* ]] || return 0; done
     echo avx512
+    [[ "$flags" == *" avx512_bf16 "* ]] || return 0
+    echo avx512_bf16
 }
 
 # The CPU suites (ctest CPU programs, MSTest Numerics.Cpu*) again on every

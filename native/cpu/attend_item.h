@@ -40,8 +40,9 @@ struct AttendItem {
     int64_t lo_first, hi_first;
     float soft_cap;            // 0: off; else scores become cap * tanh(score / cap)
     double cost;               // estimated multiply-adds, for scheduling
-    // K and V of (b, kv_head) already converted to f32 rows of ScratchLayout::dp
-    // floats (key j at packed_k + j * dp), or null: the kernel converts each
+    // K and V of (b, kv_head) already converted to rows of ScratchLayout::dp
+    // floats (key j at packed_k + j * dp; f32, or for K the bf16 elements as
+    // they are on the AVX512_BF16 path), or null: the kernel converts each
     // tile itself. The planner packs once per call when several items share
     // the rows (reading strided K/V rows per item was bound by memory).
     const float* packed_k;

@@ -1,8 +1,9 @@
 // Internal (CPU backend): the attention kernel, written once over a vector
 // type `Vec` and compiled once per instruction set (attend_portable.cpp,
 // attend_avx2.cpp, attend_avx512.cpp, attend_avx512_bf16.cpp define Vec and
-// PATTN_ATTEND_ENTRY, then include this file). Everything here has internal linkage, so copies built
-// with different -m flags never meet in the linker.
+// PATTN_ATTEND_ENTRY, then include this file). Everything here has internal
+// linkage, so copies built with different -m flags or targets never meet in
+// the linker.
 //
 // One item (attend_item.h) is up to kItemRows query rows of one KV head. Per
 // tile of kKeyTile keys:

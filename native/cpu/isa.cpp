@@ -80,7 +80,7 @@ constexpr int kIsaCount = static_cast<int>(sizeof kIsaNames / sizeof kIsaNames[0
 
 // A request the machine cannot honour (or does not understand) is not an
 // error of any call: the backend runs its best path and tells the person who
-// set the variable, once (tests/: test_cpu_isa.c checks both cases).
+// set the variable, once (native/tests/test_cpu_isa.c checks both cases).
 Isa requested(Isa hardware) {
     const char* env = std::getenv("PADDEDATTN_CPU_ISA");
     if (env == nullptr || *env == '\0') return hardware;

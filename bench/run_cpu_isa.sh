@@ -22,7 +22,10 @@ if [[ "$paths" == *avx2 && "$flags" == *" avx512f "* && "$flags" == *" avx512bw 
 fi
 echo "paths: $paths$([[ "$flags" == *" avx512_fp16 "* ]] && echo ' (avx512_fp16 present, unused by design)')"
 
-cmake -S "$repo/native" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPADDEDATTN_CUDA=OFF > "$build.configure.log" 2>&1 &&
+generator=()
+[ -e "$build/CMakeCache.txt" ] || ! command -v ninja > /dev/null || generator=(-G Ninja)
+cmake -S "$repo/native" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DPADDEDATTN_CUDA=OFF \
+    > "$build.configure.log" 2>&1 &&
     cmake --build "$build" -j "$jobs" > "$build.build.log" 2>&1 || { tail -n 30 "$build".*.log; exit 1; }
 cc -O2 -std=c11 -I"$repo/native/include" "$repo/bench/cpu/bench_cpu.c" -L"$build" -lpaddedattn -lm \
    -Wl,-rpath,"$build" -o "$build/bench_cpu" || exit 1
@@ -30,7 +33,7 @@ cc -O2 -std=c11 -I"$repo/native/include" "$repo/bench/cpu/bench_cpu.c" -L"$build
 status=0
 for isa in $paths; do
     echo "== ctest CPU suites, PADDEDATTN_CPU_ISA=$isa"
-    (cd "$build" && PADDEDATTN_CPU_ISA=$isa ctest --timeout 900 -j "$jobs" \
+    (cd "$build" && PADDEDATTN_CPU_ISA=$isa ctest --output-on-failure --timeout 900 -j "$jobs" \
         -R '^test_(prefill_cpu|prefill_variants|decode|decode_paged|merge_states|api_errors|threads|cpu_.*)$') \
         > "$build/ctest-$isa.log" 2>&1 || status=1
     grep -E 'tests passed|Failed|\*\*\*' "$build/ctest-$isa.log"
@@ -56,4 +59,6 @@ cat "$build"/bench-*.log | awk '
               for (j = 1; j <= m; ++j) printf " %12s", ((order[k], iorder[j]) in t) ? t[order[k], iorder[j]] : "-"
               a = t[order[k], "avx512"]; b = t[order[k], "avx512_bf16"]
               if (a != "" && b != "") printf " %19.2fx\n", a / b; else printf " %20s\n", "-" } }'
+# Logs beside the caller's output folder where one is named ($OUT).
+[ -n "${OUT:-}" ] && [ -d "$OUT" ] && cp "$build"/ctest-*.log "$build"/bench-*.log "$OUT"/ 2>/dev/null
 exit $status

@@ -2,7 +2,8 @@
 // thread's scratch, shared by the planner (prefill_cpu.cpp) and the kernels
 // (attend_kernel.h, compiled once per instruction set). Plain data and
 // `static` helpers only: the kernel files are compiled with different -m
-// flags, so nothing here may be an inline function the linker could share.
+// flags or target regions, so nothing here may be an inline function the
+// linker could share.
 #pragma once
 
 #include <cstddef>
@@ -39,8 +40,9 @@ struct AttendItem {
     int64_t lo_first, hi_first;
     float soft_cap;            // 0: off; else scores become cap * tanh(score / cap)
     double cost;               // estimated multiply-adds, for scheduling
-    // K and V of (b, kv_head) already converted to f32 rows of ScratchLayout::dp
-    // floats (key j at packed_k + j * dp), or null: the kernel converts each
+    // K and V of (b, kv_head) already converted to rows of ScratchLayout::dp
+    // floats (key j at packed_k + j * dp; f32, or for K the bf16 elements as
+    // they are on the AVX512_BF16 path), or null: the kernel converts each
     // tile itself. The planner packs once per call when several items share
     // the rows (reading strided K/V rows per item was bound by memory).
     const float* packed_k;
@@ -93,6 +95,8 @@ bool attend_avx2(const AttentionArgs& args, const AttendItem& item, float* scrat
 bool attend_avx512(const AttentionArgs& args, const AttendItem& item, float* scratch);
 void pack_avx2(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
 void pack_avx512(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
+bool attend_avx512_bf16(const AttentionArgs& args, const AttendItem& item, float* scratch);
+void pack_avx512_bf16(const AttentionArgs&, int32_t, int32_t, int64_t, int64_t, int64_t, float*, float*);
 #endif
 
 }  // namespace cpu

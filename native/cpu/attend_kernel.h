@@ -1,8 +1,9 @@
 // Internal (CPU backend): the attention kernel, written once over a vector
 // type `Vec` and compiled once per instruction set (attend_portable.cpp,
-// attend_avx2.cpp, attend_avx512.cpp define Vec and PATTN_ATTEND_ENTRY, then
-// include this file). Everything here has internal linkage, so copies built
-// with different -m flags never meet in the linker.
+// attend_avx2.cpp, attend_avx512.cpp, attend_avx512_bf16.cpp define Vec and
+// PATTN_ATTEND_ENTRY, then include this file). Everything here has internal
+// linkage, so copies built with different -m flags or targets never meet in
+// the linker.
 //
 // One item (attend_item.h) is up to kItemRows query rows of one KV head. Per
 // tile of kKeyTile keys:
@@ -15,9 +16,15 @@
 //      running output (acc = acc * correction + O_tile).
 // Running sums and outputs are f64 and every tile's partial sum is added
 // once, so accuracy does not decay with the row length.
+//
+// With PATTN_BF16_PAIR_SCORES defined (attend_avx512_bf16.cpp: Vec has
+// load_pairs / dot_pairs), bf16 Q and K stay bf16 in scratch (each f32 row
+// of dp floats holds 2 * dp bf16) and step 2 multiplies pairs of them
+// (qk_block_pairs); V and P V stay f32 for every dtype.
 #include <cfloat>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <math.h>
 
 #include "attend_item.h"
@@ -67,6 +74,27 @@ void pack_row(const typename Elem<DT>::T* src, float* dst, int64_t d, int64_t dp
     for (; c < dp; ++c) dst[c] = 0.0f;
 }
 
+#if defined(PATTN_BF16_PAIR_SCORES)
+constexpr bool kBf16PairScores = true;
+#else
+constexpr bool kBf16PairScores = false;
+#endif
+// Whether Q and K of dtype DT are kept as bf16 pairs for the scores.
+template <int DT> constexpr bool kPairScores = kBf16PairScores && DT == PATTN_DTYPE_BF16;
+
+// Row `src` into scratch row `dst` (dp floats) in the form the scores read:
+// f32, or (kPairScores) the bf16 elements as they are, zero-padded to 2 * dp
+// (memcpy: the scratch is float storage).
+template <int DT>
+void pack_score_row(const typename Elem<DT>::T* src, float* dst, int64_t d, int64_t dp) {
+    if constexpr (kPairScores<DT>) {
+        std::memcpy(dst, src, static_cast<size_t>(d) * sizeof(uint16_t));
+        std::memset(reinterpret_cast<uint16_t*>(dst) + d, 0, static_cast<size_t>(2 * dp - d) * sizeof(uint16_t));
+    } else {
+        pack_row<DT>(src, dst, d, dp);
+    }
+}
+
 // ------------------------------------------------------------- exp2 --
 // 2^x for x <= 127; x <= -127 (and -inf) gives exactly 0. Degree-7 Taylor
 // polynomial of 2^f on |f| <= 1/2 (truncation below 1e-8 relative).
@@ -103,6 +131,27 @@ void qk_block(const float* q, const float* k, int64_t dp, int64_t dv, float* s, 
     }
     for (int j = 0; j < NR; ++j)
         Vec::reduce4(acc[0][j], acc[1][j], acc[2][j], acc[3][j], scale, s + j * mp);
+}
+
+// The same from bf16 rows (row stride ld elements, `len` of them a multiple
+// of 2 * W, zero past head_dim): each V::dot_pairs adds 2 * W exact products
+// in f32. A template over V so that only a Vec with pairs instantiates it.
+template <class V, int NR>
+void qk_block_pairs(const uint16_t* q, const uint16_t* k, int64_t ld, int64_t len, float* s, int64_t mp,
+                    float scale) {
+    typename V::reg acc[4][NR];
+    for (int r = 0; r < 4; ++r)
+        for (int j = 0; j < NR; ++j) acc[r][j] = V::zero();
+    for (int64_t x = 0; x < len; x += 2 * V::W) {
+        typename V::pairs kr[NR];
+        for (int j = 0; j < NR; ++j) kr[j] = V::load_pairs(k + j * ld + x);
+        for (int r = 0; r < 4; ++r) {
+            const typename V::pairs qr = V::load_pairs(q + r * ld + x);
+            for (int j = 0; j < NR; ++j) acc[r][j] = V::dot_pairs(acc[r][j], qr, kr[j]);
+        }
+    }
+    for (int j = 0; j < NR; ++j)
+        V::reduce4(acc[0][j], acc[1][j], acc[2][j], acc[3][j], scale, s + j * mp);
 }
 
 // acc[r][x..] = acc * corr[r] + sum_c p[c][r] v[c][x..] for 4 rows, NV vectors.
@@ -167,7 +216,7 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
         if (r < rows) {
             const int64_t row = it.q_first + it.i_begin + r / group;
             const int64_t head = it.kv_head * group + r % group;
-            pack_row<DT>(qb + it.b * a.q_stride_b + row * a.q_stride_s + head * a.q_stride_h, qr, d, dp);
+            pack_score_row<DT>(qb + it.b * a.q_stride_b + row * a.q_stride_s + head * a.q_stride_h, qr, d, dp);
         } else {
             for (int64_t x = 0; x < dp; ++x) qr[x] = 0.0f;
         }
@@ -190,8 +239,8 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
         } else {
             for (int64_t c = 0; c < n; ++c) {
                 const int64_t key = it.k_first + j0 + c;
-                pack_row<DT>(kb + it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h,
-                             kt + c * dp, d, dp);
+                pack_score_row<DT>(kb + it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h,
+                                   kt + c * dp, d, dp);
                 pack_row<DT>(vb + it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h,
                              vt + c * dp, d, dp);
             }
@@ -221,7 +270,15 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
                 const float* qr = q + r0 * dp;
                 const float* kc = kt + c0 * dp;
                 float* sc = s + c0 * mp + r0;
-                if (nr == 3) qk_block<3>(qr, kc, dp, dv, sc, mp, scale);
+                if constexpr (kPairScores<DT>) {
+                    // bf16 rows of 2 * dp elements; len: head_dim up to whole pairs vectors (<= 2 * dp).
+                    const uint16_t* qh = reinterpret_cast<const uint16_t*>(qr);
+                    const uint16_t* kh = reinterpret_cast<const uint16_t*>(kc);
+                    const int64_t ld = 2 * dp, len = round_up(d, 2 * W);
+                    if (nr == 3) qk_block_pairs<Vec, 3>(qh, kh, ld, len, sc, mp, scale);
+                    else if (nr == 2) qk_block_pairs<Vec, 2>(qh, kh, ld, len, sc, mp, scale);
+                    else qk_block_pairs<Vec, 1>(qh, kh, ld, len, sc, mp, scale);
+                } else if (nr == 3) qk_block<3>(qr, kc, dp, dv, sc, mp, scale);
                 else if (nr == 2) qk_block<2>(qr, kc, dp, dv, sc, mp, scale);
                 else qk_block<1>(qr, kc, dp, dv, sc, mp, scale);
             }
@@ -320,8 +377,8 @@ void pack_keys(const AttentionArgs& a, int32_t b, int32_t kv_head, int64_t key_b
     const T* vb = static_cast<const T*>(a.v);
     for (int64_t key = key_begin; key < key_end; ++key) {
         const int64_t j = key - key_begin;
-        pack_row<DT>(kb + b * a.k_stride_b + key * a.k_stride_s + kv_head * a.k_stride_h, k_out + j * dp,
-                     a.head_dim, dp);
+        pack_score_row<DT>(kb + b * a.k_stride_b + key * a.k_stride_s + kv_head * a.k_stride_h, k_out + j * dp,
+                           a.head_dim, dp);
         pack_row<DT>(vb + b * a.v_stride_b + key * a.v_stride_s + kv_head * a.v_stride_h, v_out + j * dp,
                      a.head_dim, dp);
     }

@@ -4,6 +4,7 @@
 #include "isa.h"
 #include "capabilities.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -55,25 +56,48 @@ Isa detect_hardware() {
     const bool ymm_state = (xcr0 & 0x6) == 0x6;      // SSE + AVX state saved by the OS
     const bool zmm_state = (xcr0 & 0xE6) == 0xE6;    // + opmask, ZMM_Hi256, Hi16_ZMM
     cpuid(7, 0, r);
+    const unsigned max_subleaf = r[0];
     const bool avx2 = (r[1] >> 5) & 1;
     const bool avx512f = (r[1] >> 16) & 1, avx512dq = (r[1] >> 17) & 1,
                avx512bw = (r[1] >> 30) & 1, avx512vl = (r[1] >> 31) & 1;
     if (!ymm_state || !avx2 || !fma || !f16c) return Isa::Scalar;
-    if (zmm_state && avx512f && avx512dq && avx512bw && avx512vl) return Isa::Avx512;
-    return Isa::Avx2;
+    if (!zmm_state || !avx512f || !avx512dq || !avx512bw || !avx512vl) return Isa::Avx2;
+    // AVX512_BF16: leaf 7 sub-leaf 1, EAX bit 5. (AVX512_FP16, leaf 7 EDX bit
+    // 23, is not used: it only computes in f16; docs/architecture.md.)
+    if (max_subleaf >= 1) {
+        cpuid(7, 1, r);
+        if ((r[0] >> 5) & 1) return Isa::Avx512Bf16;
+    }
+    return Isa::Avx512;
 }
 #else
 Isa detect_hardware() { return Isa::Scalar; }
 #endif
 
+// The values of PADDEDATTN_CPU_ISA, indexed by Isa.
+constexpr const char* kIsaNames[] = {"scalar", "avx2", "avx512", "avx512_bf16"};
+constexpr int kIsaCount = static_cast<int>(sizeof kIsaNames / sizeof kIsaNames[0]);
+
+// A request the machine cannot honour (or does not understand) is not an
+// error of any call: the backend runs its best path and tells the person who
+// set the variable, once (native/tests/test_cpu_isa.c checks both cases).
 Isa requested(Isa hardware) {
     const char* env = std::getenv("PADDEDATTN_CPU_ISA");
     if (env == nullptr || *env == '\0') return hardware;
-    Isa want = hardware;
-    if (std::strcmp(env, "scalar") == 0) want = Isa::Scalar;
-    else if (std::strcmp(env, "avx2") == 0) want = Isa::Avx2;
-    else if (std::strcmp(env, "avx512") == 0) want = Isa::Avx512;
-    return static_cast<int>(want) < static_cast<int>(hardware) ? want : hardware;
+    for (int i = 0; i < kIsaCount; ++i) {
+        if (std::strcmp(env, kIsaNames[i]) != 0) continue;
+        if (i <= static_cast<int>(hardware)) return static_cast<Isa>(i);
+        std::fprintf(stderr,
+                     "paddedattn: PADDEDATTN_CPU_ISA=%s asks for a path this CPU lacks; "
+                     "the CPU backend runs %s, the best path of this CPU\n",
+                     env, kIsaNames[static_cast<int>(hardware)]);
+        return hardware;
+    }
+    std::fprintf(stderr,
+                 "paddedattn: PADDEDATTN_CPU_ISA=%s is not one of scalar, avx2, avx512, avx512_bf16; "
+                 "the CPU backend runs %s, the best path of this CPU\n",
+                 env, kIsaNames[static_cast<int>(hardware)]);
+    return hardware;
 }
 
 }  // namespace
@@ -83,14 +107,7 @@ Isa active_isa() {
     return isa;
 }
 
-const char* isa_name() {
-    switch (active_isa()) {
-        case Isa::Avx512: return "avx512";
-        case Isa::Avx2: return "avx2";
-        case Isa::Scalar: break;
-    }
-    return "scalar";
-}
+const char* isa_name() { return kIsaNames[static_cast<int>(active_isa())]; }
 
 }  // namespace cpu
 
@@ -98,6 +115,7 @@ const char* isa_name() {
 // path the dispatch above runs, overriding the weak compiled-baseline default.
 const char* cpu_isa_in_use() {
     switch (cpu::active_isa()) {
+        case cpu::Isa::Avx512Bf16: return "x86-64 AVX-512 + AVX512_BF16 (vdpbf16ps bf16 scores)";
         case cpu::Isa::Avx512: return "x86-64 AVX-512 (AVX-512F/BW/VL/DQ kernels)";
         case cpu::Isa::Avx2: return "x86-64 AVX2 + FMA + F16C";
         case cpu::Isa::Scalar: break;

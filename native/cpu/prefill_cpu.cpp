@@ -42,6 +42,7 @@ constexpr double kParallelMinCost = 1 << 18;
 AttendKernel pick_kernel() {
 #if defined(__x86_64__) || defined(_M_X64)
     switch (active_isa()) {
+        case Isa::Avx512Bf16: return attend_avx512_bf16;
         case Isa::Avx512: return attend_avx512;
         case Isa::Avx2: return attend_avx2;
         case Isa::Scalar: break;
@@ -53,6 +54,7 @@ AttendKernel pick_kernel() {
 PackKernel pick_pack_kernel() {
 #if defined(__x86_64__) || defined(_M_X64)
     switch (active_isa()) {
+        case Isa::Avx512Bf16: return pack_avx512_bf16;
         case Isa::Avx512: return pack_avx512;
         case Isa::Avx2: return pack_avx2;
         case Isa::Scalar: break;

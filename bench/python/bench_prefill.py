@@ -747,10 +747,10 @@ def run_packed_suite(args, gen):
         row["packed_over_padded"] = row["padded_ms"] / row["packed_ms"]
         row["packed_over_fa2"] = row["fa2_ms"] / row["packed_ms"] if row["fa2_ms"] else None
         # Checks: the same real rows as the padded call, and nothing written
-        # past the sequences. Bit for bit when both run the mma.sync kernel;
-        # the padded call of long rows takes the Hopper kernel on sm_90a
-        # (packed calls never do, prefill_dispatch.cu), and then the two agree
-        # to bf16 rounding.
+        # past the sequences. Bit for bit when both run the same kernel
+        # family; where the dispatch picks different ones for the two
+        # (prefill_dispatch.cu: the padded length vs the longest sequence)
+        # they agree to bf16 rounding.
         padded()
         packed()
         torch.cuda.synchronize()

@@ -154,6 +154,15 @@ int32_t hopper_min_row_len(int head_dim) {
 }
 
 int32_t longest_row(const AttentionArgs& a) {
+    if (a.packed && !a.cu_on_device) {
+        // Host offsets: the longest sequence (device offsets: the totals, below).
+        int32_t longest = 0;
+        for (int32_t b = 0; b < a.batch; ++b) {
+            const RowExtent ext = host_row_extent(a, b);
+            longest = std::max(longest, std::max(ext.qv, ext.kv));
+        }
+        return longest;
+    }
     if (a.lens_on_device || (a.q_lens == nullptr && a.kv_lens == nullptr)) return std::max(a.q_len, a.kv_len);
     int32_t longest = 0;
     for (int32_t b = 0; b < a.batch; ++b) {
@@ -175,13 +184,12 @@ constexpr bool kHopperHeadDim = HEAD_DIM == 64 || HEAD_DIM == 128 || HEAD_DIM ==
 
 template <int HEAD_DIM, typename T>
 bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceState& device) {
-    // A sliding window, a soft cap or the packed layout always take the
-    // mma.sync kernel: the Hopper kernel does not implement them.
-    const bool variant = a.window_left >= 0 || a.window_right >= 0 || a.soft_cap != 0.f || a.packed;
+    // A sliding window, a soft cap and the packed layout take the same
+    // rule as a plain padded call (the Hopper kernel runs them all).
     if constexpr (!kHopperHeadDim<HEAD_DIM>) {
         return false;  // head_dim 32/80/96: mma.sync only
     } else {
-        if (variant || tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
+        if (tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
         return tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
     }
 }

@@ -11,6 +11,12 @@
 // rows outside the real key range are zero-filled, and only tiles reaching
 // past the keys every row sees are masked (mask_rules.h).
 //
+// The packed layout (cu_seqlens) runs in every instantiation: its row
+// lookup (prefill_tile.cuh locate_block_tile) happens once per block. The
+// sliding window (KV tiles outside the tile's window skipped, the others
+// masked on both sides) and the soft cap (common/soft_cap.cuh) are the
+// VARIANTS instantiation only, so the plain KV loop carries none of them.
+//
 // Everything of sm_90a sits inside __CUDA_ARCH_FEAT_SM90_ALL: other device
 // passes compile an empty kernel without static shared memory, which is how
 // the host tells that the sm_90a image is the one loaded
@@ -27,6 +33,7 @@
 #include "common/online_softmax.cuh"
 #include "common/ptx.cuh"
 #include "common/softmax.cuh"
+#include "common/soft_cap.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
 #include "prefill_tile.cuh"
@@ -36,6 +43,7 @@ namespace cuda {
 namespace prefill_hopper_detail {
 
 using prefill_detail::row_info;
+using prefill_detail::block_mask;
 using prefill_detail::BlockTile;
 using prefill_detail::locate_block_tile;
 using prefill_detail::RowInfo;
@@ -179,15 +187,18 @@ __device__ __forceinline__ void issue_pv(float (&acc_o)[HEAD_DIM / 2], const uin
         Wgmma<T, HEAD_DIM>::rs(acc_o, p[ks], v_desc + (uint64_t)((ks * 16 * 128) >> 4));
 }
 
-// Scores at or past a row's visible-key count (relative to this tile) to -inf.
-template <int BLOCK_N>
-__device__ __forceinline__ void mask_scores(float (&acc_s)[BLOCK_N / 2], int vis0, int vis1, int lane) {
+// Scores at or past a row's visible-key count, and with WINDOW before its
+// first visible key (both relative to this tile), to -inf.
+template <int BLOCK_N, bool WINDOW>
+__device__ __forceinline__ void mask_scores(float (&acc_s)[BLOCK_N / 2], int vis0, int vis1, int first0, int first1,
+                                            int lane) {
 #pragma unroll
     for (int j = 0; j < BLOCK_N / 8; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) {
             const int key = j * 8 + (lane & 3) * 2 + (e & 1);
-            if (key >= ((e & 2) ? vis1 : vis0)) acc_s[j * 4 + e] = -INFINITY;
+            if (key >= ((e & 2) ? vis1 : vis0) || (WINDOW && key < ((e & 2) ? first1 : first0)))
+                acc_s[j * 4 + e] = -INFINITY;
         }
 }
 
@@ -228,7 +239,9 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const T* src, int64_t st
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-template <int HEAD_DIM, typename T, bool CAUSAL>
+// VARIANTS: the params may hold a sliding window and a soft cap (the launch
+// picks this instantiation only then, prefill_hopper_launch.cuh).
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS>
 __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     using Tr = HopperTraits<HEAD_DIM>;
@@ -236,7 +249,8 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     constexpr int kOutRegs = HEAD_DIM / 2;   // m64nHEAD_DIM accumulators per thread
     constexpr int kScoreRegs = kBlockN / 2;  // m64nBLOCK_N accumulators per thread
     __shared__ int32_t row_visible[kBlockM];
-    __shared__ int32_t block_state[8];
+    __shared__ int32_t row_first[VARIANTS ? kBlockM : 1];  // first visible key per row (window)
+    __shared__ int32_t block_state[16];
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     const uint32_t smem_base = (smem_addr(smem_raw) + 1023) & ~1023u;
     unsigned char* smem_aligned = smem_raw + (smem_base - smem_addr(smem_raw));
@@ -257,8 +271,11 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     const int32_t p0 = tile.p0, p_end = tile.p_end;
     const RowExtent ext = tile.ext;
     const int32_t group = params.group_size;
+    const MaskSpec mask = VARIANTS ? block_mask<CAUSAL>(params) : mask_spec(CAUSAL);
+    // KV tiles [first_kv_tile, num_kv_tiles): with a window, its tiles only.
     const int num_kv_tiles = (keys_any + kBlockN - 1) / kBlockN;
-    enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE };
+    const int first_kv_tile = VARIANTS ? min(tile.keys_first / kBlockN, num_kv_tiles) : 0;
+    enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE, S_Q_FIRST, S_KEYS_ALL_FIRST };
     if (tid == 0) {
         block_state[S_BATCH] = batch;
         block_state[S_KV_HEAD] = kv_head;
@@ -267,9 +284,14 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
         block_state[S_KEYS_ALL] = keys_all;
         block_state[S_KEYS_ANY] = keys_any;
         block_state[S_Q_TILE] = q_tile;
+        block_state[S_Q_FIRST] = ext.q_first;
+        block_state[S_KEYS_ALL_FIRST] = tile.keys_all_first;
     }
-    if (tid < kBlockM)
-        row_visible[tid] = row_info(p0 + tid, group, kv_head, ext, params.left_padded, CAUSAL).visible;
+    if (tid < kBlockM) {
+        const RowInfo ri = row_info(p0 + tid, group, kv_head, ext, params.left_padded, mask);
+        row_visible[tid] = ri.visible;
+        if constexpr (VARIANTS) row_first[tid] = ri.first;
+    }
 
     const T* k_base = static_cast<const T*>(params.k) + batch * params.k_stride_b +
                       (int64_t)ext.k_first * params.k_stride_s + kv_head * params.k_stride_h;
@@ -277,7 +299,7 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
                       (int64_t)ext.k_first * params.v_stride_s + kv_head * params.v_stride_h;
 
     // ---- prologue: Q and the last visible K/V tile
-    if (num_kv_tiles > 0) {
+    if (num_kv_tiles > first_kv_tile) {
         const T* q_base = static_cast<const T*>(params.q) + batch * params.q_stride_b;
         const int chunk = tid % kChunks;
         constexpr int kRowsPerPass = kThreads / kChunks;
@@ -315,12 +337,12 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     const uint64_t v_desc = make_desc(v_smem, kBlockN * 128, 1024);
     constexpr uint64_t kStageDesc = Tr::kKvTileBytes >> 4;
 
-    for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
+    for (int kt = num_kv_tiles - 1; kt >= first_kv_tile; --kt) {
         const int key0 = kt * kBlockN;
         cp_async_wait_all();
         fence_proxy_async();
         __syncthreads();  // tile kt (and Q) visible; every warpgroup is done with the other stage
-        if (kt > 0) {
+        if (kt > first_kv_tile) {
             const int next = kt - 1;
             const uint32_t stage = (uint32_t)(next & 1) * Tr::kKvTileBytes;
             load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)next * kBlockN * params.k_stride_s,
@@ -338,9 +360,23 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
         wgmma_wait_all();
         fence_regs(acc_s);
 
-        // mask only tiles reaching past the keys every row sees
-        if (key0 + kBlockN > block_state[S_KEYS_ALL])
-            mask_scores<kBlockN>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0, lane);
+        // soft cap before the mask: s * scale becomes cap * tanh(s * scale / cap)
+        if constexpr (VARIANTS) {
+            if (params.soft_cap_pre != 0.f) {
+#pragma unroll
+                for (int i = 0; i < kScoreRegs; ++i)
+                    acc_s[i] = soft_cap_tanh(acc_s[i], params.soft_cap_pre, params.soft_cap_post);
+            }
+        }
+        // mask only tiles reaching outside the keys every row sees
+        if (key0 + kBlockN > block_state[S_KEYS_ALL] || (VARIANTS && key0 < block_state[S_KEYS_ALL_FIRST])) {
+            if constexpr (VARIANTS)
+                mask_scores<kBlockN, true>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0,
+                                           row_first[row_local] - key0, row_first[row_local + 8] - key0, lane);
+            else
+                mask_scores<kBlockN, false>(acc_s, row_visible[row_local] - key0, row_visible[row_local + 8] - key0,
+                                            0, 0, lane);
+        }
         float correction[2];
         online_softmax_tile<kBlockN / 8>(as_n8_tiles(acc_s), row_max, row_sum, row_comp, scale_log2, correction);
         rescale_rows<HEAD_DIM / 8>(as_n8_tiles(acc_o), correction);
@@ -360,11 +396,12 @@ __global__ void __launch_bounds__(kThreads, 1) prefill_hopper_kernel(const __gri
     {
         const int32_t batch = block_state[S_BATCH];
         const int32_t kv_head = block_state[S_KV_HEAD];
-        const RowExtent ext = row_extent(params.q_len, params.kv_len, block_state[S_QV], block_state[S_KV],
-                                         params.left_padded);
+        RowExtent ext = row_extent(params.q_len, params.kv_len, block_state[S_QV], block_state[S_KV],
+                                   params.left_padded);
+        if (params.packed) ext.q_first = block_state[S_Q_FIRST];  // a packed sequence has no padding rows
         const int32_t group = params.group_size;
         const int32_t p0 = block_state[S_Q_TILE] * kBlockM;
-        const int32_t p_end = min(p0 + kBlockM, params.q_len * group);
+        const int32_t p_end = min(p0 + kBlockM, (params.packed ? ext.qv : params.q_len) * group);
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const float sum = row_total(row_sum[h]);

@@ -23,9 +23,10 @@ bool ready_on_device(DeviceState& device) {
     bool ok = false;
     if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false>) == cudaSuccess &&
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true>) == cudaSuccess && attr.sharedSizeBytes > 0)
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false>) == cudaSuccess &&
+            attr.sharedSizeBytes > 0)
             ok = true;
     }
     cudaGetLastError();  // a failed query leaves no error behind for the launch checks
@@ -37,16 +38,25 @@ bool ready_on_device(DeviceState& device) {
 #endif
 }
 
-template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
-    if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS>
+pattn_status launch_kernel(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
     constexpr int smem_bytes = HopperTraits<HEAD_DIM>::kSmemBytes;
-    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL>;
-    static const int opt_in_slot = reserve_kernel_values(1);
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS>;
+    static const int opt_in_slot = reserve_kernel_values(1);  // one per instantiation
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
     kernel<<<num_blocks, kThreads, smem_bytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
+}
+
+// A sliding window or a soft cap takes the VARIANTS instantiation; plain
+// calls (packed or padded) keep the KV loop without their checks.
+template <int HEAD_DIM, typename T, bool CAUSAL>
+pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
+    if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
+    const bool variants = params.window_left >= 0 || params.window_right >= 0 || params.soft_cap_pre != 0.f;
+    if (variants) return launch_kernel<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, device, stream);
+    return launch_kernel<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, device, stream);
 }
 
 }  // namespace prefill_hopper_detail
@@ -64,7 +74,8 @@ pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int
     return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, device, stream);
 }
 
-// Explicit instantiation for one (head_dim, element type), both mask kinds.
+// Explicit instantiation for one (head_dim, element type), both mask kinds
+// (each with and without the variants).
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
     template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \

@@ -9,7 +9,9 @@
  *   - packed batches with empty and one-token sequences, separate kv offsets,
  *     NaN in every token outside the sequences and between strided rows,
  *     and output rows outside every sequence left untouched;
- *   - validation of the new fields and the ABI-1 struct_size.
+ *   - validation of the new fields and the ABI-1 struct_size;
+ *   - on the GPU, rows of more than 1024 tokens (padded and packed) with
+ *     narrow windows and a soft cap: the Hopper kernel's default range.
  * Built twice: on the CPU backend (this file) and on device 0
  * (test_prefill_variants_gpu.c, VARIANTS_ON_GPU; exits 77 without a GPU).
  */
@@ -590,6 +592,51 @@ static void validation_cases(void) {
 }
 #endif
 
+#if VARIANTS_ON_GPU
+/* Rows of more than 1024 tokens at head_dim 128 and 256: long enough for the
+ * Hopper kernel by default on an H200 (prefill_dispatch.cu), and windows
+ * narrow enough that whole 128-key tiles before and after them are skipped
+ * (first visible tile > 0), with tiles masked on both sides of the window. */
+static void long_row_cases(void) {
+    static const int32_t q_long[4] = {1100, 0, 37, 1029};
+    static const int32_t kv_long[4] = {1300, 3, 37, 1029};
+    const tu_prefill_case padded[] = {
+        {.mode = PATTN_MASK_CAUSAL_PADDED_RIGHT, .use_lens = 1, .dtype = PATTN_DTYPE_BF16, .batch = 3,
+         .q_len = 1100, .kv_len = 1100, .num_qo_heads = 2, .num_kv_heads = 1, .head_dim = 128, .with_lse = 1,
+         .pad_poison = 1, .lens_on_device = 1, .window = 1, .window_left = 300, .window_right = -1,
+         .seed = 9401},
+        {.mode = PATTN_MASK_PADDED_LEFT, .use_lens = 1, .separate_kv = 1, .dtype = PATTN_DTYPE_F16, .batch = 3,
+         .q_len = 1030, .kv_len = 1201, .num_qo_heads = 2, .num_kv_heads = 1, .head_dim = 256, .with_lse = 1,
+         .pad_poison = 2, .window = 1, .window_left = 200, .window_right = 150, .seed = 9402},
+        {.mode = PATTN_MASK_CAUSAL_PADDED_LEFT, .use_lens = 1, .dtype = PATTN_DTYPE_F16, .batch = 3,
+         .q_len = 1100, .kv_len = 1100, .num_qo_heads = 1, .num_kv_heads = 1, .head_dim = 128, .with_lse = 1,
+         .pad_poison = 1, .scale = 1.0f, .q_range = 30.0f, .soft_cap = 15.0f, .seed = 9403},
+    };
+    const packed_case packed[] = {
+        {.dtype = PATTN_DTYPE_BF16, .batch = 4, .q_lens = q_long, .kv_lens = kv_long, .lead = 2, .tail = 3,
+         .hq = 2, .hk = 1, .d = 128, .causal = 1, .seed = 9411},
+        {.dtype = PATTN_DTYPE_F16, .batch = 4, .q_lens = q_long, .lead = 0, .tail = 1, .hq = 1, .hk = 1,
+         .d = 256, .causal = 0, .strided = 1, .cu_on_device = 1, .seed = 9412},
+        {.dtype = PATTN_DTYPE_F16, .batch = 4, .q_lens = q_long, .kv_lens = kv_long, .lead = 1, .tail = 0,
+         .hq = 2, .hk = 2, .d = 128, .causal = 1, .window = 1, .window_left = 257, .window_right = -1,
+         .soft_cap = 8.0f, .seed = 9413},
+        {.dtype = PATTN_DTYPE_BF16, .batch = 4, .q_lens = q_long, .lead = 3, .tail = 2, .hq = 3, .hk = 1,
+         .d = 256, .causal = 0, .window = 1, .window_left = 130, .window_right = 140, .cu_on_device = 1,
+         .seed = 9414},
+    };
+    size_t i;
+    for (i = 0; i < sizeof padded / sizeof padded[0]; ++i) run_padded(padded[i], "long row");
+    for (i = 0; i < sizeof packed / sizeof packed[0]; ++i) run_packed(&packed[i], "long packed");
+    /* Host offsets and lengths through the uploaded work list as well. */
+    setenv("PADDEDATTN_UPLOAD_LENGTHS", "1", 1);
+    for (i = 0; i < sizeof padded / sizeof padded[0]; ++i)
+        if (!padded[i].lens_on_device) run_padded(padded[i], "long row work list");
+    for (i = 0; i < sizeof packed / sizeof packed[0]; ++i)
+        if (!packed[i].cu_on_device) run_packed(&packed[i], "long packed work list");
+    unsetenv("PADDEDATTN_UPLOAD_LENGTHS");
+}
+#endif
+
 int main(void) {
     if (VARIANTS_ON_GPU && !tu_have_gpu()) {
         printf("test_prefill_variants_gpu: no CUDA device, skipped\n");
@@ -602,6 +649,9 @@ int main(void) {
     soft_cap_cases();
     decode_cases();
     packed_cases();
+#if VARIANTS_ON_GPU
+    long_row_cases();
+#endif
     printf("%s: %d cases\n", VARIANTS_ON_GPU ? "test_prefill_variants_gpu" : "test_prefill_variants", g_cases);
     return tu_finish(VARIANTS_ON_GPU ? "test_prefill_variants_gpu" : "test_prefill_variants");
 }

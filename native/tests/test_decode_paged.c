@@ -8,7 +8,7 @@
  * prefix; empty rows (and rows of one key, of exactly one page, one page
  * plus one key); pages in shuffled order; NaN in every unused page and in
  * the unused slots of each row's last page, and -1 in the unused entries of
- * the table; q_len 1/3/16, GQA 4 and 5, MHA, MQA; head_dim 64/128; f16/bf16 (and
+ * the table; q_len 1/3/16, GQA 4 and 5, MHA, MQA; head_dim 32/64/80/96/128; f16/bf16 (and
  * f32 on the CPU); lse; NaN-poisoned outputs; forced num_splits 1/2/7 and
  * automatic; host and device lengths (GPU); no lengths (full rows); the
  * argument checks of the page table; an ABI-1 struct_size.
@@ -321,6 +321,44 @@ static void long_rows(int on_gpu) {
     }
 }
 
+/* head_dim 32, 80 and 96 (the GPU's idle lanes of 80 and 96 read no page),
+ * every page size, GQA 4 and 5, MQA, MHA, shared prefixes, forced splits. */
+static void small_head_dims(int on_gpu) {
+    static const int32_t dims[3] = {32, 80, 96};
+    static const int32_t page_sizes[5] = {1, 7, 16, 64, 256};
+    static const int32_t q_lens[3] = {1, 3, 16};
+    static const int32_t heads[4][2] = {{8, 2}, {10, 2}, {8, 1}, {4, 4}};
+    static const int splits[4] = {0, 1, 2, 7};
+    static const pattn_dtype dtypes[3] = {PATTN_DTYPE_F16, PATTN_DTYPE_BF16, PATTN_DTYPE_F32};
+    const int n_dtypes = on_gpu ? 2 : 3;
+    int n;
+    for (n = 0; n < 15; ++n) {
+        paged_case c;
+        tu_rng rng = tu_rng_make(600 + (uint64_t)n);
+        const int32_t page = page_sizes[n % 5];
+        memset(&c, 0, sizeof c);
+        c.dtype = dtypes[n % n_dtypes];
+        c.batch = 6;
+        c.q_len = q_lens[(n / 3) % 3];
+        c.num_qo_heads = heads[n % 4][0];
+        c.num_kv_heads = heads[n % 4][1];
+        c.head_dim = dims[n % 3];
+        c.page_size = page;
+        c.lens[0] = page * 3 + tu_rng_int(&rng, 1, page + 40);
+        c.lens[1] = 0;
+        c.lens[2] = 1;
+        c.lens[3] = page;
+        c.lens[4] = page + 1;
+        c.lens[5] = tu_rng_int(&rng, 1, 700) | 1;
+        c.shared_pages = (n % 3 == 2) ? 0 : 2;
+        c.num_splits = splits[(n / 2) % 4];
+        c.lens_on_device = (n % 2) == 1;
+        c.with_lse = (n % 5) != 4;
+        label_case(&c);
+        run_case(&c, on_gpu, 1900 + (uint64_t)n);
+    }
+}
+
 /* Argument checks of the page table (host tensors). */
 static void argument_checks(void) {
     enum { B = 2, PS = 4, PAGES = 3, MAXP = 2, H = 2, D = 64 };
@@ -440,6 +478,7 @@ int main(void) {
     }
     sweep(on_gpu);
     long_rows(on_gpu);
+    small_head_dims(on_gpu);
     if (!on_gpu) {
         argument_checks();
         abi1_struct_size();

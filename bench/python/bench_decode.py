@@ -432,6 +432,17 @@ VARLEN_CASES = [
     ("b1_1k", (1, 1024, 1, 32, 8, 128)),
     ("b16_8k", (16, 8192, 1, 32, 8, 128)),
 ]
+# The small models' head_dims: 32 with GQA 16/4 (a batch and one long row:
+# the split path), 80 (Phi-2-like, 32/32) and 96 (Phi-3-mini-like, 32/32, and
+# speculative q_len 4). Alone: --varlen-suite --varlen-only
+# b64_2k_d32,b1_32k_d32,b32_4k_d80,b32_4k_d96,b8_8k_q4_d96
+VARLEN_CASES += [
+    ("b64_2k_d32", (64, 2048, 1, 16, 4, 32)),
+    ("b1_32k_d32", (1, 32768, 1, 16, 4, 32)),
+    ("b32_4k_d80", (32, 4096, 1, 32, 32, 80)),
+    ("b32_4k_d96", (32, 4096, 1, 32, 32, 96)),
+    ("b8_8k_q4_d96", (8, 8192, 4, 32, 32, 96)),
+]
 PAGE_SIZES = (16, 64)
 
 

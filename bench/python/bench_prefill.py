@@ -93,6 +93,21 @@ QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
 ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
 QUICK_PEERS = ("mma", "hopper", "fa2", "cudnn-dense")
 
+# The small models' head_dims (mma.sync kernels; the Hopper kernel has none of
+# them, docs/architecture.md): a MiniLM / bge-small / e5-small embedding batch
+# (head_dim 32, 12 heads) and causal decoder batches at head_dim 80 (Phi-2-like)
+# and 96 (Phi-3-mini-like) with GQA 32/8. Run them alone with
+# --cases 17,18,19 (--peers fa2,cudnn-dense for the FlashAttention-2 varlen rows).
+HEAD_DIM_CASES = [
+    dict(name="b256 s128 padded right d32 12/12 f16 (MiniLM-like)", b=256, s=128, hq=12, hkv=12, d=32,
+         mode="padded_right", lens=(16, 128), dtype="f16"),
+    dict(name="b32 s1024 causal left d80 32/8", b=32, s=1024, hq=32, hkv=8, d=80, mode="causal_left",
+         lens=(64, 1024)),
+    dict(name="b32 s1024 causal left d96 32/8", b=32, s=1024, hq=32, hkv=8, d=96, mode="causal_left",
+         lens=(64, 1024)),
+]
+CASES += HEAD_DIM_CASES
+
 MODES = {
     # mask mode, left padded, causal
     "causal_left": (pa.MaskMode.CAUSAL_PADDED_LEFT, True, True),

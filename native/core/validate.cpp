@@ -30,10 +30,10 @@
 
 namespace pattn {
 
-bool cuda_supports_head_dim(int64_t head_dim, bool decode) {
-    if (head_dim == 64 || head_dim == 128 || head_dim == 256) return true;
-    // Prefill also has the head_dims of the small embedding models.
-    return !decode && (head_dim == 32 || head_dim == 80 || head_dim == 96);
+bool cuda_supports_head_dim(int64_t head_dim) {
+    // Prefill and decode: cuda/common/dispatch.h, PATTN_DISPATCH_HEAD_DIM.
+    return head_dim == 32 || head_dim == 64 || head_dim == 80 || head_dim == 96 || head_dim == 128 ||
+           head_dim == 256;
 }
 
 namespace {
@@ -520,10 +520,11 @@ pattn_status check_heads_and_head_dim(const AttentionInputs& in, const Attention
                                   "q.shape[2] (num_qo_heads) = %" PRId64
                                   " is not a multiple of %s.shape[2] (num_kv_heads) = %" PRId64,
                                   f.num_qo_heads, in.k_name, f.num_kv_heads);
-    if (f.on_cuda && !cuda_supports_head_dim(f.head_dim, in.decode))
+    if (f.on_cuda && !cuda_supports_head_dim(f.head_dim))
         return set_argument_error(PATTN_STATUS_UNSUPPORTED, "q",
-                                  "q.shape[3] (head_dim) = %" PRId64 " is not supported (supported on CUDA: %s)",
-                                  f.head_dim, in.decode ? "64, 128, 256" : "32, 64, 80, 96, 128, 256");
+                                  "q.shape[3] (head_dim) = %" PRId64
+                                  " is not supported (supported on CUDA: 32, 64, 80, 96, 128, 256)",
+                                  f.head_dim);
     if (!f.on_cuda && (f.head_dim < 1 || f.head_dim > kCpuMaxHeadDim))
         return set_argument_error(PATTN_STATUS_UNSUPPORTED, "q",
                                   "q.shape[3] (head_dim) = %" PRId64

@@ -29,7 +29,7 @@ pattn_status validate_merge(const pattn_merge_params* params, MergeArgs* args,
                             Placement* where, bool* no_op);
 
 // Head dims the backends handle (also used in messages).
-bool cuda_supports_head_dim(int64_t head_dim, bool decode);
+bool cuda_supports_head_dim(int64_t head_dim);
 constexpr int64_t kCpuMaxHeadDim = 512;
 
 // Limits (docs/native-api.md, "Limits"); past them validation refuses the

@@ -31,6 +31,12 @@ PATTN_DECODE_EXTERN(__half, 256)
 PATTN_DECODE_EXTERN(__nv_bfloat16, 64)
 PATTN_DECODE_EXTERN(__nv_bfloat16, 128)
 PATTN_DECODE_EXTERN(__nv_bfloat16, 256)
+PATTN_DECODE_EXTERN(__half, 32)
+PATTN_DECODE_EXTERN(__half, 80)
+PATTN_DECODE_EXTERN(__half, 96)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 32)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 80)
+PATTN_DECODE_EXTERN(__nv_bfloat16, 96)
 
 namespace pattn {
 namespace cuda {

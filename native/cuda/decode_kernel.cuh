@@ -53,6 +53,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     const int lane = tid % 32;
     const int state = tid / LPK;        // this thread's key group in the block
     const int vec = lane % LPK;         // which 8 elements of head_dim it holds
+    // Lanes past the row's vectors (head_dim 80, 96: DecodeShape) load
+    // nothing, hold zeros and store nothing; their pointers stay on vector 0.
+    const bool vec_lane = !Shape::kIdleLanes || vec < Shape::kVecs;
+    const int vec_offset = (vec_lane ? vec : 0) * 8;
     const int key_in_step = warp * Shape::kKeysPerWarp + (lane / LPK);
 
     const int split = blockIdx.x;
@@ -67,11 +71,11 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
 #pragma unroll
     for (int r = 0; r < ROWS; ++r) {
         const int row = row_begin + r;
-        if (row < p.rows_per_kv_head) {
+        if (row < p.rows_per_kv_head && vec_lane) {
             const int i = row / p.group;
             const int h = kv_head * p.group + row % p.group;
             const T* qp = static_cast<const T*>(p.q) + b * p.q_stride_b + i * p.q_stride_s +
-                          h * p.q_stride_h + vec * 8;
+                          h * p.q_stride_h + vec_offset;
             q_raw[r] = *reinterpret_cast<const uint4*>(qp);
         } else {
             q_raw[r] = make_uint4(0u, 0u, 0u, 0u);  // converts to 0.0f in f16 and bf16
@@ -118,9 +122,9 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     const int32_t* page_row = paged ? p.page_table + b * p.page_table_stride : nullptr;
     const int64_t k_first = paged ? 0 : ext.k_first;
     const T* k_row = static_cast<const T*>(p.k) + (paged ? 0 : b * p.k_stride_b) + kv_head * p.k_stride_h +
-                     k_first * p.k_stride_s + vec * 8;
+                     k_first * p.k_stride_s + vec_offset;
     const T* v_row = static_cast<const T*>(p.v) + (paged ? 0 : b * p.v_stride_b) + kv_head * p.v_stride_h +
-                     k_first * p.v_stride_s + vec * 8;
+                     k_first * p.v_stride_s + vec_offset;
 
     const int stages = p.stages;
     auto issue_tile = [&](int tile, int stage) {
@@ -145,8 +149,8 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
             }
             uint4* k_slot = slots + ((stage * 2 + 0) * kStepsPerTile + u) * kThreads + tid;
             uint4* v_slot = slots + ((stage * 2 + 1) * kStepsPerTile + u) * kThreads + tid;
-            cp_async_16(k_slot, k_row + k_off, real);
-            cp_async_16(v_slot, v_row + v_off, real);
+            cp_async_16(k_slot, k_row + k_off, real && vec_lane);
+            cp_async_16(v_slot, v_row + v_off, real && vec_lane);
         }
     };
 
@@ -276,9 +280,11 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
             merge_m[state * ROWS + r] = m[r];
             merge_l[state * ROWS + r] = l[r];
         }
-        float4* dst = reinterpret_cast<float4*>(merge_acc + (state * ROWS + r) * HEAD_DIM + vec * 8);
-        dst[0] = make_float4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
-        dst[1] = make_float4(acc[r][4], acc[r][5], acc[r][6], acc[r][7]);
+        if (vec_lane) {
+            float4* dst = reinterpret_cast<float4*>(merge_acc + (state * ROWS + r) * HEAD_DIM + vec * 8);
+            dst[0] = make_float4(acc[r][0], acc[r][1], acc[r][2], acc[r][3]);
+            dst[1] = make_float4(acc[r][4], acc[r][5], acc[r][6], acc[r][7]);
+        }
     }
     __syncthreads();
 
@@ -433,6 +439,7 @@ __global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const C
     constexpr int LANES = HEAD_DIM / 4;               // float4 columns of a row
     constexpr int GROUPS = kCombineThreads / LANES;   // threads summing one column
     static_assert(GROUPS >= 2, "head_dim up to 256");
+    static_assert(HEAD_DIM % 4 == 0, "float4 columns");
     extern __shared__ float weights[];                // [splits]
     __shared__ float scratch[kCombineThreads / 32];
     __shared__ float4 partial[GROUPS - 1][LANES];
@@ -462,11 +469,14 @@ __global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const C
 
     const int lane = tid % LANES;
     const int group = tid / LANES;
+    // head_dim 80 and 96 (20 and 24 columns) leave the block's last
+    // kCombineThreads % LANES threads without a column: group == GROUPS.
+    const int first_split = group < GROUPS ? group : c.splits;
     const float4* po = reinterpret_cast<const float4*>(c.part_o) + row * LANES + lane;
     const int64_t split_stride = c.rows * LANES;
     float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
 #pragma unroll 4
-    for (int s = group; s < c.splits; s += GROUPS) {
+    for (int s = first_split; s < c.splits; s += GROUPS) {
         const float w = weights[s];
         const float4 x = po[s * split_stride];
         acc.x = fmaf(w, x.x, acc.x);
@@ -474,7 +484,7 @@ __global__ void __launch_bounds__(kCombineThreads) decode_combine_kernel(const C
         acc.z = fmaf(w, x.z, acc.z);
         acc.w = fmaf(w, x.w, acc.w);
     }
-    if (group > 0) partial[group - 1][lane] = acc;
+    if (group > 0 && group < GROUPS) partial[group - 1][lane] = acc;
     __syncthreads();
     if (group != 0) return;
 #pragma unroll

@@ -68,12 +68,20 @@ constexpr int kStepsPerTile = 4;  // 16-byte K and V loads per thread per tile
 
 template <int HEAD_DIM>
 struct DecodeShape {
-    static constexpr int kLanesPerKey = HEAD_DIM / 8;
+    // 16-byte vectors of a K/V row: one per lane of the key's lane group.
+    static constexpr int kVecs = HEAD_DIM / 8;
+    // Lanes of a key group: kVecs rounded up to a power of two, so that the
+    // group's partial dot products add up in a butterfly of xor shuffles.
+    // head_dim 80 and 96 (10 and 12 vectors) leave 6 and 4 of 16 lanes idle:
+    // they load nothing and hold zeros (decode is memory-bound; the idle
+    // lanes cost shared-memory slots and issue slots, not bandwidth).
+    static constexpr int kLanesPerKey = kVecs <= 4 ? 4 : kVecs <= 8 ? 8 : kVecs <= 16 ? 16 : 32;
+    static constexpr bool kIdleLanes = kLanesPerKey != kVecs;
     static constexpr int kKeysPerWarp = 32 / kLanesPerKey;
     static constexpr int kKeysPerStep = kWarps * kKeysPerWarp;
     static constexpr int kTileKeys = kStepsPerTile * kKeysPerStep;
     static constexpr int kStates = kThreads / kLanesPerKey;  // key groups per block
-    static_assert(kLanesPerKey >= 8 && kLanesPerKey <= 32, "head_dim 64..256");
+    static_assert(HEAD_DIM % 8 == 0 && kVecs >= 4 && kVecs <= 32, "head_dim 32..256, a multiple of 8");
 };
 
 // Pipeline buffers: [stage][K or V][step][thread] 16-byte slots.
@@ -82,7 +90,8 @@ constexpr int kStageBytes = 2 * kStepsPerTile * kThreads * 16;
 template <int ROWS>
 constexpr int merge_bytes() {
     // m and l per (state, row) plus acc per (state, row, head_dim): the
-    // product states * head_dim is always kThreads * 8.
+    // product states * head_dim is at most kThreads * 8 (equal without idle
+    // lanes, DecodeShape).
     return ROWS * kThreads * 8 * 4 + 2 * ROWS * kThreads * 4;
 }
 

@@ -2,7 +2,7 @@
  * test_decode.c — pattn_decode against a float64 reference written here,
  * on the CPU backend (this program) and on the GPU (test_decode_cuda.c).
  *
- * Covers q_len 1/3/5/16, GQA 2/4/5/6, MHA and MQA, head_dim 64/128/256, f16/bf16,
+ * Covers q_len 1/3/5/16, GQA 2/4/5/6, MHA and MQA, head_dim 32/64/80/96/128/256, f16/bf16,
  * left and right padding, kv lengths 0/1/7/odd/full, cache lengths 1, 65,
  * 333, 1000 and 4100 (split-KV really splits), NaN/Inf in the cache padding,
  * lse, NaN-poisoned outputs, host and device lengths, forced num_splits
@@ -248,17 +248,17 @@ static void label_case(const decode_case* c) {
 }
 
 /* The main sweep: every dtype x head_dim x q_len x head layout, with cache
- * lengths, padding sides, length sources and split counts cycled. */
-static void sweep(int on_gpu) {
+ * lengths, padding sides, length sources and split counts cycled; case
+ * numbers (seeds, and the cycles) start at n0. */
+static void sweep_dims(int on_gpu, const int32_t* dims, int num_dims, int n0) {
     static const pattn_dtype dtypes[2] = {PATTN_DTYPE_F16, PATTN_DTYPE_BF16};
-    static const int32_t dims[3] = {64, 128, 256};
     static const int32_t q_lens[3] = {1, 3, 16};
     static const int32_t heads[3][2] = {{8, 2}, {4, 4}, {8, 1}};
     static const int32_t caches[4] = {1, 65, 333, 1000};
     static const int splits[4] = {0, 1, 2, 7};
-    int n = 0, a, bdim, c3, h;
+    int n = n0, a, bdim, c3, h;
     for (a = 0; a < 2; ++a)
-        for (bdim = 0; bdim < 3; ++bdim)
+        for (bdim = 0; bdim < num_dims; ++bdim)
             for (c3 = 0; c3 < 3; ++c3)
                 for (h = 0; h < 3; ++h, ++n) {
                     decode_case c;
@@ -293,6 +293,19 @@ static void sweep(int on_gpu) {
                     label_case(&c);
                     run_case(&c, on_gpu, 77 + (uint64_t)n);
                 }
+}
+
+static void sweep(int on_gpu) {
+    static const int32_t dims[3] = {64, 128, 256};
+    sweep_dims(on_gpu, dims, 3, 0);
+}
+
+/* The small models' head_dims (the GPU's 80 and 96 have idle lanes in each
+ * key group, 32 has four lanes per key): the same sweep, continuing its case
+ * numbers. */
+static void sweep_small_head_dims(int on_gpu) {
+    static const int32_t dims[3] = {32, 80, 96};
+    sweep_dims(on_gpu, dims, 3, 54);
 }
 
 /* Long caches: automatic splitting and forced split counts. */
@@ -331,6 +344,26 @@ static void six_row_packs(int on_gpu) {
     }
 }
 
+/* Long caches at head_dim 32/80/96: automatic and forced splits (the GPU's
+ * combine kernel has idle threads at 80 and 96), q_len 1 and 16, GQA 4, 5
+ * (6-row blocks), 6 and MHA, an empty row, full, odd lengths. */
+static void small_head_dim_splits(int on_gpu) {
+    static const int32_t dims[3] = {32, 80, 96};
+    static const int splits[4] = {0, 1, 2, 7};
+    static const int32_t heads[4][2] = {{8, 2}, {10, 2}, {6, 1}, {4, 4}};
+    int n;
+    for (n = 0; n < 12; ++n) {
+        int32_t lens[4] = {4100, 0, 4099, 2051};
+        const decode_case c = {.dtype = (n % 2) ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16, .batch = 4,
+                               .q_len = (n / 2) % 2 ? 16 : 1, .cache_len = 4100, .num_qo_heads = heads[n % 4][0],
+                               .num_kv_heads = heads[n % 4][1], .head_dim = dims[n % 3],
+                               .left_padded = (n / 3) % 2, .kv_lens = lens, .lens_on_device = (n % 3) == 1,
+                               .num_splits = splits[n / 3], .with_lse = 1, .padding_value = NAN};
+        label_case(&c);
+        run_case(&c, on_gpu, 5500 + (uint64_t)n);
+    }
+}
+
 /* Device lengths outside [0, cache_len] are clamped (GPU only). */
 static void clamped_lengths(void) {
     int32_t lens[4] = {-3, 70, 1000, 9};
@@ -354,11 +387,23 @@ static void unallocated_padding(void) {
         label_case(&c);
         run_case(&c, 1, 9100 + (uint64_t)n);
     }
+    /* The same at head_dim 32, 80 and 96: the idle lanes of 80 and 96 load
+     * nothing either. */
+    for (n = 0; n < 3; ++n) {
+        static const int32_t dims[3] = {32, 80, 96};
+        int32_t lens[1] = {37};
+        const decode_case c = {.dtype = n == 1 ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16, .batch = 1,
+                               .q_len = n == 1 ? 16 : 3, .cache_len = 4100, .num_qo_heads = 8, .num_kv_heads = 2,
+                               .head_dim = dims[n], .kv_lens = lens, .num_splits = splits[n], .with_lse = 1,
+                               .padding_value = NAN, .real_rows_only = 1};
+        label_case(&c);
+        run_case(&c, 1, 9110 + (uint64_t)n);
+    }
 }
 
 /* An unsupported head_dim on the GPU is refused, naming the value. */
 static void unsupported_head_dim(void) {
-    const int32_t b = 1, s = 4, h = 2, d = 96;
+    const int32_t b = 1, s = 4, h = 2, d = 48;
     const size_t bytes = (size_t)b * s * h * d * 2;
     void* buf = tu_upload(NULL, bytes, 0);
     void* out = tu_upload(NULL, (size_t)b * h * d * 2, 0);
@@ -370,7 +415,7 @@ static void unsupported_head_dim(void) {
     p.v_cache = p.k_cache;
     p.o = p.q;
     CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_UNSUPPORTED);
-    CHECK_ERROR_MENTIONS("96");
+    CHECK_ERROR_MENTIONS("48");
     pattn_device_free(buf);
     pattn_device_free(out);
 }
@@ -388,7 +433,9 @@ int main(void) {
         return TEST_SKIP;
     }
     sweep(on_gpu);
+    sweep_small_head_dims(on_gpu);
     split_cases(on_gpu);
+    small_head_dim_splits(on_gpu);
     six_row_packs(on_gpu);
     if (on_gpu) {
         clamped_lengths();

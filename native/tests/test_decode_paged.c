@@ -8,7 +8,7 @@
  * prefix; empty rows (and rows of one key, of exactly one page, one page
  * plus one key); pages in shuffled order; NaN in every unused page and in
  * the unused slots of each row's last page, and -1 in the unused entries of
- * the table; q_len 1/3/16, GQA 4 and 5, MHA, MQA; head_dim 64/128; f16/bf16 (and
+ * the table; q_len 1/3/16, GQA 4 and 5, MHA, MQA; head_dim 32/64/80/96/128; f16/bf16 (and
  * f32 on the CPU); lse; NaN-poisoned outputs; forced num_splits 1/2/7 and
  * automatic; host and device lengths (GPU); no lengths (full rows); the
  * argument checks of the page table; an ABI-1 struct_size.
@@ -237,15 +237,17 @@ static void run_case(const paged_case* c, int on_gpu, uint64_t seed) {
     free(v_pages);
 }
 
-/* Every page size x dtype x head layout, with lengths, sharing and splits cycled. */
-static void sweep(int on_gpu) {
+/* Every page size x dtype x head layout, with lengths, sharing and splits
+ * cycled, and head_dim cycled through dims, the next one every dim_step
+ * cases; case numbers (seeds) start at n0. */
+static void sweep_dims(int on_gpu, const int32_t* dims, int num_dims, int dim_step, int n0) {
     static const int32_t page_sizes[5] = {1, 7, 16, 64, 256};
     static const int32_t q_lens[3] = {1, 3, 16};
     static const int32_t heads[3][2] = {{8, 2}, {4, 4}, {8, 1}};
     static const int splits[4] = {0, 1, 2, 7};
     const int n_dtypes = on_gpu ? 2 : 3;
     static const pattn_dtype dtypes[3] = {PATTN_DTYPE_F16, PATTN_DTYPE_BF16, PATTN_DTYPE_F32};
-    int n = 0, a, ps, hl;
+    int n = n0, a, ps, hl;
     for (ps = 0; ps < 5; ++ps)
         for (a = 0; a < n_dtypes; ++a)
             for (hl = 0; hl < 3; ++hl, ++n) {
@@ -258,7 +260,7 @@ static void sweep(int on_gpu) {
                 c.q_len = q_lens[n % 3];
                 c.num_qo_heads = heads[hl][0];
                 c.num_kv_heads = heads[hl][1];
-                c.head_dim = (n % 2) ? 128 : 64;
+                c.head_dim = dims[(n / dim_step) % num_dims];
                 c.page_size = page;
                 /* Row 0 long (the shared prefix), an empty row, one key, exactly
                  * one page, one page plus one key, and a random odd length. */
@@ -276,6 +278,21 @@ static void sweep(int on_gpu) {
                 label_case(&c);
                 run_case(&c, on_gpu, 900 + (uint64_t)n);
             }
+}
+
+static void sweep(int on_gpu) {
+    static const int32_t dims[2] = {64, 128};
+    sweep_dims(on_gpu, dims, 2, 1, 0);
+}
+
+/* The same sweep at head_dim 32, 80 and 96 (on the GPU: 4 lanes per key;
+ * 16 lanes per key, the idle ones reading no page). One head_dim per three
+ * cases (a q_len x head layout triple); starting at case 99 (a multiple of
+ * 3), on the GPU every head_dim meets both dtypes and most page sizes (on
+ * the CPU each one gets one dtype; the managed CPU suite has the rest). */
+static void sweep_small_head_dims(int on_gpu) {
+    static const int32_t dims[3] = {32, 80, 96};
+    sweep_dims(on_gpu, dims, 3, 3, 99);
 }
 
 /* Long rows: automatic splitting really splits, forced counts, no lengths. */
@@ -439,6 +456,7 @@ int main(void) {
         return TEST_SKIP;
     }
     sweep(on_gpu);
+    sweep_small_head_dims(on_gpu);
     long_rows(on_gpu);
     if (!on_gpu) {
         argument_checks();

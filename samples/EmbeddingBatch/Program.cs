@@ -47,7 +47,7 @@ internal sealed class SampleOptions
           --max-len N        longest sequence (default 512); lengths are uniform in [min, max]
           --heads N          query heads (default 32; CPU: 8)
           --kv-heads N       KV heads, dividing --heads (default 8; CPU: 2)
-          --head-dim N       64, 128 or 256 (default 128)
+          --head-dim N       32, 64, 80, 96, 128 or 256 (default 128)
           --dtype T          f16 | bf16 | f32 (default bf16; f32 runs on the CPU backend only)
           --mask M           causal-left | causal-right | padded | padded-left (default causal-left)
           --device D         cpu | cuda (default: the first GPU, else the CPU)

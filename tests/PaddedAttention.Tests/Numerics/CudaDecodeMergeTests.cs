@@ -7,7 +7,7 @@ namespace PaddedAttention.Tests.Numerics;
 [TestCategory("GPU")]
 public sealed class CudaDecodeMergeTests
 {
-    public static IEnumerable<object[]> Rows => PrefillMatrix.Rows(cuda: true, decode: true);
+    public static IEnumerable<object[]> Rows => PrefillMatrix.Rows(cuda: true);
 
     public static string RowName(System.Reflection.MethodInfo method, object[] row) => $"{method.Name}({row[0]}, d{row[1]}, {row[2]})";
 

@@ -93,7 +93,8 @@ public sealed record PagedDecodeScenario(int QLen, int NumQoHeads, int NumKvHead
         DecodeScenario.AssertMatchesReference(ToString(), type, HeadDim, o, lse, expected);
     }
 
-    /// <summary>Page sizes 1, 16 and 64; an empty row, one key, a page plus one key; shared prefixes; forced splits.</summary>
+    /// <summary>Page sizes 1, 7, 16 and 64; an empty row, one key, a page plus one key; shared prefixes; forced splits;
+    /// head_dim 32, 64, 80, 96, 128.</summary>
     public static IEnumerable<PagedDecodeScenario> All(bool cuda)
     {
         int n = 0;
@@ -103,6 +104,11 @@ public sealed record PagedDecodeScenario(int QLen, int NumQoHeads, int NumKvHead
             yield return new PagedDecodeScenario(3, 4, 4, 64, ps, new[] { 2 * ps + 7, 2, 300 }, 1, cuda, 3, 100 + n++);
             yield return new PagedDecodeScenario(16, 8, 1, 64, ps, new[] { 4 * ps, 40, 16 }, 4, cuda, 1, 100 + n++);
         }
+        // head_dim 32, 80 and 96 (on CUDA: 4 lanes per key; 16 lanes per key, some idle), GQA 5, page size 7
+        // (not a power of two) and 16, automatic and forced splits.
+        foreach (int d in new[] { 32, 80, 96 })
+            yield return new PagedDecodeScenario(d == 80 ? 3 : 1, 10, 2, d, d == 80 ? 7 : 16, new[] { 41, 0, 1, 333 }, 2, cuda,
+                d == 32 ? 0 : 5, 100 + n++);
     }
 
     public static void RunAll(Device device, string dtype, CudaStream? stream = null)

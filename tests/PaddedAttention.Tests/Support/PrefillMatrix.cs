@@ -30,15 +30,13 @@ public static class PrefillMatrix
     static readonly int[] CpuHeadDims = { 64, 128, 256, 32, 80, 96 };
     static readonly int[] CudaHeadDims = { 64, 128, 256, 32, 80, 96 };
 
-    /// <summary>head_dims of the CUDA decode kernels (prefill has more).</summary>
-    static readonly int[] CudaDecodeHeadDims = { 64, 128, 256 };
-
-    /// <summary>Rows for one mask: (dtype, head_dim, heads); <paramref name="decode"/> keeps the head_dims decode has.</summary>
-    public static IEnumerable<object[]> Rows(bool cuda, bool decode = false)
+    /// <summary>Rows for one mask (or for decode): (dtype, head_dim, heads). The CUDA prefill and decode
+    /// kernels have the same head_dims.</summary>
+    public static IEnumerable<object[]> Rows(bool cuda)
     {
         string[] dtypes = cuda ? new[] { "f16", "bf16" } : new[] { "f32", "f16", "bf16" };
         foreach (string dtype in dtypes)
-            foreach (int d in cuda ? (decode ? CudaDecodeHeadDims : CudaHeadDims) : CpuHeadDims)
+            foreach (int d in cuda ? CudaHeadDims : CpuHeadDims)
                 foreach (string heads in new[] { "mha", "gqa4", "mqa" })
                     yield return new object[] { dtype, d, heads };
     }

@@ -1,0 +1,5 @@
+// Decode kernels for bf16, head_dim 80 (row packs of 1, 4, 6 and 8);
+// 16 lanes per key, 10 of them loading (DecodeShape in decode_params.h).
+#include "decode_launch.cuh"
+
+PATTN_DECODE_INSTANTIATE(__nv_bfloat16, 80)

@@ -1,0 +1,4 @@
+// Decode kernels for f16, head_dim 32 (row packs of 1, 4, 6 and 8).
+#include "decode_launch.cuh"
+
+PATTN_DECODE_INSTANTIATE(__half, 32)

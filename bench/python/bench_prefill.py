@@ -36,6 +36,8 @@ for ours and ours-upld: what a caller's thread spends inside the library.
   ours-smallp ours with PADDEDATTN_PREFILL_SMALL_PARAMS=1: host lengths of
               batches past 256 rows through the work list instead of the
               32 KB kernel parameters (A/B; only for those batches)
+  ours-tall   ours with PADDEDATTN_PREFILL_TALL_TILES=1: 128-row tiles also
+              where short rows take 64-row tiles (A/B; head_dim 32 / 64)
 --quick runs a subset of the cases (the new families) with ours, ours-mma,
 ours-hopper, fa2 and cudnn-dense only (--peers picks peers explicitly).
 TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
@@ -95,11 +97,14 @@ CASES = [
          lens=(64, 1024)),
     dict(name="b1 s16384 causal 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="causal_full", lens=None),
     dict(name="b1 s16384 bidirectional 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="full", lens=None),
+    # A small embedding model's shape (head_dim 32, 12 heads), a large batch of short sentences.
+    dict(name="b1024 s128 padded right d32 12/12 f16 (MiniLM-like)", b=1024, s=128, hq=12, hkv=12, d=32,
+         mode="padded_right", lens=(8, 128), dtype="f16"),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "general", "smallp", "efficient", "cudnn", "flex", "flash-dense",
-             "fa2", "cudnn-dense")
-QUICK_PEERS = ("mma", "hopper", "general", "smallp", "fa2", "cudnn-dense")
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "general", "smallp", "tall", "efficient", "cudnn", "flex",
+             "flash-dense", "fa2", "cudnn-dense")
+QUICK_PEERS = ("mma", "hopper", "general", "smallp", "tall", "fa2", "cudnn-dense")
 
 MODES = {
     # mask mode, left padded, causal
@@ -149,6 +154,11 @@ def hopper_always():
 def general_mma_sync():
     """The library keeps the mma.sync kernel with the variant code paths."""
     return env_switch("PADDEDATTN_PREFILL_MMA_SYNC", "PADDEDATTN_PREFILL_GENERAL")
+
+
+def tall_tiles():
+    """The plain kernel keeps 128-row tiles for short rows."""
+    return env_switch("PADDEDATTN_PREFILL_TALL_TILES")
 
 
 def small_params():
@@ -371,6 +381,10 @@ def run_case(case, args, gen):
         with small_params():
             ms = time_cuda(ours, args.warmup, args.runs)
             result["peers"]["ours-smallp"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "tall" in peers and d <= 64:
+        with tall_tiles():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-tall"] = dict(ms=ms, tflops=flops / ms / 1e9)
     if "b2b" in peers:
         ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
         result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
@@ -429,7 +443,8 @@ def run_case(case, args, gen):
         checks["max_row_rel_err_vs_mma_sync"] = row_rel_err(o_ours, o_mma, rows_real)
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
-    for peer, switch in (("hopper", hopper_always), ("general", general_mma_sync), ("smallp", small_params)):
+    for peer, switch in (("hopper", hopper_always), ("general", general_mma_sync), ("smallp", small_params),
+                         ("tall", tall_tiles)):
         if peer not in peers:
             continue
         o_alt = torch.full_like(o, float("nan"))
@@ -642,16 +657,19 @@ def print_table(results):
             ratio("cudnn-dense")))
     if any("ours-general" in r["peers"] or "ours-smallp" in r["peers"] for r in results):
         print()
-        print("A/B: plain against general mma.sync kernel; 32 KB parameters against the work list")
-        print("| case | ours-mma | ours-general | mma / general | ours | ours-smallp | ours / smallp |")
-        print("|---|---|---|---|---|---|---|")
+        print("A/B: plain against general mma.sync kernel; 32 KB parameters against the work list;"
+              " 64-row against 128-row tiles")
+        print("| case | ours-mma | ours-general | mma / general | ours | ours-smallp | ours / smallp | ours-tall"
+              " | ours / tall |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for r in results:
             def ratio2(num, den):
                 n, d_ = r["peers"].get(num, {}), r["peers"].get(den, {})
                 return "%.2f" % (n["tflops"] / d_["tflops"]) if "tflops" in n and "tflops" in d_ else "-"
-            print("| %s | %s | %s | %s | %.1f | %s | %s |" % (
+            print("| %s | %s | %s | %s | %.1f | %s | %s | %s | %s |" % (
                 r["case"], fmt_peer(r, "ours-mma"), fmt_peer(r, "ours-general"), ratio2("ours-mma", "ours-general"),
-                r["peers"]["ours"]["tflops"], fmt_peer(r, "ours-smallp"), ratio2("ours", "ours-smallp")))
+                r["peers"]["ours"]["tflops"], fmt_peer(r, "ours-smallp"), ratio2("ours", "ours-smallp"),
+                fmt_peer(r, "ours-tall"), ratio2("ours", "ours-tall")))
     for r in results:
         for name, p in r["peers"].items():
             if "na" in p:

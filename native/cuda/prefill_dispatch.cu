@@ -203,6 +203,24 @@ bool use_plain_kernel(const AttentionArgs& a, const TuningSwitches& tuning) {
     return true;
 }
 
+// Short-row tiles (prefill_params.h kPrefillShortBlockM) where head_dim has
+// them and no row has more than kPrefillShortTileMaxRows packed query rows
+// (longest query count x GQA group: host lengths or offsets, else the padded
+// length), unless PADDEDATTN_PREFILL_TALL_TILES=1.
+template <int HEAD_DIM>
+bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
+    if (!prefill_has_short_tiles(HEAD_DIM) || tuning.prefill_tall_tiles) return false;
+    int64_t longest = a.packed ? a.max_q_seqlen : a.q_len;
+    if (a.packed && !a.cu_on_device) {
+        longest = 0;
+        for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.cu_q[b + 1] - a.cu_q[b]);
+    } else if (!a.packed && !a.lens_on_device && a.q_lens != nullptr) {
+        longest = 0;
+        for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.q_lens[b]);
+    }
+    return longest * (a.num_qo_heads / a.num_kv_heads) <= kPrefillShortTileMaxRows;
+}
+
 // Whether kernels may take more than 4 KB of parameters: built with CUDA
 // 12.1+ and a driver of 12.1+ (decided once per process).
 bool large_kernel_params() {
@@ -217,13 +235,18 @@ bool large_kernel_params() {
 #endif
 }
 
+// The kernel the dispatch chose for one call.
+struct KernelChoice {
+    bool hopper, plain, short_tiles;
+};
+
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* large_rows, int num_blocks, bool hopper,
-                             bool plain, DeviceState& device, cudaStream_t stream) {
+pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* large_rows, int num_blocks,
+                             KernelChoice k, DeviceState& device, cudaStream_t stream) {
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
-        if (hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+        if (k.hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
     }
-    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, plain, num_blocks, device, stream);
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, num_blocks, device, stream);
 }
 
 // Host lengths of a large batch inside a CUDA-graph capture (common/capture.h):
@@ -231,8 +254,8 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
 // lengths are copied by kernels into graph-owned memory and the grid runs as
 // with device lengths.
 template <int HEAD_DIM>
-pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p, int64_t grid_blocks, bool hopper,
-                                       bool plain, DeviceState& device, cudaStream_t stream) {
+pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p, int64_t grid_blocks,
+                                       KernelChoice kernel, DeviceState& device, cudaStream_t stream) {
     // kv_lens == q_lens when kv_valid_lens was absent: one array serves both.
     const bool shared = a.kv_lens == a.q_lens;
     const size_t row_bytes = static_cast<size_t>(a.batch) * sizeof(int32_t);
@@ -261,7 +284,7 @@ pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p,
     if (s == PATTN_STATUS_SUCCESS) {
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)grid_blocks, hopper, plain, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)grid_blocks, kernel, device, stream);
             })
         })
     }
@@ -277,7 +300,11 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
                                DeviceState& device, bool capturing, cudaStream_t stream) {
     bool hopper = false;
     PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(a, tuning, device); })
-    const int block_m = hopper ? prefill_hopper_block_m(HEAD_DIM) : prefill_block_m(HEAD_DIM);
+    const bool plain = !hopper && use_plain_kernel(a, tuning);
+    const bool short_tiles = plain && use_short_tiles<HEAD_DIM>(a, tuning);
+    const int block_m = hopper        ? prefill_hopper_block_m(HEAD_DIM)
+                        : short_tiles ? kPrefillShortBlockM
+                                      : prefill_block_m(HEAD_DIM);
     const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
     // Packed: tiles per sequence cover its longest query count.
     const int64_t total_rows = (int64_t)(a.packed ? a.max_q_seqlen : a.q_len) * p.group_size;
@@ -286,7 +313,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     // both the packed rows (plus a tile) and the grid below 2^31.
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
-    const bool plain = !hopper && use_plain_kernel(a, tuning);
+    const KernelChoice kernel{hopper, plain, short_tiles};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value
@@ -322,8 +349,8 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, large_rows ? &rows : nullptr, (int)grid_blocks, hopper,
-                                                         plain, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, large_rows ? &rows : nullptr, (int)grid_blocks, kernel,
+                                                         device, stream);
             })
         })
         return s;
@@ -334,7 +361,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
                                   "cu_seqlens_q in host memory with a batch of %d sequences (more than %d) cannot "
                                   "be captured into a CUDA graph: pass the offsets in device memory",
                                   (int)a.batch, (int)kPrefillParamRows - 1);
-    if (capturing) return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, hopper, plain, device, stream);
+    if (capturing) return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, kernel, device, stream);
 
     std::vector<PrefillWorkItem> items;
     build_work_list(a, block_m, block_n, (int)num_q_tiles, &items);
@@ -355,7 +382,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     s = [&]() -> pattn_status {
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)items.size(), hopper, plain, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)items.size(), kernel, device, stream);
             })
         })
         return s;

@@ -48,8 +48,9 @@ constexpr int prefill_smem_row(int head_dim) {
     return row;
 }
 
-template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_>
+template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_, int MIN_BLOCKS_ = 2>
 struct Traits {
+    static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // blocks per SM the registers must allow
     static constexpr int HEAD_DIM = HEAD_DIM_;
     static constexpr int SMEM_ROW = prefill_smem_row(HEAD_DIM_);  // elements per tile row
     static constexpr int BLOCK_M = BLOCK_M_;
@@ -88,6 +89,12 @@ template <> struct TraitsFor<80> { using type = Traits<80, 128, 64, 4>; };
 template <> struct TraitsFor<96> { using type = Traits<96, 128, 64, 4>; };
 template <> struct TraitsFor<128> { using type = Traits<128, 128, PATTN_PREFILL_D128_BLOCK_N, 4>; };
 template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
+// Short-row tiles (prefill_params.h kPrefillShortBlockM): 16 rows per warp,
+// registers for 3 blocks per SM (the accumulators of one m16 tile leave
+// room), so that more of the small blocks of short rows run at once.
+template <int HEAD_DIM> struct ShortTraitsFor;
+template <> struct ShortTraitsFor<32> { using type = Traits<32, kPrefillShortBlockM, 64, 4, 3>; };
+template <> struct ShortTraitsFor<64> { using type = Traits<64, kPrefillShortBlockM, 64, 4, 3>; };
 
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][SMEM_ROW]
 // tile. XOR-ing the chunk with row % 8 puts the 8 rows an ldmatrix reads (and
@@ -132,7 +139,7 @@ __device__ __forceinline__ void load_kv_tile(uint32_t smem_base, const T* src, i
 }
 
 template <class Tr, typename T, bool CAUSAL, bool PLAIN, class Rows>
-__global__ void __launch_bounds__(Tr::THREADS, 2)
+__global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     prefill_kernel(const __grid_constant__ PrefillParams params, const __grid_constant__ Rows large_rows) {
     constexpr int HEAD_DIM = Tr::HEAD_DIM;
     constexpr int BLOCK_M = Tr::BLOCK_M;
@@ -168,6 +175,28 @@ __global__ void __launch_bounds__(Tr::THREADS, 2)
     // KV tiles [first_kv_tile, num_kv_tiles): the window's tiles only.
     const int num_kv_tiles = (keys_any + BLOCK_N - 1) / BLOCK_N;
     const int first_kv_tile = PLAIN ? 0 : min(tile.keys_first / BLOCK_N, num_kv_tiles);
+
+    // A tile none of whose rows sees a key (padding rows past the real ones,
+    // rows with no visible key) is o = 0 and lse = -inf: written directly,
+    // without the shared-memory staging of the epilogue. In a padded batch
+    // of short rows most blocks are such tiles (grid mode launches every
+    // tile of the padded length), so their cost is the bulk of the padding's.
+    if (num_kv_tiles <= first_kv_tile) {
+        T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
+        for (int c = tid; c < BLOCK_M * CHUNKS; c += Tr::THREADS) {
+            const int row = c / CHUNKS;
+            const int chunk = c % CHUNKS;
+            const int32_t p = p0 + row;
+            if (p >= p_end) break;  // rows only grow with c
+            const RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
+            *reinterpret_cast<uint4*>(o_base + (int64_t)ri.position * params.o_stride_s +
+                                      (int64_t)ri.head * params.o_stride_h + chunk * 8) = make_uint4(0u, 0u, 0u, 0u);
+            if (params.lse != nullptr && chunk == 0)
+                params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
+                           (int64_t)ri.head * params.lse_stride_h] = -INFINITY;
+        }
+        return;
+    }
 
     // Values needed only on masked tiles or after the KV loop live in shared
     // memory rather than in registers, which the accumulators need.

@@ -23,31 +23,47 @@ pattn_status launch_prefill_kernel(const PrefillParams& params, const Rows& rows
     return PATTN_STATUS_SUCCESS;
 }
 
-}  // namespace prefill_detail
-
-template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows* large_rows, bool plain,
-                            int num_blocks, DeviceState& device, cudaStream_t stream) {
-    using Tr = typename prefill_detail::TraitsFor<HEAD_DIM>::type;
-    static_assert(Tr::BLOCK_M == prefill_block_m(HEAD_DIM), "host and kernel tile rows differ");
-    static_assert(Tr::BLOCK_N == prefill_block_n(HEAD_DIM), "host and kernel tile keys differ");
-    if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
-    const PrefillNoLargeRows no_rows{0};
+// The plain kernel of tile shape Tr, its rows in PrefillParams or in large_rows.
+template <class Tr, typename T, bool CAUSAL>
+pattn_status launch_plain(const PrefillParams& params, const PrefillLargeRows* large_rows, int num_blocks,
+                          DeviceState& device, cudaStream_t stream) {
     if (large_rows != nullptr) {
         // A kernel with more than 4 KB of parameters needs CUDA 12.1+ to
         // compile; the host asks for it only where runtime and driver allow.
 #if CUDART_VERSION >= 12010
-        if (plain)
-            return prefill_detail::launch_prefill_kernel<Tr, T, CAUSAL, true>(params, *large_rows, num_blocks, device,
-                                                                             stream);
-#endif
+        return launch_prefill_kernel<Tr, T, CAUSAL, true>(params, *large_rows, num_blocks, device, stream);
+#else
         return set_error(PATTN_STATUS_INTERNAL_ERROR,
-                         "prefill: rows by value in 32 KB kernel parameters asked for where this build has no "
-                         "such kernel (CUDA runtime %d, plain kernel %d)", (int)CUDART_VERSION, (int)plain);
+                         "prefill: rows by value in 32 KB kernel parameters asked for where this build "
+                         "(CUDA runtime %d) has no such kernel", (int)CUDART_VERSION);
+#endif
     }
-    if (plain)
-        return prefill_detail::launch_prefill_kernel<Tr, T, CAUSAL, true>(params, no_rows, num_blocks, device, stream);
-    return prefill_detail::launch_prefill_kernel<Tr, T, CAUSAL, false>(params, no_rows, num_blocks, device, stream);
+    return launch_prefill_kernel<Tr, T, CAUSAL, true>(params, PrefillNoLargeRows{0}, num_blocks, device, stream);
+}
+
+}  // namespace prefill_detail
+
+template <int HEAD_DIM, typename T, bool CAUSAL>
+pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows* large_rows, bool plain,
+                            bool short_tiles, int num_blocks, DeviceState& device, cudaStream_t stream) {
+    using Tr = typename prefill_detail::TraitsFor<HEAD_DIM>::type;
+    static_assert(Tr::BLOCK_M == prefill_block_m(HEAD_DIM), "host and kernel tile rows differ");
+    static_assert(Tr::BLOCK_N == prefill_block_n(HEAD_DIM), "host and kernel tile keys differ");
+    if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
+    if ((large_rows != nullptr || short_tiles) && !plain)
+        return set_error(PATTN_STATUS_INTERNAL_ERROR, "prefill: large rows / short tiles asked for the general kernel");
+    if constexpr (prefill_has_short_tiles(HEAD_DIM)) {
+        using ShortTr = typename prefill_detail::ShortTraitsFor<HEAD_DIM>::type;
+        static_assert(ShortTr::BLOCK_M == kPrefillShortBlockM, "host and kernel short tile rows differ");
+        static_assert(ShortTr::BLOCK_N == prefill_block_n(HEAD_DIM), "host and kernel tile keys differ");
+        if (short_tiles)
+            return prefill_detail::launch_plain<ShortTr, T, CAUSAL>(params, large_rows, num_blocks, device, stream);
+    }
+    if (short_tiles)
+        return set_error(PATTN_STATUS_INTERNAL_ERROR, "prefill: no short tiles at head_dim %d", HEAD_DIM);
+    if (plain) return prefill_detail::launch_plain<Tr, T, CAUSAL>(params, large_rows, num_blocks, device, stream);
+    return prefill_detail::launch_prefill_kernel<Tr, T, CAUSAL, false>(params, PrefillNoLargeRows{0}, num_blocks,
+                                                                      device, stream);
 }
 
 }  // namespace cuda
@@ -56,8 +72,8 @@ pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows*
 // Explicit instantiation of both mask kinds of one (head_dim, element type).
 #define PATTN_INSTANTIATE_PREFILL(HEAD_DIM, T)                                                         \
     template pattn_status pattn::cuda::launch_prefill<HEAD_DIM, T, false>(                             \
-        const pattn::cuda::PrefillParams&, const pattn::cuda::PrefillLargeRows*, bool, int,             \
+        const pattn::cuda::PrefillParams&, const pattn::cuda::PrefillLargeRows*, bool, bool, int,       \
         pattn::cuda::DeviceState&, cudaStream_t);                                                        \
     template pattn_status pattn::cuda::launch_prefill<HEAD_DIM, T, true>(                              \
-        const pattn::cuda::PrefillParams&, const pattn::cuda::PrefillLargeRows*, bool, int,             \
+        const pattn::cuda::PrefillParams&, const pattn::cuda::PrefillLargeRows*, bool, bool, int,       \
         pattn::cuda::DeviceState&, cudaStream_t);

@@ -117,15 +117,25 @@ constexpr int32_t kPrefillPlainMaxKeys = 65536;
 constexpr int prefill_block_m(int head_dim) { return head_dim == 256 ? 64 : 128; }
 constexpr int prefill_block_n(int head_dim) { return head_dim == 128 ? PATTN_PREFILL_D128_BLOCK_N : 64; }
 
+// Short-row tiles of the plain mma.sync kernel (head_dim 32 and 64): 64
+// query rows per block (16 per warp) where every row's packed query rows
+// (queries x GQA group) are at most kPrefillShortTileMaxRows, so that rows
+// shorter than a 128-row tile waste less of it on padding and more, smaller
+// blocks share an SM (prefill_kernel.cuh ShortTraitsFor).
+constexpr bool prefill_has_short_tiles(int head_dim) { return head_dim <= 64; }
+constexpr int kPrefillShortBlockM = 64;
+constexpr int64_t kPrefillShortTileMaxRows = 256;
+
 // Defined once per (head_dim, element type, causal) in the instantiation
 // files; launches the kernel on `stream` (the device of `device`, current)
 // and checks the launch.
 // `plain`: the kernel without window / soft cap / compensation (see
-// kPrefillPlainMaxKeys); `large_rows` (plain only, null otherwise): the rows
-// of a large batch by value (PrefillLargeRows).
+// kPrefillPlainMaxKeys); `short_tiles` (plain only): kPrefillShortBlockM
+// rows per tile; `large_rows` (plain only, null otherwise): the rows of a
+// large batch by value (PrefillLargeRows).
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows* large_rows, bool plain,
-                            int num_blocks, DeviceState& device, cudaStream_t stream);
+                            bool short_tiles, int num_blocks, DeviceState& device, cudaStream_t stream);
 
 // Packed query rows per block and keys per KV tile of the Hopper kernels
 // (the host builds tiles and work items with these; the kernel traits in

@@ -9,7 +9,7 @@
  * test_util.h: odd lengths, 0 and full rows, GQA 3:1 and 1:1, NaN in every
  * padding row, o and lse poisoned before the call; packed host offsets of
  * 300 / 2047 / 2048 sequences (the last one past the 32 KB table: work
- * list); then the same call again
+ * list); short-row tiles (64 rows) at their edges; then the same call again
  * many times back to back (the staging ring wraps) with the result compared
  * bit for bit. Exit 77 without a GPU.
  */
@@ -267,6 +267,24 @@ int main(void) {
         repeat_back_to_back(3000, stream, &rng);
     }
     set_env("PADDEDATTN_PREFILL_SMALL_PARAMS", NULL);
+
+    /* Short-row tiles (64 query rows, head_dim 32 / 64, every row at most 256
+       packed query rows): lengths around the tile edges, GQA groups 1, 2, 4
+       (64 x 4 = 256 is the largest short case), q_len != kv_len, every mask. */
+    {
+        static const pattn_mask_mode modes[4] = {PATTN_MASK_PADDED, PATTN_MASK_CAUSAL_PADDED_LEFT,
+                                                 PATTN_MASK_CAUSAL_PADDED_RIGHT, PATTN_MASK_PADDED_LEFT};
+        static const int32_t q_lens[4] = {63, 64, 65, 129};
+        int mi, qi, gi;
+        for (mi = 0; mi < 4; ++mi)
+            for (qi = 0; qi < 4; ++qi)
+                for (gi = 0; gi < 3; ++gi) {
+                    const int32_t group = 1 << gi;
+                    if (q_lens[qi] * group > 256) continue;
+                    run(modes[mi], qi % 2 ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16, 9, q_lens[qi], q_lens[qi] + 2 * qi,
+                        2 * group, 2, qi < 2 ? 64 : 32, 0, tu_rng_u64(&rng), stream);
+                }
+    }
 
     CHECK_OK(pattn_stream_destroy(stream));
     return tu_finish("test_prefill_large_batch_cuda");

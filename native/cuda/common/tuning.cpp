@@ -24,6 +24,8 @@ TuningSwitches read_tuning_switches() {
     t.prefill_general = v != nullptr && v[0] == '1';
     v = std::getenv("PADDEDATTN_PREFILL_SMALL_PARAMS");
     t.prefill_small_params = v != nullptr && v[0] == '1';
+    v = std::getenv("PADDEDATTN_PREFILL_TALL_TILES");
+    t.prefill_tall_tiles = v != nullptr && v[0] == '1';
     return t;
 }
 

@@ -39,6 +39,9 @@ struct TuningSwitches {
     // kPrefillParamRows go through the work list even where 32 KB kernel
     // parameters could carry them (prefill_params.h PrefillLargeRows).
     bool prefill_small_params;
+    // PADDEDATTN_PREFILL_TALL_TILES=1: the plain prefill kernel keeps its
+    // 128-row tiles also for short rows (prefill_params.h kPrefillShortBlockM).
+    bool prefill_tall_tiles;
 };
 
 TuningSwitches read_tuning_switches();

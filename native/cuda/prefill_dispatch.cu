@@ -101,8 +101,8 @@ void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q
 // The arrays are PrefillParams' own (batch <= kPrefillParamRows) or those of
 // PrefillLargeRows (batch <= kPrefillLargeParamRows).
 void fill_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q, int32_t* row_kv) {
-    int64_t work[kPrefillLargeParamRows];
-    int32_t order[kPrefillLargeParamRows];
+    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB + 8 KB: off the caller's stack
+    thread_local int32_t order[kPrefillLargeParamRows];
     for (int32_t b = 0; b < a.batch; ++b) {
         const int64_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
         const int64_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
@@ -126,8 +126,8 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batc
 // first), as fill_param_rows does for lengths.
 void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q,
                             int32_t* row_kv) {
-    int64_t work[kPrefillLargeParamRows];
-    int32_t order[kPrefillLargeParamRows];
+    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB + 8 KB: off the caller's stack
+    thread_local int32_t order[kPrefillLargeParamRows];
     for (int32_t b = 0; b < a.batch; ++b) {
         const RowExtent ext = host_row_extent(a, b);
         const int64_t qv = ext.qv, kv = ext.kv;

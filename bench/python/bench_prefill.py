@@ -29,6 +29,15 @@ for ours and ours-upld: what a caller's thread spends inside the library.
   ours-hopper ours with PADDEDATTN_PREFILL_HOPPER=1 (the Hopper kernel
               wherever it can run): the A/B of the two kernels; `ours` is
               the library's default choice between them
+  ours-general ours with PADDEDATTN_PREFILL_MMA_SYNC=1 and
+              PADDEDATTN_PREFILL_GENERAL=1: the mma.sync kernel with the
+              window / soft-cap / compensated-sum code the plain kernel
+              leaves out (A/B of the two mma.sync kernels, vs ours-mma)
+  ours-smallp ours with PADDEDATTN_PREFILL_SMALL_PARAMS=1: host lengths of
+              batches past 256 rows through the work list instead of the
+              32 KB kernel parameters (A/B; only for those batches)
+  ours-tall   ours with PADDEDATTN_PREFILL_TALL_TILES=1: 128-row tiles also
+              where short rows take 64-row tiles (A/B; head_dim 32 / 64)
 --quick runs a subset of the cases (the new families) with ours, ours-mma,
 ours-hopper, fa2 and cudnn-dense only (--peers picks peers explicitly).
 TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
@@ -88,10 +97,14 @@ CASES = [
          lens=(64, 1024)),
     dict(name="b1 s16384 causal 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="causal_full", lens=None),
     dict(name="b1 s16384 bidirectional 32/32", b=1, s=16384, hq=32, hkv=32, d=128, mode="full", lens=None),
+    # A small embedding model's shape (head_dim 32, 12 heads), a large batch of short sentences.
+    dict(name="b1024 s128 padded right d32 12/12 f16 (MiniLM-like)", b=1024, s=128, hq=12, hkv=12, d=32,
+         mode="padded_right", lens=(8, 128), dtype="f16"),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
-QUICK_PEERS = ("mma", "hopper", "fa2", "cudnn-dense")
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "general", "smallp", "tall", "efficient", "cudnn", "flex",
+             "flash-dense", "fa2", "cudnn-dense")
+QUICK_PEERS = ("mma", "hopper", "general", "smallp", "tall", "fa2", "cudnn-dense")
 
 # The small models' head_dims (mma.sync kernels; the Hopper kernel has none of
 # them, docs/architecture.md): a MiniLM / bge-small / e5-small embedding batch
@@ -129,16 +142,18 @@ def draw_lens(spec, b, s, gen):
 
 
 class env_switch:
-    """Context: one of the library's diagnostic switches set to 1."""
+    """Context: some of the library's diagnostic switches set to 1."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, *names):
+        self.names = names
 
     def __enter__(self):
-        os.environ[self.name] = "1"
+        for name in self.names:
+            os.environ[name] = "1"
 
     def __exit__(self, *exc):
-        os.environ.pop(self.name, None)
+        for name in self.names:
+            os.environ.pop(name, None)
 
 
 def mma_sync_only():
@@ -149,6 +164,21 @@ def mma_sync_only():
 def hopper_always():
     """The library takes the Hopper kernel wherever it can run."""
     return env_switch("PADDEDATTN_PREFILL_HOPPER")
+
+
+def general_mma_sync():
+    """The library keeps the mma.sync kernel with the variant code paths."""
+    return env_switch("PADDEDATTN_PREFILL_MMA_SYNC", "PADDEDATTN_PREFILL_GENERAL")
+
+
+def tall_tiles():
+    """The plain kernel keeps 128-row tiles for short rows."""
+    return env_switch("PADDEDATTN_PREFILL_TALL_TILES")
+
+
+def small_params():
+    """Host lengths of large batches go through the work list."""
+    return env_switch("PADDEDATTN_PREFILL_SMALL_PARAMS")
 
 
 def visible_pairs(lens, causal):
@@ -358,6 +388,18 @@ def run_case(case, args, gen):
         with hopper_always():
             ms = time_cuda(ours, args.warmup, args.runs)
             result["peers"]["ours-hopper"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "general" in peers:
+        with general_mma_sync():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-general"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "smallp" in peers and lens_arg is not None and b > 256:
+        with small_params():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-smallp"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "tall" in peers and d <= 64:
+        with tall_tiles():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-tall"] = dict(ms=ms, tflops=flops / ms / 1e9)
     if "b2b" in peers:
         ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
         result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
@@ -416,7 +458,8 @@ def run_case(case, args, gen):
         checks["max_row_rel_err_vs_mma_sync"] = row_rel_err(o_ours, o_mma, rows_real)
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
-    for peer, switch in (("hopper", hopper_always),):
+    for peer, switch in (("hopper", hopper_always), ("general", general_mma_sync), ("smallp", small_params),
+                         ("tall", tall_tiles)):
         if peer not in peers:
             continue
         o_alt = torch.full_like(o, float("nan"))
@@ -627,6 +670,21 @@ def print_table(results):
             r["case"], ours["tflops"], fmt_peer(r, "ours-mma"), fmt_peer(r, "ours-hopper"), fmt_peer(r, "fa2"),
             fmt_peer(r, "cudnn-dense"), ours["ms"], ratio("ours-mma"), ratio("ours-hopper"), ratio("fa2"),
             ratio("cudnn-dense")))
+    if any("ours-general" in r["peers"] or "ours-smallp" in r["peers"] for r in results):
+        print()
+        print("A/B: plain against general mma.sync kernel; 32 KB parameters against the work list;"
+              " 64-row against 128-row tiles")
+        print("| case | ours-mma | ours-general | mma / general | ours | ours-smallp | ours / smallp | ours-tall"
+              " | ours / tall |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in results:
+            def ratio2(num, den):
+                n, d_ = r["peers"].get(num, {}), r["peers"].get(den, {})
+                return "%.2f" % (n["tflops"] / d_["tflops"]) if "tflops" in n and "tflops" in d_ else "-"
+            print("| %s | %s | %s | %s | %.1f | %s | %s | %s | %s |" % (
+                r["case"], fmt_peer(r, "ours-mma"), fmt_peer(r, "ours-general"), ratio2("ours-mma", "ours-general"),
+                r["peers"]["ours"]["tflops"], fmt_peer(r, "ours-smallp"), ratio2("ours", "ours-smallp"),
+                fmt_peer(r, "ours-tall"), ratio2("ours", "ours-tall")))
     for r in results:
         for name, p in r["peers"].items():
             if "na" in p:

@@ -98,9 +98,11 @@ void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q
 // by their work (visible query-key pairs, most first, so long rows do not
 // start last); the kernel runs the full grid of query tiles as with device
 // lengths. No host-to-device copy, no allocation, nothing to wait for.
-void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
-    int64_t work[kPrefillParamRows];
-    int32_t order[kPrefillParamRows];
+// The arrays are PrefillParams' own (batch <= kPrefillParamRows) or those of
+// PrefillLargeRows (batch <= kPrefillLargeParamRows).
+void fill_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q, int32_t* row_kv) {
+    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB + 8 KB: off the caller's stack
+    thread_local int32_t order[kPrefillLargeParamRows];
     for (int32_t b = 0; b < a.batch; ++b) {
         const int64_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
         const int64_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
@@ -113,18 +115,19 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p) {
     p.param_rows = a.batch;
     for (int32_t r = 0; r < a.batch; ++r) {
         const int32_t b = order[r];
-        p.row_batch[r] = b;
-        p.row_q[r] = a.q_lens ? a.q_lens[b] : a.q_len;
-        p.row_kv[r] = a.kv_lens ? a.kv_lens[b] : a.kv_len;
+        row_batch[r] = b;
+        row_q[r] = a.q_lens ? a.q_lens[b] : a.q_len;
+        row_kv[r] = a.kv_lens ? a.kv_lens[b] : a.kv_len;
     }
 }
 
 // Packed host offsets of a small batch by value: row_q / row_kv carry
 // cu_seqlens (batch + 1 entries), row_batch the visiting order (most work
 // first), as fill_param_rows does for lengths.
-void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p) {
-    int64_t work[kPrefillParamRows];
-    int32_t order[kPrefillParamRows];
+void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q,
+                            int32_t* row_kv) {
+    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB + 8 KB: off the caller's stack
+    thread_local int32_t order[kPrefillLargeParamRows];
     for (int32_t b = 0; b < a.batch; ++b) {
         const RowExtent ext = host_row_extent(a, b);
         const int64_t qv = ext.qv, kv = ext.kv;
@@ -133,10 +136,10 @@ void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p) {
     }
     std::stable_sort(order, order + a.batch, [&](int32_t x, int32_t y) { return work[x] > work[y]; });
     p.param_rows = a.batch;
-    for (int32_t r = 0; r < a.batch; ++r) p.row_batch[r] = order[r];
+    for (int32_t r = 0; r < a.batch; ++r) row_batch[r] = order[r];
     for (int32_t b = 0; b <= a.batch; ++b) {
-        p.row_q[b] = a.cu_q[b];
-        p.row_kv[b] = a.cu_kv[b];
+        row_q[b] = a.cu_q[b];
+        row_kv[b] = a.cu_kv[b];
     }
 }
 
@@ -194,13 +197,64 @@ bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceStat
     }
 }
 
-template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper, DeviceState& device,
-                             cudaStream_t stream) {
-    if constexpr (kHopperHeadDim<HEAD_DIM>) {
-        if (hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+// The mma.sync kernel without window, soft cap and compensated sum
+// (prefill_params.h kPrefillPlainMaxKeys) for every call that needs none of
+// them, unless PADDEDATTN_PREFILL_GENERAL=1 (tuning.h).
+bool use_plain_kernel(const AttentionArgs& a, const TuningSwitches& tuning) {
+    const bool variant = a.window_left >= 0 || a.window_right >= 0 || a.soft_cap != 0.f;
+    if (variant || tuning.prefill_general) return false;
+    if (a.kv_len <= kPrefillPlainMaxKeys) return true;
+    // Packed host offsets: kv_len is the total; the longest sequence decides.
+    if (!a.packed || a.cu_on_device) return false;
+    for (int32_t b = 0; b < a.batch; ++b)
+        if (a.cu_kv[b + 1] - a.cu_kv[b] > kPrefillPlainMaxKeys) return false;
+    return true;
+}
+
+// Short-row tiles (prefill_params.h kPrefillShortBlockM) where head_dim has
+// them and no row has more than kPrefillShortTileMaxRows packed query rows
+// (longest query count x GQA group: host lengths or offsets, else the padded
+// length), unless PADDEDATTN_PREFILL_TALL_TILES=1.
+template <int HEAD_DIM>
+bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
+    if (!prefill_has_short_tiles(HEAD_DIM) || tuning.prefill_tall_tiles) return false;
+    int64_t longest = a.packed ? a.max_q_seqlen : a.q_len;
+    if (a.packed && !a.cu_on_device) {
+        longest = 0;
+        for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.cu_q[b + 1] - a.cu_q[b]);
+    } else if (!a.packed && !a.lens_on_device && a.q_lens != nullptr) {
+        longest = 0;
+        for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.q_lens[b]);
     }
-    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+    return longest * (a.num_qo_heads / a.num_kv_heads) <= kPrefillShortTileMaxRows;
+}
+
+// Whether kernels may take more than 4 KB of parameters: built with CUDA
+// 12.1+ and a driver of 12.1+ (decided once per process).
+bool large_kernel_params() {
+#if CUDART_VERSION >= 12010
+    static const bool supported = [] {
+        int driver = 0;
+        return cudaDriverGetVersion(&driver) == cudaSuccess && driver >= 12010;
+    }();
+    return supported;
+#else
+    return false;
+#endif
+}
+
+// The kernel the dispatch chose for one call.
+struct KernelChoice {
+    bool hopper, plain, short_tiles;
+};
+
+template <int HEAD_DIM, typename T, bool CAUSAL>
+pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* large_rows, int num_blocks,
+                             KernelChoice k, DeviceState& device, cudaStream_t stream) {
+    if constexpr (kHopperHeadDim<HEAD_DIM>) {
+        if (k.hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+    }
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, num_blocks, device, stream);
 }
 
 // Host lengths of a large batch inside a CUDA-graph capture (common/capture.h):
@@ -208,8 +262,8 @@ pattn_status launch_selected(const PrefillParams& p, int num_blocks, bool hopper
 // lengths are copied by kernels into graph-owned memory and the grid runs as
 // with device lengths.
 template <int HEAD_DIM>
-pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p, int64_t grid_blocks, bool hopper,
-                                       DeviceState& device, cudaStream_t stream) {
+pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p, int64_t grid_blocks,
+                                       KernelChoice kernel, DeviceState& device, cudaStream_t stream) {
     // kv_lens == q_lens when kv_valid_lens was absent: one array serves both.
     const bool shared = a.kv_lens == a.q_lens;
     const size_t row_bytes = static_cast<size_t>(a.batch) * sizeof(int32_t);
@@ -238,7 +292,7 @@ pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p,
     if (s == PATTN_STATUS_SUCCESS) {
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, hopper, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)grid_blocks, kernel, device, stream);
             })
         })
     }
@@ -254,7 +308,11 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
                                DeviceState& device, bool capturing, cudaStream_t stream) {
     bool hopper = false;
     PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(a, tuning, device); })
-    const int block_m = hopper ? prefill_hopper_block_m(HEAD_DIM) : prefill_block_m(HEAD_DIM);
+    const bool plain = !hopper && use_plain_kernel(a, tuning);
+    const bool short_tiles = plain && use_short_tiles<HEAD_DIM>(a, tuning);
+    const int block_m = hopper        ? prefill_hopper_block_m(HEAD_DIM)
+                        : short_tiles ? kPrefillShortBlockM
+                                      : prefill_block_m(HEAD_DIM);
     const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
     // Packed: tiles per sequence cover its longest query count.
     const int64_t total_rows = (int64_t)(a.packed ? a.max_q_seqlen : a.q_len) * p.group_size;
@@ -263,13 +321,22 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     // both the packed rows (plus a tile) and the grid below 2^31.
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
+    const KernelChoice kernel{hopper, plain, short_tiles};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value
     // for a small batch, else in the work list (it carries each sequence's
     // first tokens).
-    const bool grid = a.packed ? a.cu_on_device || (a.batch < kPrefillParamRows && !tuning.upload_lengths)
-                               : a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !tuning.upload_lengths);
+    // Host lengths of larger batches travel in a second, 32 KB kernel parameter
+    // where the plain mma.sync kernel runs and runtime and driver allow it.
+    const bool host_rows = a.packed ? !a.cu_on_device : !a.lens_on_device && !no_lens;
+    const bool large_rows = host_rows && plain && !tuning.upload_lengths && !tuning.prefill_small_params &&
+                            (a.packed ? a.batch >= kPrefillParamRows && a.batch < kPrefillLargeParamRows
+                                      : a.batch > kPrefillParamRows && a.batch <= kPrefillLargeParamRows) &&
+                            large_kernel_params();
+    const bool grid = large_rows ||
+                      (a.packed ? a.cu_on_device || (a.batch < kPrefillParamRows && !tuning.upload_lengths)
+                                : a.lens_on_device || ((no_lens || a.batch <= kPrefillParamRows) && !tuning.upload_lengths));
     if (grid) {
         // Lengths on the device (only known there), absent (every row full)
         // or by value in the parameters: launch every tile; blocks of tiles
@@ -280,12 +347,18 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
         p.param_rows = 0;
         p.cu_q_device = a.packed && a.cu_on_device ? a.cu_q : nullptr;
         p.cu_kv_device = a.packed && a.cu_on_device ? a.cu_kv : nullptr;
-        if (a.packed && !a.cu_on_device) fill_packed_param_rows(a, p);
-        if (!a.packed && !a.lens_on_device && !no_lens) fill_param_rows(a, p);
+        // 24 KB: kept off the stack of the caller's thread.
+        thread_local PrefillLargeRows rows;
+        int32_t* row_batch = large_rows ? rows.row_batch : p.row_batch;
+        int32_t* row_q = large_rows ? rows.row_q : p.row_q;
+        int32_t* row_kv = large_rows ? rows.row_kv : p.row_kv;
+        if (a.packed && !a.cu_on_device) fill_packed_param_rows(a, p, row_batch, row_q, row_kv);
+        if (!a.packed && !a.lens_on_device && !no_lens) fill_param_rows(a, p, row_batch, row_q, row_kv);
         pattn_status s = PATTN_STATUS_SUCCESS;
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)grid_blocks, hopper, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, large_rows ? &rows : nullptr, (int)grid_blocks, kernel,
+                                                         device, stream);
             })
         })
         return s;
@@ -296,7 +369,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
                                   "cu_seqlens_q in host memory with a batch of %d sequences (more than %d) cannot "
                                   "be captured into a CUDA graph: pass the offsets in device memory",
                                   (int)a.batch, (int)kPrefillParamRows - 1);
-    if (capturing) return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, hopper, device, stream);
+    if (capturing) return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, kernel, device, stream);
 
     std::vector<PrefillWorkItem> items;
     build_work_list(a, block_m, block_n, (int)num_q_tiles, &items);
@@ -317,7 +390,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     s = [&]() -> pattn_status {
         PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
             PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, (int)items.size(), hopper, device, stream);
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)items.size(), kernel, device, stream);
             })
         })
         return s;

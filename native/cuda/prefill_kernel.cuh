@@ -8,9 +8,17 @@
 // WARP_ROWS consecutive rows. KV tiles are visited from the last visible one
 // down to the first, so the tiles that need a per-element mask come first and
 // the rest run without mask checks.
+//
+// PLAIN kernels (no window, no soft cap, rows of at most
+// kPrefillPlainMaxKeys keys: prefill_params.h) leave out the window's
+// per-row first keys, the soft-cap pass and the compensated softmax sum; the
+// host picks them for every call without those features. Rows is
+// PrefillLargeRows when grid mode reads a large batch's host lengths from
+// the second kernel parameter, else PrefillNoLargeRows.
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -40,8 +48,9 @@ constexpr int prefill_smem_row(int head_dim) {
     return row;
 }
 
-template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_>
+template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_, int MIN_BLOCKS_ = 2>
 struct Traits {
+    static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // blocks per SM the registers must allow
     static constexpr int HEAD_DIM = HEAD_DIM_;
     static constexpr int SMEM_ROW = prefill_smem_row(HEAD_DIM_);  // elements per tile row
     static constexpr int BLOCK_M = BLOCK_M_;
@@ -80,6 +89,12 @@ template <> struct TraitsFor<80> { using type = Traits<80, 128, 64, 4>; };
 template <> struct TraitsFor<96> { using type = Traits<96, 128, 64, 4>; };
 template <> struct TraitsFor<128> { using type = Traits<128, 128, PATTN_PREFILL_D128_BLOCK_N, 4>; };
 template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
+// Short-row tiles (prefill_params.h kPrefillShortBlockM): 16 rows per warp,
+// registers for 3 blocks per SM (the accumulators of one m16 tile leave
+// room), so that more of the small blocks of short rows run at once.
+template <int HEAD_DIM> struct ShortTraitsFor;
+template <> struct ShortTraitsFor<32> { using type = Traits<32, kPrefillShortBlockM, 64, 4, 3>; };
+template <> struct ShortTraitsFor<64> { using type = Traits<64, kPrefillShortBlockM, 64, 4, 3>; };
 
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][SMEM_ROW]
 // tile. XOR-ing the chunk with row % 8 puts the 8 rows an ldmatrix reads (and
@@ -123,8 +138,9 @@ __device__ __forceinline__ void load_kv_tile(uint32_t smem_base, const T* src, i
     }
 }
 
-template <class Tr, typename T, bool CAUSAL>
-__global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_constant__ PrefillParams params) {
+template <class Tr, typename T, bool CAUSAL, bool PLAIN, class Rows>
+__global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
+    prefill_kernel(const __grid_constant__ PrefillParams params, const __grid_constant__ Rows large_rows) {
     constexpr int HEAD_DIM = Tr::HEAD_DIM;
     constexpr int BLOCK_M = Tr::BLOCK_M;
     constexpr int BLOCK_N = Tr::BLOCK_N;
@@ -145,17 +161,46 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     const int lane = tid % 32;
 
     // ---- which work, which lengths
-    const BlockTile tile = locate_block_tile<CAUSAL>(params, BLOCK_M);
+    ParamRowArrays rows{params.row_batch, params.row_q, params.row_kv};
+    if constexpr (std::is_same_v<Rows, PrefillLargeRows>)
+        rows = ParamRowArrays{large_rows.row_batch, large_rows.row_q, large_rows.row_kv};
+    const BlockTile tile = locate_block_tile<CAUSAL, PLAIN>(params, BLOCK_M, rows);
     const int32_t batch = tile.batch, kv_head = tile.kv_head, q_tile = tile.q_tile;
     const int32_t qv = tile.qv, kv = tile.kv;
     const int32_t keys_all = tile.keys_all, keys_any = tile.keys_any;
     const int32_t p0 = tile.p0, p_end = tile.p_end;
     const RowExtent ext = tile.ext;
     const int32_t group = params.group_size;
-    const MaskSpec mask = block_mask<CAUSAL>(params);
+    const MaskSpec mask = block_mask<CAUSAL, PLAIN>(params);
     // KV tiles [first_kv_tile, num_kv_tiles): the window's tiles only.
     const int num_kv_tiles = (keys_any + BLOCK_N - 1) / BLOCK_N;
-    const int first_kv_tile = min(tile.keys_first / BLOCK_N, num_kv_tiles);
+    const int first_kv_tile = PLAIN ? 0 : min(tile.keys_first / BLOCK_N, num_kv_tiles);
+
+    // A tile none of whose rows sees a key (padding rows past the real ones,
+    // rows with no visible key) is o = 0 and lse = -inf: written directly,
+    // without the shared-memory staging of the epilogue. In a padded batch
+    // of short rows most blocks are such tiles (grid mode launches every
+    // tile of the padded length), so their cost is the bulk of the padding's.
+    // Not at head_dim 256: with this path its kernels spill under nvcc 13 for
+    // sm_90a (32-48 bytes, H200 build of 2026-12-03); its short rows are rare.
+    if constexpr (HEAD_DIM < 256) {
+        if (num_kv_tiles <= first_kv_tile) {
+            T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
+            for (int c = tid; c < BLOCK_M * CHUNKS; c += Tr::THREADS) {
+                const int row = c / CHUNKS;
+                const int chunk = c % CHUNKS;
+                const int32_t p = p0 + row;
+                if (p >= p_end) break;  // rows only grow with c
+                const RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
+                T* out = o_base + (int64_t)ri.position * params.o_stride_s + (int64_t)ri.head * params.o_stride_h;
+                *reinterpret_cast<uint4*>(out + chunk * 8) = make_uint4(0u, 0u, 0u, 0u);
+                if (params.lse != nullptr && chunk == 0)
+                    params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
+                               (int64_t)ri.head * params.lse_stride_h] = -INFINITY;
+            }
+            return;
+        }
+    }
 
     // Values needed only on masked tiles or after the KV loop live in shared
     // memory rather than in registers, which the accumulators need.
@@ -186,7 +231,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
     for (int row = tid; row < BLOCK_M; row += Tr::THREADS) {
         const RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, mask);
         row_visible[row] = ri.visible;
-        row_first[row] = ri.first;
+        if constexpr (!PLAIN) row_first[row] = ri.first;
     }
 
     // ---- prologue: Q tile and the last visible K tile
@@ -241,7 +286,8 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                             (((lane / 16) ^ lane_xor) << 4);
     const float scale_log2 = params.scale_log2;
 
-    for (int kt = num_kv_tiles - 1; kt >= block_state[S_FIRST_KV_TILE]; --kt) {
+    const auto first_tile = [&]() -> int { return PLAIN ? 0 : block_state[S_FIRST_KV_TILE]; };
+    for (int kt = num_kv_tiles - 1; kt >= first_tile(); --kt) {
         const int key0 = kt * BLOCK_N;  // first real key of this tile
         cp_async_wait_all();
         __syncthreads();  // K tile visible; every warp is done with the V buffer
@@ -277,7 +323,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         }
 
         // ---- soft cap (before the mask): s * scale becomes cap * tanh(s * scale / cap)
-        if (params.soft_cap_pre != 0.f) {
+        if (!PLAIN && params.soft_cap_pre != 0.f) {
 #pragma unroll
             for (int mt = 0; mt < M_TILES; ++mt)
 #pragma unroll
@@ -288,7 +334,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         }
 
         // ---- mask (only tiles reaching outside the keys every row sees)
-        if (key0 + BLOCK_N > block_state[S_KEYS_ALL] || key0 < block_state[S_KEYS_ALL_FIRST]) {
+        if (key0 + BLOCK_N > block_state[S_KEYS_ALL] || (!PLAIN && key0 < block_state[S_KEYS_ALL_FIRST])) {
 #pragma unroll
             for (int mt = 0; mt < M_TILES; ++mt)
 #pragma unroll
@@ -297,7 +343,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
                     for (int e = 0; e < 4; ++e) {
                         int key = key0 + nt * 8 + (lane % 4) * 2 + (e & 1);
                         const int row = warp_row0 + mt * 16 + lane / 4 + (e >> 1) * 8;
-                        if (key >= row_visible[row] || key < row_first[row]) acc_s[mt][nt][e] = -INFINITY;
+                        if (key >= row_visible[row] || (!PLAIN && key < row_first[row])) acc_s[mt][nt][e] = -INFINITY;
                     }
         }
 
@@ -305,13 +351,14 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
 #pragma unroll
         for (int mt = 0; mt < M_TILES; ++mt) {
             float correction[2];
-            online_softmax_tile<N_TILES>(acc_s[mt], row_max[mt], row_sum[mt], row_comp[mt], scale_log2, correction);
+            online_softmax_tile<N_TILES, !PLAIN>(acc_s[mt], row_max[mt], row_sum[mt], row_comp[mt], scale_log2,
+                                                 correction);
             rescale_rows<D_TILES>(acc_o[mt], correction);
         }
 
         cp_async_wait_all();
         __syncthreads();  // V tile visible; every warp is done with the K buffer
-        if (kt > block_state[S_FIRST_KV_TILE]) {
+        if (kt > first_tile()) {
             load_kv_tile<Tr>(smem_addr(k_smem), kv_bases[0] + (int64_t)(key0 - BLOCK_N) * params.k_stride_s, params.k_stride_s,
                              BLOCK_N, tid);
             cp_async_commit();
@@ -354,7 +401,7 @@ __global__ void __launch_bounds__(Tr::THREADS, 2) prefill_kernel(const __grid_co
         const int32_t group = params.group_size;
         const int32_t p0 = block_state[S_Q_TILE] * BLOCK_M;
         const int32_t p_end = min(p0 + BLOCK_M, (params.packed ? ext.qv : params.q_len) * group);
-        const MaskSpec mask = block_mask<CAUSAL>(params);
+        const MaskSpec mask = block_mask<CAUSAL, PLAIN>(params);
         T* o_stage = q_smem;
         __syncwarp();  // every lane's ldmatrix reads of these rows are done
 #pragma unroll

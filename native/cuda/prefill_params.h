@@ -77,6 +77,32 @@ struct PrefillParams : QkvLayout {
 };
 static_assert(sizeof(PrefillParams) <= 4000, "kernel parameters are limited to 4 KB (CUDA 11.x)");
 
+// Host lengths of batches of up to kPrefillLargeParamRows rows (or packed
+// host offsets of fewer sequences) by value in a second kernel parameter,
+// where CUDA 12.1+ runtime and driver allow 32 KB of kernel parameters
+// (prefill_dispatch.cu, large_kernel_params): no work list, no staging copy,
+// and captured into a CUDA graph like any parameter. Same meaning as the
+// row_* arrays of PrefillParams (row_q / row_kv hold cu_seqlens when packed).
+constexpr int kPrefillLargeParamRows = 2048;
+struct PrefillLargeRows {
+    int32_t row_batch[kPrefillLargeParamRows];
+    int32_t row_q[kPrefillLargeParamRows + 1];
+    int32_t row_kv[kPrefillLargeParamRows + 1];
+};
+// The second parameter of the kernels that read their rows from PrefillParams.
+struct PrefillNoLargeRows {
+    int32_t unused;
+};
+static_assert(sizeof(PrefillParams) + sizeof(PrefillLargeRows) <= 32000,
+              "kernel parameters are limited to 32 KB (CUDA 12.1+)");
+
+// The plain mma.sync kernels (no sliding window, no soft cap) run rows of at
+// most this many keys: their running softmax sum adds one partial sum per KV
+// tile without Kahan compensation (at most 1024 adds of 64 keys: relative
+// error below 2^-14, under a tenth of a bf16 ulp). Longer rows and the
+// variants take the general kernels (common/online_softmax.cuh).
+constexpr int32_t kPrefillPlainMaxKeys = 65536;
+
 // Keys per KV tile at head_dim 128 (a tuning knob: 32, 48 or 64). It sets
 // the size of the score accumulators that live next to the 128-register
 // output accumulator of a 32-row warp: 64 is ~3% faster on long causal rows
@@ -91,12 +117,25 @@ static_assert(sizeof(PrefillParams) <= 4000, "kernel parameters are limited to 4
 constexpr int prefill_block_m(int head_dim) { return head_dim == 256 ? 64 : 128; }
 constexpr int prefill_block_n(int head_dim) { return head_dim == 128 ? PATTN_PREFILL_D128_BLOCK_N : 64; }
 
+// Short-row tiles of the plain mma.sync kernel (head_dim 32 and 64): 64
+// query rows per block (16 per warp) where every row's packed query rows
+// (queries x GQA group) are at most kPrefillShortTileMaxRows, so that rows
+// shorter than a 128-row tile waste less of it on padding and more, smaller
+// blocks share an SM (prefill_kernel.cuh ShortTraitsFor).
+constexpr bool prefill_has_short_tiles(int head_dim) { return head_dim <= 64; }
+constexpr int kPrefillShortBlockM = 64;
+constexpr int64_t kPrefillShortTileMaxRows = 256;
+
 // Defined once per (head_dim, element type, causal) in the instantiation
 // files; launches the kernel on `stream` (the device of `device`, current)
 // and checks the launch.
+// `plain`: the kernel without window / soft cap / compensation (see
+// kPrefillPlainMaxKeys); `short_tiles` (plain only): kPrefillShortBlockM
+// rows per tile; `large_rows` (plain only, null otherwise): the rows of a
+// large batch by value (PrefillLargeRows).
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill(const PrefillParams& params, int num_blocks, DeviceState& device,
-                            cudaStream_t stream);
+pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows* large_rows, bool plain,
+                            bool short_tiles, int num_blocks, DeviceState& device, cudaStream_t stream);
 
 // Packed query rows per block and keys per KV tile of the Hopper kernels
 // (the host builds tiles and work items with these; the kernel traits in

@@ -51,11 +51,21 @@ __device__ __forceinline__ RowInfo row_info(int32_t p, int32_t group_size, int32
     return row_info(p, group_size, kv_head, ext, left_padded, mask_spec(causal));
 }
 
-// The mask of a call: the kernel's causal flag and the window of the params.
-template <bool CAUSAL>
+// The mask of a call: the kernel's causal flag and the window of the params
+// (none in a plain kernel, prefill_params.h kPrefillPlainMaxKeys).
+template <bool CAUSAL, bool PLAIN = false>
 __device__ __forceinline__ MaskSpec block_mask(const PrefillParams& params) {
+    if constexpr (PLAIN) return mask_spec(CAUSAL);
     return mask_spec(CAUSAL, params.window_left, params.window_right);
 }
+
+// Where grid mode reads host lengths passed by value: the row_* arrays of
+// PrefillParams or of PrefillLargeRows (prefill_params.h).
+struct ParamRowArrays {
+    const int32_t* row_batch;
+    const int32_t* row_q;
+    const int32_t* row_kv;
+};
 
 // Which tile a block runs, its row's lengths, and which keys the tile sees.
 struct BlockTile {
@@ -66,8 +76,9 @@ struct BlockTile {
     int32_t keys_first, keys_all_first;  // ... and its window's first keys (0 without one)
 };
 
-template <bool CAUSAL>
-__device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m) {
+template <bool CAUSAL, bool PLAIN = false>
+__device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m,
+                                                       const ParamRowArrays& rows) {
     BlockTile t;
     if (params.work != nullptr) {
         const PrefillWorkItem item = params.work[blockIdx.x];
@@ -90,16 +101,16 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
         t.kv_head = bh - rank * params.num_kv_heads;
         if (params.param_rows > 0 && params.packed) {
             // Packed host offsets by value: row_q / row_kv hold cu_seqlens.
-            t.batch = params.row_batch[rank];
-            t.ext = packed_row_extent(params.row_q, params.row_kv, t.batch, params.q_len, params.kv_len);
+            t.batch = rows.row_batch[rank];
+            t.ext = packed_row_extent(rows.row_q, rows.row_kv, t.batch, params.q_len, params.kv_len);
             t.qv = t.ext.qv;
             t.kv = t.ext.kv;
         } else if (params.param_rows > 0) {
             // Host lengths passed by value (already range-checked), rows
             // visited in the order the host chose (most work first).
-            t.batch = params.row_batch[rank];
-            t.qv = params.row_q[rank];
-            t.kv = params.row_kv[rank];
+            t.batch = rows.row_batch[rank];
+            t.qv = rows.row_q[rank];
+            t.kv = rows.row_kv[rank];
         } else if (params.packed) {
             t.batch = rank;
             t.ext = packed_row_extent(params.cu_q_device, params.cu_kv_device, rank, params.q_len, params.kv_len);
@@ -129,7 +140,7 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
     if (t.p0 < real_rows) {
         int32_t i_begin = t.p0 / group;
         int32_t i_end = (min(t.p_end, real_rows) - 1) / group + 1;
-        TileKeyRange range = tile_key_range(i_begin, i_end, t.qv, t.kv, block_mask<CAUSAL>(params));
+        TileKeyRange range = tile_key_range(i_begin, i_end, t.qv, t.kv, block_mask<CAUSAL, PLAIN>(params));
         t.keys_any = range.keys_any;
         t.keys_first = range.keys_first;
         // Padding rows in the tile see nothing, so every KV tile needs the mask.
@@ -137,6 +148,12 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
         t.keys_all_first = range.keys_all_first;
     }
     return t;
+}
+
+// The same with the rows of PrefillParams itself.
+template <bool CAUSAL>
+__device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m) {
+    return locate_block_tile<CAUSAL>(params, block_m, ParamRowArrays{params.row_batch, params.row_q, params.row_kv});
 }
 
 }  // namespace prefill_detail

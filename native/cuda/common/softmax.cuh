@@ -20,8 +20,10 @@ namespace cuda {
 // output accumulated so far must be multiplied by. A row that has seen no
 // key yet keeps max -inf; exp2 against 0 then gives p = 0 and a correction
 // of 0 instead of NaN. The max is clamped, the exponents capped at 0 and the
-// sum compensated (row_comp) as online_softmax.cuh describes.
-template <int N_TILES>
+// sum compensated (row_comp) as online_softmax.cuh describes; COMPENSATED =
+// false adds it plainly (row_comp unused) for rows short enough not to need
+// it (prefill_params.h kPrefillPlainMaxKeys).
+template <int N_TILES, bool COMPENSATED = true>
 __device__ __forceinline__ void online_softmax_tile(float (&s)[N_TILES][4], float (&row_max)[2],
                                                     float (&row_sum)[2], float (&row_comp)[2], float scale_log2,
                                                     float (&correction)[2]) {
@@ -45,9 +47,13 @@ __device__ __forceinline__ void online_softmax_tile(float (&s)[N_TILES][4], floa
             s[nt][2 * h + 1] = b;
             sum += a + b;
         }
-        row_sum[h] *= correction[h];
-        row_comp[h] *= correction[h];
-        compensated_add(row_sum[h], row_comp[h], sum);
+        if constexpr (COMPENSATED) {
+            row_sum[h] *= correction[h];
+            row_comp[h] *= correction[h];
+            compensated_add(row_sum[h], row_comp[h], sum);
+        } else {
+            row_sum[h] = fmaf(row_sum[h], correction[h], sum);
+        }
     }
 }
 

@@ -20,6 +20,12 @@ TuningSwitches read_tuning_switches() {
     if (v != nullptr && v[0] == 'a') t.decode_cluster = DecodeClusterMode::All;
     v = std::getenv("PADDEDATTN_DECODE_STAGES");
     t.decode_stages = (v == nullptr || v[0] < '2' || v[0] > '9' || v[1] != '\0') ? 0 : v[0] - '0';
+    v = std::getenv("PADDEDATTN_PREFILL_GENERAL");
+    t.prefill_general = v != nullptr && v[0] == '1';
+    v = std::getenv("PADDEDATTN_PREFILL_SMALL_PARAMS");
+    t.prefill_small_params = v != nullptr && v[0] == '1';
+    v = std::getenv("PADDEDATTN_PREFILL_TALL_TILES");
+    t.prefill_tall_tiles = v != nullptr && v[0] == '1';
     return t;
 }
 

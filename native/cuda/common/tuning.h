@@ -31,6 +31,17 @@ struct TuningSwitches {
     // PADDEDATTN_DECODE_STAGES=2..9: cp.async pipeline depth of the decode
     // split kernel (clamped to the kernel's maximum); 0 when unset or invalid.
     int decode_stages;
+    // PADDEDATTN_PREFILL_GENERAL=1: the mma.sync prefill kernel with the
+    // window / soft-cap / compensated-sum code also for calls that need none
+    // of it (prefill_params.h kPrefillPlainMaxKeys), for A/B runs.
+    bool prefill_general;
+    // PADDEDATTN_PREFILL_SMALL_PARAMS=1: host lengths of batches past
+    // kPrefillParamRows go through the work list even where 32 KB kernel
+    // parameters could carry them (prefill_params.h PrefillLargeRows).
+    bool prefill_small_params;
+    // PADDEDATTN_PREFILL_TALL_TILES=1: the plain prefill kernel keeps its
+    // 128-row tiles also for short rows (prefill_params.h kPrefillShortBlockM).
+    bool prefill_tall_tiles;
 };
 
 TuningSwitches read_tuning_switches();

@@ -17,6 +17,7 @@
 #include "common/online_softmax.cuh"
 #include "common/dispatch.h"
 #include "common/math_constants.h"
+#include "common/paged_kv.cuh"
 #include "common/staging.h"
 #include "common/tuning.h"
 #include "cuda_check.h"
@@ -175,9 +176,10 @@ constexpr bool kHopperHeadDim = HEAD_DIM == 64 || HEAD_DIM == 128 || HEAD_DIM ==
 
 template <int HEAD_DIM, typename T>
 bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceState& device) {
-    // A sliding window, a soft cap or the packed layout always take the
-    // mma.sync kernel: the Hopper kernel does not implement them.
-    const bool variant = a.window_left >= 0 || a.window_right >= 0 || a.soft_cap != 0.f || a.packed;
+    // A sliding window, a soft cap, the packed layout or a paged KV cache
+    // always take the mma.sync kernel: the Hopper kernel does not implement them.
+    const bool variant = a.window_left >= 0 || a.window_right >= 0 || a.soft_cap != 0.f || a.packed ||
+                         a.page_table != nullptr;
     if constexpr (!kHopperHeadDim<HEAD_DIM>) {
         return false;  // head_dim 32/80/96: mma.sync only
     } else {
@@ -350,6 +352,13 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.soft_cap_pre = a.soft_cap > 0.0f ? a.scale / a.soft_cap : 0.0f;
     p.soft_cap_post = a.soft_cap > 0.0f ? a.soft_cap / a.scale : 0.0f;
     p.packed = a.packed;
+    if (a.page_table) {
+        p.page_table = a.page_table;
+        p.page_table_stride = a.page_table_stride;
+        p.page_size = a.page_size;
+        p.num_pages = a.num_pages;
+        p.page_shift = page_shift_of(a.page_size);  // common/paged_kv.cuh
+    }
 
     PATTN_DISPATCH_PREFILL_HEAD_DIM(a.head_dim, HEAD_DIM,
                                     { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })

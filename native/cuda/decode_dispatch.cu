@@ -216,13 +216,7 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.rows_per_kv_head = p.group * a.q_len;
     p.left_padded = a.left_padded ? 1 : 0;
     p.scale_log2 = softmax_scale_log2(a.scale);  // common/online_softmax.cuh
-    if (a.page_table) {
-        p.page_table = a.page_table;
-        p.page_table_stride = a.page_table_stride;
-        p.page_size = a.page_size;
-        p.num_pages = a.num_pages;
-        p.page_shift = page_shift_of(a.page_size);  // common/paged_kv.cuh
-    }
+    if (a.page_table) set_page_table(p, a);  // common/paged_kv.cuh
     p.window_left = a.window_left;
     p.window_span = causal_window_span(a.window_left);
     p.soft_cap_log2 = a.soft_cap * kLog2e;

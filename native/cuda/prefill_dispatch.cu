@@ -352,13 +352,7 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.soft_cap_pre = a.soft_cap > 0.0f ? a.scale / a.soft_cap : 0.0f;
     p.soft_cap_post = a.soft_cap > 0.0f ? a.soft_cap / a.scale : 0.0f;
     p.packed = a.packed;
-    if (a.page_table) {
-        p.page_table = a.page_table;
-        p.page_table_stride = a.page_table_stride;
-        p.page_size = a.page_size;
-        p.num_pages = a.num_pages;
-        p.page_shift = page_shift_of(a.page_size);  // common/paged_kv.cuh
-    }
+    if (a.page_table) set_page_table(p, a);  // common/paged_kv.cuh
 
     PATTN_DISPATCH_PREFILL_HEAD_DIM(a.head_dim, HEAD_DIM,
                                     { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })

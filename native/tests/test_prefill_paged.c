@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "paddedattn.h"
+#include "paged_test_util.h"
 #include "test_util.h"
 
 #define MAX_ROWS 8
@@ -59,7 +60,6 @@ static void run_case(const paged_prefill_case* c, int on_gpu, uint64_t seed) {
     const int64_t lse_count = (int64_t)c->batch * c->q_len * c->num_qo_heads;
     int32_t qv[MAX_ROWS], kv[MAX_ROWS], used[MAX_ROWS], max_pages = 1, num_pages = 0, share, b, e, j, cap;
     int32_t* table;
-    int32_t* order;
     void *q_host, *o_host, *k_pages, *v_pages, *k_logical, *v_logical;
     float* lse_host;
     double *ref_o, *ref_lse;
@@ -92,15 +92,7 @@ static void run_case(const paged_prefill_case* c, int on_gpu, uint64_t seed) {
             table[b * max_pages + e] = shareable ? table[e] : num_pages++;
         }
     num_pages += 2;
-    order = (int32_t*)malloc(sizeof(int32_t) * (size_t)num_pages);
-    for (e = 0; e < num_pages; ++e) order[e] = e;
-    for (e = num_pages - 1; e > 0; --e) {
-        const int32_t r = tu_rng_int(&rng, 0, e), t = order[e];
-        order[e] = order[r];
-        order[r] = t;
-    }
-    for (e = 0; e < c->batch * max_pages; ++e)
-        if (table[e] >= 0) table[e] = order[table[e]];
+    tu_shuffle_pages(table, c->batch * max_pages, num_pages, &rng);
 
     /* Logical keys [batch, cap, kv_heads, d]: random in each row's real
      * keys, NaN after them; keys on a shared page are row 0's. */
@@ -230,7 +222,6 @@ static void run_case(const paged_prefill_case* c, int on_gpu, uint64_t seed) {
     }
 
     free(table);
-    free(order);
     free(q_host);
     free(o_host);
     free(lse_host);
@@ -325,6 +316,10 @@ static void variants(int on_gpu) {
     }
 }
 
+static pattn_status call_prefill(const void* params) {
+    return pattn_sequence_prefill((const pattn_prefill_params*)params, NULL);
+}
+
 /* Argument checks of paged prefill (host tensors). */
 static void argument_checks(void) {
     enum { B = 2, QL = 3, PS = 4, PAGES = 3, MAXP = 2, H = 2, D = 64 };
@@ -400,21 +395,7 @@ static void argument_checks(void) {
     CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("page_size) = 257 is outside [1, 256]");
     p = base;
-    p.page_table.dtype = PATTN_DTYPE_F32;
-    CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("page_table.dtype");
-    p = base;
-    p.page_table.shape[0] = 1;
-    CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("page_table.shape[0]");
-    p = base;
-    p.page_table.strides[1] = 2;
-    CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("page_table.strides[1]");
-    p = base;
-    p.page_table.device_type = PATTN_DEVICE_CUDA;
-    CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_DEVICE_MISMATCH);
-    CHECK_ERROR_MENTIONS("page_table");
+    tu_check_page_table_rules(call_prefill, &p, &p.page_table);
     p = base;
     p.struct_size = (uint32_t)offsetof(pattn_prefill_params, page_table) + 8;
     CHECK_STATUS(pattn_sequence_prefill(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);

@@ -20,6 +20,17 @@ inline int32_t page_shift_of(int32_t page_size) {
     return -1;
 }
 
+// The page-table fields of a kernel's parameters (DecodeParams and
+// PrefillParams name them alike) from validated arguments with a table.
+template <class Params, class Args>
+inline void set_page_table(Params& p, const Args& a) {
+    p.page_table = a.page_table;
+    p.page_table_stride = a.page_table_stride;
+    p.page_size = a.page_size;
+    p.num_pages = a.num_pages;
+    p.page_shift = page_shift_of(a.page_size);
+}
+
 struct PageSlot {
     int64_t page;
     int32_t slot;

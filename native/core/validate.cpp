@@ -324,7 +324,8 @@ struct AttentionInputs {
     const pattn_tensor* lse;      // optional (data == NULL: absent)
     const pattn_tensor* q_lens;   // null pointer: the call has no such argument
     const pattn_tensor* kv_lens;  // optional
-    const pattn_tensor* page_table;  // decode: optional (absent: contiguous cache); null for prefill
+    const pattn_tensor* page_table;  // optional (absent: contiguous cache); null: the call has none
+    int64_t max_page_size;        // largest page_size accepted; 0: no limit
     const char* k_name;
     const char* v_name;
     const char* len_name;         // "kv_len" or "cache_len"
@@ -482,6 +483,11 @@ pattn_status check_attention_shapes(const AttentionInputs& in, AttentionFacts* f
         f->max_pages = in.page_table->shape[1];
         f->kv_len = f->num_pages == 0 ? 0 : f->max_pages * f->page_size;
         PATTN_CHECK(check_shape_dim(*in.page_table, "page_table", 0, "batch", f->batch, "q.shape[0]"));
+        if (in.max_page_size > 0 && (f->page_size < 1 || f->page_size > in.max_page_size))
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, in.k_name,
+                                      "%s.shape[1] (page_size) = %" PRId64 " is outside [1, %" PRId64
+                                      "] (page_table is present)",
+                                      in.k_name, f->page_size, in.max_page_size);
         if (f->kv_len > INT32_MAX)
             return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "page_table",
                                       "page_table.shape[1] (max_pages_per_row) = %" PRId64 " times %s.shape[1] "
@@ -683,7 +689,9 @@ pattn_status check_length_values(const AttentionInputs& in, const AttentionFacts
 pattn_status check_page_table_values(const AttentionInputs& in, const AttentionFacts& f) {
     if (!f.paged || f.on_cuda || f.page_size <= 0) return PATTN_STATUS_SUCCESS;
     const int32_t* table = static_cast<const int32_t*>(in.page_table->data);
-    const int32_t* lens = f.has_kv_lens ? static_cast<const int32_t*>(in.kv_lens->data) : nullptr;
+    // kv_valid_lens absent with q_valid_lens present: kv = qv (fill_attention_args).
+    const pattn_tensor* kv_lens = f.has_kv_lens ? in.kv_lens : (f.has_q_lens ? in.q_lens : nullptr);
+    const int32_t* lens = kv_lens ? static_cast<const int32_t*>(kv_lens->data) : nullptr;
     for (int64_t b = 0; b < f.batch; ++b) {
         const int64_t kv = lens ? lens[b] : f.kv_len;
         const int64_t used = (kv + f.page_size - 1) / f.page_size;
@@ -781,12 +789,21 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
 // ------------------------------------------------------ params headers --
 
 // struct_size is the current sizeof, or (abi1_size != 0) the size of ABI
-// version 1, whose callers get the defaults of the fields appended since.
+// version 1, or (earlier_size != 0) an earlier ABI-2 size that ended before
+// a field appended since; callers of either get the defaults of the fields
+// appended after their struct ends.
 pattn_status check_params_header(const void* params, uint32_t struct_size, size_t expected_size,
-                                 const char* struct_name, size_t abi1_size = 0) {
+                                 const char* struct_name, size_t abi1_size = 0, size_t earlier_size = 0) {
     if (params == nullptr)
         return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "params", "params is NULL");
+    if (earlier_size != 0 && struct_size == earlier_size) return PATTN_STATUS_SUCCESS;
     if (struct_size != expected_size && (abi1_size == 0 || struct_size != abi1_size)) {
+        if (earlier_size != 0)
+            return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "struct_size",
+                                      "params->struct_size = %u, expected %zu (sizeof(%s) of ABI version %d), "
+                                      "%zu (ABI version 2 before page_table) or %zu (ABI version 1)",
+                                      (unsigned)struct_size, expected_size, struct_name, (int)PATTN_ABI_VERSION,
+                                      earlier_size, abi1_size);
         if (abi1_size != 0)
             return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "struct_size",
                                       "params->struct_size = %u, expected %zu (sizeof(%s) of ABI version %d) "
@@ -1017,6 +1034,22 @@ pattn_tensor add_unit_batch(const pattn_tensor& t) {
     return r;
 }
 
+// Paged prefill (page_table present): keys are appended at the end of a row,
+// so right padding only; the packed layout's token offsets and a page table
+// are two descriptions of the keys, and only one is taken.
+pattn_status check_paged_prefill(const pattn_prefill_params& p, bool packed, bool left_padded) {
+    if (packed)
+        return set_argument_error(PATTN_STATUS_UNSUPPORTED, "page_table",
+                                  "page_table is present with cu_seqlens_q: the packed layout with a paged KV cache "
+                                  "is not supported (pass padded q with q_valid_lens / kv_valid_lens)");
+    if (left_padded)
+        return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "mask_mode",
+                                  "mask_mode = %d (left padding) with a page_table: a paged cache fills its pages "
+                                  "from the first slot (use PADDED or CAUSAL_PADDED_RIGHT)",
+                                  (int)raw_value(p.mask_mode));
+    return PATTN_STATUS_SUCCESS;
+}
+
 pattn_status check_packed_tensors(const pattn_prefill_params& p, PackedViews* views) {
     const int32_t mode = raw_value(p.mask_mode);
     if (mode != PATTN_MASK_PADDED && mode != PATTN_MASK_CAUSAL_PADDED_RIGHT)
@@ -1121,8 +1154,10 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
                               Placement* where, bool* no_op) {
     // ABI 1 ended before cpu_max_threads: such callers get the defaults.
     constexpr size_t kPrefillAbi1Size = offsetof(pattn_prefill_params, cpu_max_threads);
+    // ABI 2 before the paged KV cache ended before page_table: no pages.
+    constexpr size_t kPrefillUnpagedSize = offsetof(pattn_prefill_params, page_table);
     PATTN_CHECK(check_params_header(params, params ? params->struct_size : 0, sizeof(pattn_prefill_params),
-                                    "pattn_prefill_params", kPrefillAbi1Size));
+                                    "pattn_prefill_params", kPrefillAbi1Size, kPrefillUnpagedSize));
     PATTN_CHECK(check_reserved(params->reserved));
     AttentionInputs in{};
     PATTN_CHECK(read_cpu_max_threads(*params, &in.cpu_max_threads));
@@ -1134,6 +1169,8 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
         return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "cu_seqlens_kv",
                                   "cu_seqlens_kv is present without cu_seqlens_q (the packed layout needs both or "
                                   "cu_seqlens_q alone)");
+    const bool paged = params->struct_size > kPrefillUnpagedSize && is_present(params->page_table);
+    if (paged) PATTN_CHECK(check_paged_prefill(*params, packed, in.left_padded));
     PackedViews views{};
     if (packed) PATTN_CHECK(check_packed_tensors(*params, &views));
     in.q = packed ? &views.q : &params->q;
@@ -1143,6 +1180,8 @@ pattn_status validate_prefill(const pattn_prefill_params* params, AttentionArgs*
     in.lse = packed ? &views.lse : &params->lse;
     in.q_lens = &params->q_valid_lens;
     in.kv_lens = &params->kv_valid_lens;
+    in.page_table = paged ? &params->page_table : nullptr;
+    in.max_page_size = kMaxPrefillPageSize;
     in.k_name = "k";
     in.v_name = "v";
     in.len_name = "kv_len";

@@ -43,6 +43,8 @@ constexpr int64_t kMaxSequenceLength = int64_t(1) << 26;
 constexpr int64_t kMaxQueryRows = int64_t(1) << 30;
 // Rows of one CUDA decode call (grid.y).
 constexpr int64_t kMaxCudaDecodeBatch = 65535;
+// page_size of a paged prefill call (pattn_prefill_params.page_table).
+constexpr int64_t kMaxPrefillPageSize = 256;
 // New queries per row of a decode call.
 constexpr int64_t kMaxDecodeQueries = 16;
 // States of one merge call (all dimensions but head_dim; one warp each in a

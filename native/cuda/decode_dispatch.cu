@@ -17,6 +17,7 @@
 #include "common/online_softmax.cuh"
 #include "common/dispatch.h"
 #include "common/math_constants.h"
+#include "common/paged_kv.cuh"
 #include "common/tuning.h"
 #include "cuda_check.h"
 #include "decode_heuristics.h"
@@ -221,15 +222,7 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.rows_per_kv_head = p.group * a.q_len;
     p.left_padded = a.left_padded ? 1 : 0;
     p.scale_log2 = softmax_scale_log2(a.scale);  // common/online_softmax.cuh
-    if (a.page_table) {
-        p.page_table = a.page_table;
-        p.page_table_stride = a.page_table_stride;
-        p.page_size = a.page_size;
-        p.num_pages = a.num_pages;
-        p.page_shift = -1;
-        for (int shift = 0; shift < 31; ++shift)
-            if ((1 << shift) == a.page_size) p.page_shift = shift;
-    }
+    if (a.page_table) set_page_table(p, a);  // common/paged_kv.cuh
     p.window_left = a.window_left;
     p.window_span = causal_window_span(a.window_left);
     p.soft_cap_log2 = a.soft_cap * kLog2e;

@@ -24,6 +24,7 @@
 #include "common/convert.cuh"
 #include "common/math_constants.h"
 #include "common/online_softmax.cuh"
+#include "common/paged_kv.cuh"
 #include "common/ptx.cuh"
 #include "common/soft_cap.cuh"
 #include "decode_params.h"
@@ -138,11 +139,9 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
             if (paged) {
                 // The key's page through the row's table (the loads of the
                 // steps are independent, so they are all in flight at once).
-                const int entry = p.page_shift >= 0 ? jj >> p.page_shift : jj / p.page_size;
-                const int slot = jj - entry * p.page_size;
-                const int64_t page = min(max(__ldg(page_row + entry), 0), p.num_pages - 1);
-                k_off = page * p.k_stride_b + slot * p.k_stride_s;
-                v_off = page * p.v_stride_b + slot * p.v_stride_s;
+                const PageSlot at = page_slot(page_row, jj, p.page_size, p.page_shift, p.num_pages);
+                k_off = at.page * p.k_stride_b + at.slot * p.k_stride_s;
+                v_off = at.page * p.v_stride_b + at.slot * p.v_stride_s;
             } else {
                 k_off = jj * p.k_stride_s;
                 v_off = jj * p.v_stride_s;

@@ -17,6 +17,7 @@
 #include "common/online_softmax.cuh"
 #include "common/dispatch.h"
 #include "common/math_constants.h"
+#include "common/paged_kv.cuh"
 #include "common/staging.h"
 #include "common/tuning.h"
 #include "cuda_check.h"
@@ -188,7 +189,10 @@ constexpr bool kHopperHeadDim = HEAD_DIM == 64 || HEAD_DIM == 128 || HEAD_DIM ==
 template <int HEAD_DIM, typename T>
 bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceState& device) {
     // A sliding window, a soft cap and the packed layout take the same
-    // rule as a plain padded call (the Hopper kernel runs them all).
+    // rule as a plain padded call (the Hopper kernel runs them all); a paged
+    // KV cache always takes the mma.sync kernel (its tile loads read the page
+    // table, prefill_kernel.cuh load_kv_keys).
+    if (a.page_table != nullptr) return false;
     if constexpr (!kHopperHeadDim<HEAD_DIM>) {
         return false;  // head_dim 32/80/96: mma.sync only
     } else {
@@ -431,6 +435,7 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.soft_cap_pre = a.soft_cap > 0.0f ? a.scale / a.soft_cap : 0.0f;
     p.soft_cap_post = a.soft_cap > 0.0f ? a.soft_cap / a.scale : 0.0f;
     p.packed = a.packed;
+    if (a.page_table) set_page_table(p, a);  // common/paged_kv.cuh
 
     PATTN_DISPATCH_PREFILL_HEAD_DIM(a.head_dim, HEAD_DIM,
                                     { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })

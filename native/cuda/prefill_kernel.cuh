@@ -26,6 +26,7 @@
 
 #include "common/math_constants.h"
 #include "common/online_softmax.cuh"
+#include "common/paged_kv.cuh"
 #include "common/ptx.cuh"
 #include "common/softmax.cuh"
 #include "common/soft_cap.cuh"
@@ -138,6 +139,41 @@ __device__ __forceinline__ void load_kv_tile(uint32_t smem_base, const T* src, i
     }
 }
 
+// Paged KV cache: the same tile, each row found through the page table of
+// the block's batch row (`pages` is k or v offset to the block's KV head).
+template <class Tr, typename T>
+__device__ __forceinline__ void load_kv_tile_paged(uint32_t smem_base, const PrefillParams& params, const T* pages,
+                                                   int64_t page_stride, int64_t slot_stride, int32_t batch, int key0,
+                                                   int rows_valid, int tid) {
+    const int32_t* row_table = params.page_table + batch * params.page_table_stride;
+#pragma unroll
+    for (int c = tid; c < Tr::BLOCK_N * Tr::CHUNKS; c += Tr::THREADS) {
+        const int row = c / Tr::CHUNKS;
+        const int chunk = c % Tr::CHUNKS;
+        const bool valid = row < rows_valid;
+        const T* g = pages;
+        if (valid) {
+            const PageSlot at = page_slot(row_table, key0 + row, params.page_size, params.page_shift, params.num_pages);
+            g = pages + at.page * page_stride + at.slot * slot_stride + chunk * 8;
+        }
+        cp_async_16(smem_base + swizzle<Tr::SMEM_ROW>(row, chunk) * 2, g, valid);
+    }
+}
+
+// The K or V tile of keys [key0, key0 + BLOCK_N) of the block's row (rows
+// past rows_valid zero-filled): from the row's contiguous keys at `base`, or
+// through the page table when the call has one (base is then the pages
+// offset to the KV head).
+template <class Tr, typename T>
+__device__ __forceinline__ void load_kv_keys(uint32_t smem_base, const PrefillParams& params, const T* base,
+                                             int64_t page_stride, int64_t stride_s, int32_t batch, int key0,
+                                             int rows_valid, int tid) {
+    if (params.page_table != nullptr)
+        load_kv_tile_paged<Tr>(smem_base, params, base, page_stride, stride_s, batch, key0, rows_valid, tid);
+    else
+        load_kv_tile<Tr>(smem_base, base + (int64_t)key0 * stride_s, stride_s, rows_valid, tid);
+}
+
 template <class Tr, typename T, bool CAUSAL, bool PLAIN, class Rows>
 __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     prefill_kernel(const __grid_constant__ PrefillParams params, const __grid_constant__ Rows large_rows) {
@@ -210,10 +246,12 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     int32_t* row_first = row_visible + BLOCK_M;
     enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE, S_Q_FIRST, S_KEYS_ALL_FIRST,
            S_FIRST_KV_TILE };
-    const T* k_base = static_cast<const T*>(params.k) + batch * params.k_stride_b +
-                      (int64_t)ext.k_first * params.k_stride_s + kv_head * params.k_stride_h;
-    const T* v_base = static_cast<const T*>(params.v) + batch * params.v_stride_b +
-                      (int64_t)ext.k_first * params.v_stride_s + kv_head * params.v_stride_h;
+    // A paged cache has no batch stride (k_stride_b steps pages) and starts at key 0.
+    const bool paged = params.page_table != nullptr;
+    const T* k_base = static_cast<const T*>(params.k) + (paged ? 0 : batch * params.k_stride_b +
+                      (int64_t)ext.k_first * params.k_stride_s) + kv_head * params.k_stride_h;
+    const T* v_base = static_cast<const T*>(params.v) + (paged ? 0 : batch * params.v_stride_b +
+                      (int64_t)ext.k_first * params.v_stride_s) + kv_head * params.v_stride_h;
     if (tid == 0) {
         block_state[S_BATCH] = batch;
         block_state[S_KV_HEAD] = kv_head;
@@ -247,8 +285,8 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
             cp_async_16(smem_addr(q_smem + swizzle<SMEM_ROW>(row, chunk)), g, valid);
         }
         int kt = num_kv_tiles - 1;
-        load_kv_tile<Tr>(smem_addr(k_smem), k_base + (int64_t)kt * BLOCK_N * params.k_stride_s, params.k_stride_s,
-                         min(BLOCK_N, keys_any - kt * BLOCK_N), tid);
+        load_kv_keys<Tr>(smem_addr(k_smem), params, k_base, params.k_stride_b, params.k_stride_s,
+                         batch, kt * BLOCK_N, min(BLOCK_N, keys_any - kt * BLOCK_N), tid);
         cp_async_commit();
     }
     __syncthreads();  // block_state, kv_bases, row_visible, row_first
@@ -291,8 +329,8 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
         const int key0 = kt * BLOCK_N;  // first real key of this tile
         cp_async_wait_all();
         __syncthreads();  // K tile visible; every warp is done with the V buffer
-        load_kv_tile<Tr>(smem_addr(v_smem), kv_bases[1] + (int64_t)key0 * params.v_stride_s, params.v_stride_s,
-                         min(BLOCK_N, block_state[S_KEYS_ANY] - key0), tid);
+        load_kv_keys<Tr>(smem_addr(v_smem), params, kv_bases[1], params.v_stride_b, params.v_stride_s,
+                         block_state[S_BATCH], key0, min(BLOCK_N, block_state[S_KEYS_ANY] - key0), tid);
         cp_async_commit();
 
         // ---- S = Q K^T
@@ -359,8 +397,8 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
         cp_async_wait_all();
         __syncthreads();  // V tile visible; every warp is done with the K buffer
         if (kt > first_tile()) {
-            load_kv_tile<Tr>(smem_addr(k_smem), kv_bases[0] + (int64_t)(key0 - BLOCK_N) * params.k_stride_s, params.k_stride_s,
-                             BLOCK_N, tid);
+            load_kv_keys<Tr>(smem_addr(k_smem), params, kv_bases[0], params.k_stride_b, params.k_stride_s,
+                             block_state[S_BATCH], key0 - BLOCK_N, BLOCK_N, tid);
             cp_async_commit();
         }
 

@@ -69,6 +69,16 @@ struct PrefillParams : QkvLayout {
     const int32_t* cu_q_device;
     const int32_t* cu_kv_device;
 
+    // Paged KV cache (page_table != null, right padding; mma.sync kernel
+    // only): k/v are [num_pages, page_size, heads, head_dim], k_stride_b /
+    // v_stride_b step pages and k_stride_s / v_stride_s slots; real key j of
+    // row b is slot j % page_size of page page_table[b * page_table_stride +
+    // j / page_size] (common/paged_kv.cuh). kv_len is a row's capacity.
+    const int32_t* page_table;
+    int64_t page_table_stride;
+    int32_t page_size, num_pages;
+    int32_t page_shift;    // log2(page_size) when it is a power of two, else -1
+
     int32_t param_rows;    // 0, or batch when the lengths below are used
                            // (packed: row_q / row_kv hold cu_seqlens_q / _kv, batch + 1 entries)
     int32_t row_batch[kPrefillParamRows];

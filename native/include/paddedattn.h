@@ -185,6 +185,21 @@ typedef struct pattn_prefill_params {
      * be absent and mask_mode PADDED or CAUSAL_PADDED_RIGHT. */
     pattn_tensor cu_seqlens_q;
     pattn_tensor cu_seqlens_kv; /* optional: absent means equal to cu_seqlens_q */
+    /* Paged KV cache, as page_table of pattn_decode_params (a struct_size
+     * ending before this field means none). Present: k and v are
+     * [num_pages, page_size, num_kv_heads, head_dim] with page_size 1 to 256,
+     * and real key j of row b is slot j % page_size of page
+     * page_table[b][j / page_size]; kv_len is max_pages_per_row * page_size.
+     *   page_table [batch, max_pages_per_row] i32, where the tensors are;
+     *              only the first ceil(kv / page_size) entries of a row are
+     *              read; rows may share pages. Host entries are checked,
+     *              device entries clamped into [0, num_pages).
+     * For new tokens after a cached prefix: kv_valid_lens holds each row's
+     * keys (prefix + new), q_valid_lens the new queries, and a causal query
+     * sees the prefix plus the new keys up to its own (bottom-right aligned).
+     * mask_mode must be PADDED or CAUSAL_PADDED_RIGHT (keys are appended at
+     * the end of a row); cu_seqlens_q must be absent. */
+    pattn_tensor page_table;
 } pattn_prefill_params;
 
 /* Runs masked prefill. CUDA tensors run asynchronously on `stream` (a

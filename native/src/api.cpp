@@ -50,6 +50,12 @@ pattn_status run_call(const char* function, const Params* params, void* stream, 
     });
 }
 
+// On the CPU a paged KV cache has its own path (cpu/paged_cpu.cpp), for
+// prefill and decode alike.
+pattn_status cpu_attention(const AttentionArgs& a) {
+    return a.page_table ? cpu::attend_paged(a) : cpu::prefill(a);
+}
+
 }  // namespace
 }  // namespace pattn
 
@@ -67,17 +73,14 @@ PATTN_API const char* pattn_version_string(void) {
 
 PATTN_API pattn_status pattn_sequence_prefill(const pattn_prefill_params* params, void* stream) {
     return pattn::run_call<pattn::AttentionArgs>("pattn_sequence_prefill", params, stream, pattn::validate_prefill,
-                                                 pattn::cpu::prefill, pattn::cuda::prefill);
+                                                 pattn::cpu_attention, pattn::cuda::prefill);
 }
 
 // Decode is causal prefill with every query row real: the CPU backend serves
-// both with one function, except for a paged cache, which has its own path.
+// both with one function.
 PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* stream) {
-    auto cpu_decode = [](const pattn::AttentionArgs& a) {
-        return a.page_table ? pattn::cpu::decode_paged(a) : pattn::cpu::prefill(a);
-    };
-    return pattn::run_call<pattn::AttentionArgs>("pattn_decode", params, stream, pattn::validate_decode, cpu_decode,
-                                                 pattn::cuda::decode);
+    return pattn::run_call<pattn::AttentionArgs>("pattn_decode", params, stream, pattn::validate_decode,
+                                                 pattn::cpu_attention, pattn::cuda::decode);
 }
 
 PATTN_API pattn_status pattn_merge_states(const pattn_merge_params* params, void* stream) {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "paddedattn.h"
+#include "paged_test_util.h"
 #include "test_util.h"
 
 #define MAX_ROWS 8
@@ -96,7 +97,6 @@ static void run_case(const paged_case* c, int on_gpu, uint64_t seed) {
     void* keys[MAX_ROWS];
     void* vals[MAX_ROWS];
     int32_t* table;
-    int32_t* order;
     void *q_host, *o_host, *k_pages, *v_pages;
     float* lse_host;
     double *ref_o, *ref_lse;
@@ -130,15 +130,7 @@ static void run_case(const paged_case* c, int on_gpu, uint64_t seed) {
                 table[b * max_pages + e] = num_pages++;
         }
     num_pages += 2;
-    order = (int32_t*)malloc(sizeof(int32_t) * (size_t)num_pages);
-    for (e = 0; e < num_pages; ++e) order[e] = e;
-    for (e = num_pages - 1; e > 0; --e) {
-        const int32_t r = tu_rng_int(&rng, 0, e), t = order[e];
-        order[e] = order[r];
-        order[r] = t;
-    }
-    for (e = 0; e < c->batch * max_pages; ++e)
-        if (table[e] >= 0) table[e] = order[table[e]];
+    tu_shuffle_pages(table, c->batch * max_pages, num_pages, &rng);
 
     /* Logical keys per row; a shared prefix has row 0's values. */
     q_host = malloc((size_t)q_count * es + 16);
@@ -227,7 +219,6 @@ static void run_case(const paged_case* c, int on_gpu, uint64_t seed) {
         free(vals[b]);
     }
     free(table);
-    free(order);
     free(q_host);
     free(o_host);
     free(lse_host);
@@ -338,6 +329,10 @@ static void long_rows(int on_gpu) {
     }
 }
 
+static pattn_status call_decode(const void* params) {
+    return pattn_decode((const pattn_decode_params*)params, NULL);
+}
+
 /* Argument checks of the page table (host tensors). */
 static void argument_checks(void) {
     enum { B = 2, PS = 4, PAGES = 3, MAXP = 2, H = 2, D = 64 };
@@ -376,25 +371,7 @@ static void argument_checks(void) {
     CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
     CHECK_ERROR_MENTIONS("padding_side");
     p = base;
-    p.page_table.dtype = PATTN_DTYPE_F32;
-    CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("page_table.dtype");
-    p = base;
-    p.page_table.shape[0] = 1;
-    CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("page_table.shape[0]");
-    p = base;
-    p.page_table.ndim = 1;
-    CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("page_table.ndim");
-    p = base;
-    p.page_table.strides[1] = 2;
-    CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);
-    CHECK_ERROR_MENTIONS("page_table.strides[1]");
-    p = base;
-    p.page_table.device_type = PATTN_DEVICE_CUDA;
-    CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_DEVICE_MISMATCH);
-    CHECK_ERROR_MENTIONS("page_table");
+    tu_check_page_table_rules(call_decode, &p, &p.page_table);
     p = base;
     p.struct_size = (uint32_t)offsetof(pattn_decode_params, page_table) + 8;
     CHECK_STATUS(pattn_decode(&p, NULL), PATTN_STATUS_INVALID_ARGUMENT);

@@ -59,7 +59,8 @@ Tensor descriptors
 
 Calls (raise PattnError on failure; return None)
     sequence_prefill(q, k, v, o, mask_mode, lse=None, q_valid_lens=None,
-                     kv_valid_lens=None, softmax_scale=0.0, stream=None)
+                     kv_valid_lens=None, softmax_scale=0.0, stream=None, window=None,
+                     logits_soft_cap=0.0, cu_seqlens_q=None, cu_seqlens_kv=None, page_table=None)
     decode(q, k_cache, v_cache, o, padding_side=PaddingSide.RIGHT, lse=None,
            kv_valid_lens=None, softmax_scale=0.0, num_splits=0, stream=None, page_table=None)
     merge_states(o_a, lse_a, o_b, lse_b, o_out, lse_out, stream=None)
@@ -428,13 +429,18 @@ def sequence_prefill(q: Any, k: Any, v: Any, o: Any, mask_mode: int, lse: Any = 
                      q_valid_lens: Any = None, kv_valid_lens: Any = None,
                      softmax_scale: float = 0.0, stream: Any = None,
                      window: Optional[Tuple[int, int]] = None, logits_soft_cap: float = 0.0,
-                     cu_seqlens_q: Any = None, cu_seqlens_kv: Any = None) -> None:
+                     cu_seqlens_q: Any = None, cu_seqlens_kv: Any = None,
+                     page_table: Any = None) -> None:
     """pattn_sequence_prefill; softmax_scale 0 means 1/sqrt(head_dim).
 
     window = (left, right) turns the sliding window on (-1 = unlimited side);
     cu_seqlens_q / cu_seqlens_kv ([batch + 1] int32) select the packed layout
     (q/o [total_q, heads, d], k/v [total_kv, kv_heads, d]; mask_mode PADDED or
-    CAUSAL_PADDED_RIGHT). See docs/semantics.md."""
+    CAUSAL_PADDED_RIGHT). With page_table ([batch, max_pages_per_row] int32),
+    k/v are pages [num_pages, page_size, num_kv_heads, head_dim] (page_size 1
+    to 256; mask_mode PADDED or CAUSAL_PADDED_RIGHT): new queries after a
+    cached prefix, kv_valid_lens counting prefix + new keys. See
+    docs/semantics.md."""
     keep_alive: list = []
     params = PrefillParams()
     params.struct_size = ctypes.sizeof(PrefillParams)
@@ -448,6 +454,7 @@ def sequence_prefill(q: Any, k: Any, v: Any, o: Any, mask_mode: int, lse: Any = 
     _set_variants(params, window, logits_soft_cap)
     params.cu_seqlens_q = _lengths(cu_seqlens_q, keep_alive)
     params.cu_seqlens_kv = _lengths(cu_seqlens_kv, keep_alive)
+    params.page_table = tensor_like(page_table)
     check(lib().pattn_sequence_prefill(ctypes.byref(params), _stream_pointer(stream)))
 
 

@@ -101,6 +101,7 @@ class PrefillParams(ctypes.Structure):
         ("logits_soft_cap", ctypes.c_float),
         ("cu_seqlens_q", Tensor),
         ("cu_seqlens_kv", Tensor),
+        ("page_table", Tensor),
     ]
 
 

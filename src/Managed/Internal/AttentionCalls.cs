@@ -21,18 +21,19 @@ internal static class AttentionCalls
         _ => null,
     };
 
-    // Attention.DecodePaged names its cache tensors after the pages they hold.
+    // Attention.DecodePaged and PrefillPaged name their cache tensors after the pages they hold.
     private static string? PagedParameterName(string nativeName) => nativeName switch
     {
-        "k_cache" => "kPages",
-        "v_cache" => "vPages",
+        "k_cache" or "k" => "kPages",
+        "v_cache" or "v" => "vPages",
         _ => AttentionParameterName(nativeName),
     };
 
     internal static unsafe void RunPrefill<T>(DeviceTensor<T> q, DeviceTensor<T> k, DeviceTensor<T> v, DeviceTensor<T> output,
         MaskMode maskMode, DeviceTensor<float>? lse, PrefillOptions? options, CudaStream? stream, AttentionChecks.AttentionShape shape,
         PattnTensor qLens, PattnTensor kvLens, DeviceBuffer<int>? qLensBuffer, DeviceBuffer<int>? kvLensBuffer,
-        PattnTensor cuQ = default, PattnTensor cuKv = default, DeviceBuffer<int>? cuQBuffer = null, DeviceBuffer<int>? cuKvBuffer = null) where T : unmanaged
+        PattnTensor cuQ = default, PattnTensor cuKv = default, DeviceBuffer<int>? cuQBuffer = null, DeviceBuffer<int>? cuKvBuffer = null,
+        DeviceTensor<int>? pageTable = null) where T : unmanaged
     {
         PaddedAttentionLibrary.EnsureLoaded();
         var lease = new HandleLease();
@@ -62,6 +63,11 @@ internal static class AttentionCalls
                 lease.Add(cuKvBuffer.SafeHandle);
                 cuKv = BufferLengths(cuKvBuffer);
             }
+            // Paged KV cache (Attention.PrefillPaged).
+            if (pageTable is not null)
+            {
+                lease.Add(pageTable.Buffer.SafeHandle);
+            }
             var parameters = new PattnPrefillParams
             {
                 struct_size = (uint)sizeof(PattnPrefillParams),
@@ -82,8 +88,10 @@ internal static class AttentionCalls
                 logits_soft_cap = options?.LogitsSoftCap ?? 0f,
                 cu_seqlens_q = cuQ,
                 cu_seqlens_kv = cuKv,
+                page_table = pageTable is null ? default : Describe(pageTable),
             };
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)), AttentionParameterName);
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(&parameters, StreamPointer(stream)),
+                pageTable is null ? AttentionParameterName : PagedParameterName);
         }
         finally
         {

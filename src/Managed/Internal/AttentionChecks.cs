@@ -59,9 +59,9 @@ internal static class AttentionChecks
         CheckStream(stream, device);
     }
 
-    // Paged decode: the page table is a tensor of the cache's device; its shape
-    // and values are the native checks'.
-    internal static AttentionShape ValidatePagedDecode<T>(DeviceTensor<T> q, DeviceTensor<T> kPages, DeviceTensor<T> vPages,
+    // Paged decode and prefill: the page table is a tensor of the cache's
+    // device; its shape and values are the native checks'.
+    internal static AttentionShape ValidatePaged<T>(DeviceTensor<T> q, DeviceTensor<T> kPages, DeviceTensor<T> vPages,
         DeviceTensor<T> output, DeviceTensor<int> pageTable, DeviceTensor<float>? lse, CudaStream? stream) where T : unmanaged
     {
         var shape = ValidateAttentionTensors(q, kPages, vPages, output, lse, stream, nameof(kPages), nameof(vPages));

@@ -242,6 +242,9 @@ internal unsafe struct PattnPrefillParams
 
     /// <summary>C: <c>pattn_tensor cu_seqlens_kv</c></summary>
     public PattnTensor cu_seqlens_kv;
+
+    /// <summary>C: <c>pattn_tensor page_table</c></summary>
+    public PattnTensor page_table;
 }
 
 /// <summary>C: <c>struct pattn_decode_params</c></summary>

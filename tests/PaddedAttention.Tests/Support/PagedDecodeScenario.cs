@@ -41,27 +41,7 @@ public sealed record PagedDecodeScenario(int QLen, int NumQoHeads, int NumKvHead
         T[] qT = FromFloats<T>(qf), kT = FromFloats<T>(kf), vT = FromFloats<T>(vf);
         var expected = AttentionReference.Decode(shape, ToDoubles<T>(qT), ToDoubles<T>(kT), ToDoubles<T>(vT), KvLens, PaddingSide.Right);
 
-        // Block table over shuffled physical pages (two more stay unused).
-        int[] table = Enumerable.Repeat(-1, batch * maxPages).ToArray();
-        int pages = 0;
-        for (int b = 0; b < batch; b++)
-            for (int e = 0; e < used[b]; e++)
-                table[b * maxPages + e] = b > 0 && e < share ? table[e] : pages++;
-        pages += 2;
-        int[] order = Enumerable.Range(0, pages).OrderBy(_ => rng.Next()).ToArray();
-        for (int i = 0; i < table.Length; i++)
-            if (table[i] >= 0) table[i] = order[table[i]];
-        T[] nan = FromFloats<T>(new[] { float.NaN });
-        T[] kp = Enumerable.Repeat(nan[0], pages * ps * rowElems).ToArray();
-        T[] vp = Enumerable.Repeat(nan[0], pages * ps * rowElems).ToArray();
-        for (int b = 0; b < batch; b++)
-            for (int j = 0; j < KvLens[b]; j++)
-            {
-                long src = ((long)b * capacity + j) * rowElems;
-                long dst = ((long)table[b * maxPages + j / ps] * ps + j % ps) * rowElems;
-                Array.Copy(kT, src, kp, dst, rowElems);
-                Array.Copy(vT, src, vp, dst, rowElems);
-            }
+        var (table, kp, vp, pages) = PagedCache.Scatter(kT, vT, KvLens, capacity, maxPages, ps, rowElems, share, rng);
 
         using var q = DeviceTensor<T>.Allocate(device, batch, QLen, NumQoHeads, HeadDim);
         using var k = DeviceTensor<T>.Allocate(device, pages, ps, NumKvHeads, HeadDim);

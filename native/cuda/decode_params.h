@@ -74,7 +74,7 @@ struct DecodeShape {
     // group's partial dot products add up in a butterfly of xor shuffles.
     // head_dim 80 and 96 (10 and 12 vectors) leave 6 and 4 of 16 lanes idle:
     // they load nothing and hold zeros (decode is memory-bound; the idle
-    // lanes cost shared-memory slots and issue slots, not bandwidth).
+    // lanes cost shared-memory and instruction slots, not bandwidth).
     static constexpr int kLanesPerKey = kVecs <= 4 ? 4 : kVecs <= 8 ? 8 : kVecs <= 16 ? 16 : 32;
     static constexpr bool kIdleLanes = kLanesPerKey != kVecs;
     static constexpr int kKeysPerWarp = 32 / kLanesPerKey;

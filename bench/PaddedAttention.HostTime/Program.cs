@@ -17,9 +17,10 @@
 //                                         median of 20 samples of 256 calls (a few seconds in all)
 //   PaddedAttention.HostTime --rows 1,64  fewer batch sizes (either mode)
 //
-// Without a CUDA device it prints so and exits 0. Staged for the GPU machine by
-// ../shared/gpu/stage bench/PaddedAttention.HostTime/PaddedAttention.HostTime.csproj,
-// run there by bash .gpu/remote app PaddedAttention.HostTime [--quick].
+// Without a CUDA device it prints so and exits 0. On a GPU machine without the
+// .NET SDK: copy a Release build (dotnet build -c Release -p:UseAppHost=true -o DIR)
+// and a .NET 10 runtime there, then run DIR/PaddedAttention.HostTime with
+// DOTNET_ROOT set and PADDEDATTN_NATIVE_LIB naming the library to measure.
 
 using System.Diagnostics;
 using System.Globalization;
@@ -101,6 +102,25 @@ public class PrefillHostTime
         };
         CheckOneCall(SequencePrefill);
         CheckOneCall(NativeCall);
+        WarmUp(SequencePrefill);
+        WarmUp(NativeCall);
+    }
+
+    // Half a second of calls, drained every 256, before anything is timed: the
+    // JIT promotes a method to optimized code only after its first 30 calls and
+    // a 100 ms pause in new compilations, later than a short run's first samples.
+    private void WarmUp(Action call)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.ElapsedMilliseconds < 500)
+        {
+            Drain();
+            for (int i = 0; i < CallsPerIteration; i++)
+            {
+                call();
+            }
+        }
+        Drain();
     }
 
     [IterationSetup]
@@ -168,21 +188,29 @@ public class PrefillHostTime
         }
     }
 
+    // Random values (never zeros), one block of 64K repeated: the host time does
+    // not depend on the values, and filling 4096-row tensors element by element
+    // would dominate a short run.
     private static DeviceTensor<BFloat16> RandomTensor(Device device, Random random, params long[] shape)
     {
-        var values = new BFloat16[shape.Aggregate(1L, (a, b) => a * b)];
-        for (int i = 0; i < values.Length; i++)
+        var block = new BFloat16[1 << 16];
+        for (int i = 0; i < block.Length; i++)
         {
-            values[i] = (BFloat16)(random.NextSingle() - 0.5f);
+            block[i] = (BFloat16)(random.NextSingle() - 0.5f);
         }
         var tensor = DeviceTensor<BFloat16>.Allocate(device, shape);
-        tensor.Buffer.CopyFrom(values);
+        long length = tensor.Buffer.Length;
+        for (long offset = 0; offset < length; offset += block.Length)
+        {
+            tensor.Buffer.CopyFrom(block.AsSpan(0, (int)Math.Min(block.Length, length - offset)), offset);
+        }
         return tensor;
     }
 }
 
 /// <summary>One row of the closing table.</summary>
-internal sealed record HostTimeRow(int Rows, LengthsOn Lengths, string Method, double WallMicroseconds, double? CpuMicroseconds, long? AllocatedBytes);
+internal sealed record HostTimeRow(int Rows, LengthsOn Lengths, string Method, double WallMicroseconds, double? CpuMicroseconds, long? AllocatedBytes,
+    double? SingleCallMicroseconds = null);
 
 internal static class Program
 {
@@ -251,7 +279,8 @@ internal static class Program
     }
 
     // Stopwatch and the thread's CPU clock around 256 calls (after draining the
-    // stream), median over 20 samples, after 64 warm-up calls.
+    // stream), median over 20 samples; then single calls on a drained stream,
+    // median over 200.
     private static List<HostTimeRow> RunQuick()
     {
         var rows = new List<HostTimeRow>();
@@ -263,10 +292,6 @@ internal static class Program
                 bench.Setup();
                 foreach (var (name, call) in new (string, Action)[] { (nameof(bench.SequencePrefill), bench.SequencePrefill), (nameof(bench.NativeCall), bench.NativeCall) })
                 {
-                    for (int i = 0; i < 64; i++)
-                    {
-                        call();
-                    }
                     var wall = new double[20];
                     var cpu = new double[20];
                     long allocated = 0;
@@ -286,7 +311,17 @@ internal static class Program
                         wall[s] = (t1 - t0) * 1e6 / Stopwatch.Frequency / PrefillHostTime.CallsPerIteration;
                         cpu[s] = (cpu1 - cpu0) * 1e6 / PrefillHostTime.CallsPerIteration;
                     }
-                    rows.Add(new HostTimeRow(rowCount, lengths, name, Median(wall), Median(cpu), allocated));
+                    // One call at a time on a drained stream: the host's own cost,
+                    // without waiting on a GPU that fell behind a burst of calls.
+                    var single = new double[200];
+                    for (int s = 0; s < single.Length; s++)
+                    {
+                        bench.Drain();
+                        long t0 = Stopwatch.GetTimestamp();
+                        call();
+                        single[s] = (Stopwatch.GetTimestamp() - t0) * 1e6 / Stopwatch.Frequency;
+                    }
+                    rows.Add(new HostTimeRow(rowCount, lengths, name, Median(wall), Median(cpu), allocated, Median(single)));
                 }
                 bench.Cleanup();
             }
@@ -319,18 +354,18 @@ internal static class Program
     private static void PrintTable(List<HostTimeRow> rows, bool quick)
     {
         Console.WriteLine();
-        Console.WriteLine($"host time per call ({(quick ? "--quick: median of 20 x 256 calls; wall and thread CPU" : "BenchmarkDotNet mean, in-process, 256 calls per iteration")}), microseconds");
-        Console.WriteLine("rows  lengths  Attention.SequencePrefill  pattn_sequence_prefill  C# layer  alloc B/call  target  verdict");
+        Console.WriteLine($"host time per call ({(quick ? "--quick: median of 20 x 256 calls, wall and thread CPU; 1 call: median of 200 single calls on a drained stream" : "BenchmarkDotNet mean, in-process, 256 calls per iteration on a drained stream")}), microseconds");
+        Console.WriteLine($"rows  lengths  {"Attention.SequencePrefill",38}  {"pattn_sequence_prefill",38}  C# layer  alloc B/call  target  verdict");
         foreach (var group in rows.GroupBy(r => (r.Rows, r.Lengths)).OrderBy(g => g.Key.Rows).ThenBy(g => g.Key.Lengths))
         {
             var managed = group.First(r => r.Method == nameof(PrefillHostTime.SequencePrefill));
             var native = group.First(r => r.Method == nameof(PrefillHostTime.NativeCall));
             double target = TargetMicroseconds(group.Key.Rows);
             string Time(HostTimeRow r) => r.CpuMicroseconds is double c
-                ? string.Create(CultureInfo.InvariantCulture, $"{r.WallMicroseconds:F2} (cpu {c:F2})")
+                ? string.Create(CultureInfo.InvariantCulture, $"{r.WallMicroseconds:F2} (cpu {c:F2}, 1 call {r.SingleCallMicroseconds:F2})")
                 : string.Create(CultureInfo.InvariantCulture, $"{r.WallMicroseconds:F2}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{group.Key.Rows,4}  {group.Key.Lengths,-7}  {Time(managed),25}  {Time(native),22}  {managed.WallMicroseconds - native.WallMicroseconds,8:F2}  {managed.AllocatedBytes,12}  {target,6:F0}  {(managed.WallMicroseconds <= target ? "met" : "MISSED")}"));
+                $"{group.Key.Rows,4}  {group.Key.Lengths,-7}  {Time(managed),38}  {Time(native),38}  {managed.WallMicroseconds - native.WallMicroseconds,8:F2}  {managed.AllocatedBytes,12}  {target,6:F0}  {(managed.WallMicroseconds <= target ? "met" : "MISSED")}"));
         }
     }
 }

@@ -10,10 +10,10 @@
 #   package.sha256        sha256 of runtimes/linux-x64/native/libpaddedattn.so in the .nupkg
 #   run.sh                runs it there (see run_gpu_consumer.sh)
 #
-# Outside .gpu/apps/ on purpose: ../shared/gpu/remote copies a freshly built
-# libpaddedattn.so into every folder there and sets PADDEDATTN_NATIVE_LIB, and
-# this check is about the package's own library. On the GPU machine, from the
-# project root, with .gpu carried: bash .gpu/package-consumer/run.sh
+# In a folder of its own (not .gpu/apps/, where freshly built libraries are put
+# next to the staged apps) and run with PADDEDATTN_NATIVE_LIB unset: this check
+# is about the package's own library. Copy .gpu/ to the GPU machine with the
+# project, then from the project root there: bash .gpu/package-consumer/run.sh
 #
 #   tests/package/stage_gpu_consumer.sh [ARTIFACTS_DIR]   (default: ./artifacts, from ./build.sh pack)
 set -euo pipefail
@@ -23,9 +23,6 @@ ARTIFACTS="$(cd "${1:-$ROOT/artifacts}" && pwd)"
 STAGE="$ROOT/.gpu/package-consumer"
 export DOTNET_NOLOGO=1 DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1 MSBUILDDISABLENODEREUSE=1
 unset PADDEDATTN_NATIVE_LIB
-
-grep -qx '/.gpu/' "$ROOT/.git/info/exclude" 2>/dev/null || [ -f "$ROOT/.git" ] \
-    || { mkdir -p "$ROOT/.git/info"; echo '/.gpu/' >> "$ROOT/.git/info/exclude"; }
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -43,21 +40,16 @@ unzip -p "$PACKAGE_PATH" runtimes/linux-x64/native/libpaddedattn.so | sha256sum 
 echo "$(basename "$PACKAGE_PATH")" > "$STAGE/package.name"
 
 # The runtime the published app targets (net10.0): the newest Microsoft.NETCore.App
-# of the local dotnet, as .gpu/dotnet-runtime.tar.xz, the one file of it that
-# ../shared/gpu/stage also writes and uses (and from the same cache), so that
-# staging both never carries two copies.
+# of the local dotnet, as .gpu/dotnet-runtime.tar.xz, reused when one of that
+# version is there already (other staged .NET apps use the same file), so that
+# the bundle never carries two copies.
 dotnet_dir="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 runtime_version="$(basename "$(ls -d "$dotnet_dir"/shared/Microsoft.NETCore.App/* | sort -V | tail -1)")"
 runtime_tarball="$ROOT/.gpu/dotnet-runtime.tar.xz"
 if ! tar -tJf "$runtime_tarball" "shared/Microsoft.NETCore.App/$runtime_version/" >/dev/null 2>&1; then
-    cached="${XDG_CACHE_HOME:-$HOME/.cache}/gpu-bundle/dotnet-$runtime_version.tar.xz"
-    if [ ! -s "$cached" ]; then
-        echo "packing .NET runtime $runtime_version (once, about a minute)"
-        mkdir -p "$(dirname "$cached")"
-        tar -C "$dotnet_dir" -cJf "$cached.tmp" dotnet host "shared/Microsoft.NETCore.App/$runtime_version"
-        mv "$cached.tmp" "$cached"
-    fi
-    cp "$cached" "$runtime_tarball"
+    echo "packing .NET runtime $runtime_version (about a minute)"
+    tar -C "$dotnet_dir" -cJf "$runtime_tarball.tmp" dotnet host "shared/Microsoft.NETCore.App/$runtime_version"
+    mv "$runtime_tarball.tmp" "$runtime_tarball"
 fi
 cp "$ROOT/tests/package/run_gpu_consumer.sh" "$STAGE/run.sh"
 du -shc "$STAGE" "$runtime_tarball" | tail -1 | awk '{print "staged: .gpu/package-consumer and .gpu/dotnet-runtime.tar.xz, "$1" (everything that travels: under 64 MiB)"}'

@@ -16,6 +16,8 @@
 //   PaddedAttention.HostTime --quick      no BenchmarkDotNet: Stopwatch and thread CPU time per call,
 //                                         median of 20 samples of 256 calls (a few seconds in all)
 //   PaddedAttention.HostTime --rows 1,64  fewer batch sizes (either mode)
+//   PaddedAttention.HostTime --device cpu --rows 1   the same calls on the CPU backend: a smoke test
+//                                         of the harness where there is no GPU, not a host-time figure
 //
 // Without a CUDA device it prints so and exits 0. On a GPU machine without the
 // .NET SDK: copy a Release build (dotnet build -c Release -p:UseAppHost=true -o DIR)
@@ -57,6 +59,7 @@ public class PrefillHostTime
     internal const int CallsPerIteration = 256;
 
     internal static int[] RowCounts = { 1, 64, 256, 1024, 4096 };
+    internal static bool OnCpu;                       // --device cpu: a smoke test of the harness, no GPU figure
     public static IEnumerable<int> RowsValues => RowCounts;
 
     [ParamsSource(nameof(RowsValues))]
@@ -65,7 +68,7 @@ public class PrefillHostTime
     [Params(LengthsOn.Host, LengthsOn.Device)]
     public LengthsOn Lengths;
 
-    private CudaStream _stream = null!;
+    private CudaStream? _stream;
     private DeviceTensor<BFloat16> _q = null!, _k = null!, _v = null!, _o = null!;
     private int[] _hostLengths = null!;               // pinned: NativeCall passes its address
     private DeviceBuffer<int> _deviceLengths = null!;
@@ -75,8 +78,8 @@ public class PrefillHostTime
     [GlobalSetup]
     public unsafe void Setup()
     {
-        var device = Device.Cuda(0);
-        _stream = new CudaStream(device);
+        var device = OnCpu ? Device.Cpu : Device.Cuda(0);
+        _stream = OnCpu ? null : new CudaStream(device);
         var random = new Random(1000 + Rows);
         _q = RandomTensor(device, random, Rows, SeqLen, QoHeads, HeadDim);
         _k = RandomTensor(device, random, Rows, SeqLen, KvHeads, HeadDim);
@@ -124,7 +127,7 @@ public class PrefillHostTime
     }
 
     [IterationSetup]
-    public void Drain() => _stream.Synchronize();
+    public void Drain() => _stream?.Synchronize();
 
     [Benchmark(Baseline = true, Description = "Attention.SequencePrefill")]
     public void SequencePrefill()
@@ -144,20 +147,20 @@ public class PrefillHostTime
     {
         fixed (PattnPrefillParams* parameters = &_native)
         {
-            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(parameters, (void*)_stream.Handle));
+            PaddedAttentionLibrary.ThrowIfFailed(NativeMethods.pattn_sequence_prefill(parameters, _stream is null ? null : (void*)_stream.Handle));
         }
     }
 
     [GlobalCleanup]
     public void Cleanup()
     {
-        _stream.Synchronize();
+        Drain();
         _o.Dispose();
         _v.Dispose();
         _k.Dispose();
         _q.Dispose();
         _deviceLengths.Dispose();
-        _stream.Dispose();
+        _stream?.Dispose();
     }
 
     // The timed call must do the work: output poisoned with NaN, one call, then
@@ -166,7 +169,7 @@ public class PrefillHostTime
     {
         _o.Buffer.FillBytes(0xFF);
         call();
-        _stream.Synchronize();
+        Drain();
         var output = _o.Buffer.ToArray();
         int rowElements = QoHeads * HeadDim;
         for (int b = 0; b < Rows; b++)
@@ -227,21 +230,24 @@ internal static class Program
                 case "--quick":
                     quick = true;
                     break;
+                case "--device" when i + 1 < args.Length:
+                    PrefillHostTime.OnCpu = args[++i] == "cpu";
+                    break;
                 case "--rows" when i + 1 < args.Length:
                     PrefillHostTime.RowCounts = args[++i].Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
                     break;
                 default:
-                    Console.Error.WriteLine($"unknown argument {args[i]} (--quick, --rows N,N,...)");
+                    Console.Error.WriteLine($"unknown argument {args[i]} (--quick, --rows N,N,..., --device cuda|cpu)");
                     return 2;
             }
         }
         Console.WriteLine($"native library: {PaddedAttentionLibrary.LoadedFrom} ({PaddedAttentionLibrary.Version})");
-        if (Device.CudaDeviceCount == 0)
+        if (Device.CudaDeviceCount == 0 && !PrefillHostTime.OnCpu)
         {
             Console.WriteLine("no CUDA device: the GPU path's host time cannot be measured here");
             return 0;
         }
-        Console.WriteLine($"device: {Device.Cuda(0).GetProperties().Name}; rows of {PrefillHostTime.SeqLen} tokens, " +
+        Console.WriteLine($"device: {(PrefillHostTime.OnCpu ? "the CPU (harness smoke test: these times include the attention itself)" : Device.Cuda(0).GetProperties().Name)}; rows of {PrefillHostTime.SeqLen} tokens, " +
             $"{PrefillHostTime.QoHeads}/{PrefillHostTime.KvHeads} heads x {PrefillHostTime.HeadDim}, bf16, {PrefillHostTime.Mask}");
         var rows = quick ? RunQuick() : RunBenchmarkDotNet();
         PrintTable(rows, quick);
@@ -272,7 +278,7 @@ internal static class Program
             rows.Add(new HostTimeRow(
                 (int)parameters["Rows"], (LengthsOn)parameters["Lengths"],
                 report.BenchmarkCase.Descriptor.WorkloadMethod.Name,
-                (report.ResultStatistics?.Mean ?? double.NaN) / 1000.0, null,
+                (report.ResultStatistics?.Median ?? double.NaN) / 1000.0, null,
                 report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase)));
         }
         return rows;
@@ -354,7 +360,7 @@ internal static class Program
     private static void PrintTable(List<HostTimeRow> rows, bool quick)
     {
         Console.WriteLine();
-        Console.WriteLine($"host time per call ({(quick ? "--quick: median of 20 x 256 calls, wall and thread CPU; 1 call: median of 200 single calls on a drained stream" : "BenchmarkDotNet mean, in-process, 256 calls per iteration on a drained stream")}), microseconds");
+        Console.WriteLine($"host time per call ({(quick ? "--quick: median of 20 x 256 calls, wall and thread CPU; 1 call: median of 200 single calls on a drained stream" : "BenchmarkDotNet median over iterations, in-process, 256 calls per iteration on a drained stream")}), microseconds");
         Console.WriteLine($"rows  lengths  {"Attention.SequencePrefill",38}  {"pattn_sequence_prefill",38}  C# layer  alloc B/call  target  verdict");
         foreach (var group in rows.GroupBy(r => (r.Rows, r.Lengths)).OrderBy(g => g.Key.Rows).ThenBy(g => g.Key.Lengths))
         {

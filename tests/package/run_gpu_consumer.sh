@@ -52,13 +52,14 @@ if [ -n "$gpu" ]; then
     echo "== the same app on the CPU backend (CUDA_VISIBLE_DEVICES=), for comparison"
     (cd "$app" && CUDA_VISIBLE_DEVICES= ./App) > "$out/package-consumer-cpu.log" 2>&1 || fail "the CPU run exited with $?"
     grep '^sequence' "$out/package-consumer-cpu.log"
-    # Inputs are the same (seed 42); bf16 outputs printed with 4 decimals.
+    # Inputs are the same (seed 42); bf16 outputs printed with 4 decimals: a bf16
+    # step of the output plus rounding of the print, nothing like a wrong row.
     python3 - "$out/package-consumer.log" "$out/package-consumer-cpu.log" <<'PY' || failures=$((failures + 1))
 import math, re, sys
 def values(path):
     return [float(m.group(1)) for m in re.finditer(r"^sequence \d+ .*= (\S+)$", open(path).read(), re.M)]
 gpu, cpu = values(sys.argv[1]), values(sys.argv[2])
-ok = len(gpu) == 4 and len(cpu) == 4 and all(math.isfinite(g) and abs(g - c) <= 0.02 + 0.01 * abs(c) for g, c in zip(gpu, cpu))
+ok = len(gpu) == 4 and len(cpu) == 4 and all(math.isfinite(g) and abs(g - c) <= 0.002 + 0.01 * abs(c) for g, c in zip(gpu, cpu))
 print(("PASS" if ok else "FAIL") + f": GPU outputs {gpu} vs CPU {cpu}")
 sys.exit(0 if ok else 1)
 PY

@@ -580,6 +580,13 @@ run_doc_snippets() {
 
 # ./build.sh pack (--cpu-only when the library has no CUDA backend), then a
 # fresh console app consumes the package and runs the README sample.
+# bench/PaddedAttention.HostTime on the CPU backend: its harness (the check
+# that every timed call computed the output, the tables) runs where no GPU is.
+run_hosttime_smoke() {
+    timeout 600 dotnet run --project "$ROOT/bench/PaddedAttention.HostTime" -c "$CONFIGURATION" --no-build -- \
+        --device cpu --rows 1,3 --quick
+}
+
 run_package_check() {
     local pack_args=()
     if grep -aq '(CPU-only build)' "$NATIVE_LIB"; then pack_args=(--cpu-only); fi
@@ -647,6 +654,7 @@ cmd_test() {
         if [ "$dotnet_ok" = 1 ]; then
             run_doc_snippets
             run_single "benchmark charts" "$ROOT/tests/snippets/check_charts.sh"
+            run_single "host-time benchmark (CPU smoke)" run_hosttime_smoke
             run_single "package consumed" run_package_check
         fi
     fi

@@ -155,7 +155,9 @@ public sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
 
     internal bool IsDisposed => _handle.IsClosed;
 
-    private static string DisplayName => $"DeviceBuffer<{typeof(T).Name}>";
+    // Built once per element type: Pointer passes it on every call (a string
+    // interpolated per access cost each attention call four allocations).
+    private static readonly string DisplayName = $"DeviceBuffer<{typeof(T).Name}>";
 
     internal void ThrowIfDisposed()
     {

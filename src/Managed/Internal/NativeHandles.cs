@@ -1,6 +1,6 @@
 using System;
 using System.Buffers;
-using System.Collections.Generic;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using PaddedAttention.Interop;
 
@@ -189,7 +189,12 @@ internal sealed class StreamHandle : NativePointerHandle
 /// </summary>
 internal struct HandleLease : IDisposable
 {
-    private List<SafeHandle>? _held;
+    // Room for every handle one call leases (prefill: q, k, v, output, lse, the
+    // stream and up to four length or offset buffers), inline: a lease is made
+    // for every call, and a list per call was a heap allocation per call.
+    private const int Capacity = 12;
+    private HeldHandles _held;
+    private int _count;
 
     public void Add(SafeHandle? handle)
     {
@@ -197,27 +202,35 @@ internal struct HandleLease : IDisposable
         {
             return;
         }
+        if (_count == Capacity)
+        {
+            throw new InvalidOperationException($"A call leases at most {Capacity} handles.");
+        }
         bool added = false;
         handle.DangerousAddRef(ref added);
         if (added)
         {
-            (_held ??= new List<SafeHandle>(8)).Add(handle);
+            _held[_count++] = handle;
             (handle as ManagedMemoryHandle)?.Pin();
         }
     }
 
     public void Dispose()
     {
-        if (_held is null)
+        for (int i = 0; i < _count; i++)
         {
-            return;
-        }
-        foreach (var handle in _held)
-        {
+            var handle = _held[i]!;
+            _held[i] = null;
             (handle as ManagedMemoryHandle)?.Unpin();
             handle.DangerousRelease();
         }
-        _held = null;
+        _count = 0;
+    }
+
+    [InlineArray(Capacity)]
+    private struct HeldHandles
+    {
+        private SafeHandle? _element;
     }
 }
 

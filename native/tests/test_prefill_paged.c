@@ -250,7 +250,7 @@ static void sweep(int on_gpu) {
                 c.dtype = dtypes[a];
                 c.mode = (n % 3 == 1) ? PATTN_MASK_PADDED : PATTN_MASK_CAUSAL_PADDED_RIGHT;
                 c.batch = 7;
-                c.q_len = 37 + (n % 4) * 40; /* odd, and up to several query tiles */
+                c.q_len = 21 + (n % 4) * 22; /* odd, and up to several query tiles of GQA rows */
                 c.num_qo_heads = heads[hl][0];
                 c.num_kv_heads = heads[hl][1];
                 c.head_dim = (n % 2) ? 128 : 64;
@@ -261,7 +261,7 @@ static void sweep(int on_gpu) {
                  * row new (q_len == kv_len); one new token after a prefix of
                  * exactly one page; an odd prefix and odd new count; a
                  * prefix of one page plus one key. */
-                c.prefix[0] = page * 3 + tu_rng_int(&rng, 1, page + 40);
+                c.prefix[0] = page * 2 + tu_rng_int(&rng, 1, page + 40);
                 c.new_q[0] = c.q_len;
                 c.prefix[1] = tu_rng_int(&rng, 1, 90);
                 c.new_q[1] = 0;
@@ -294,20 +294,20 @@ static void variants(int on_gpu) {
         c.dtype = (n % 2) ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16;
         c.mode = PATTN_MASK_CAUSAL_PADDED_RIGHT;
         c.batch = 3;
-        c.q_len = 150;
+        c.q_len = 100;
         c.num_qo_heads = 8;
         c.num_kv_heads = 2;
         c.head_dim = 128;
         c.page_size = 16;
-        c.prefix[0] = 700;
-        c.new_q[0] = 150;
+        c.prefix[0] = 400;
+        c.new_q[0] = 100;
         c.prefix[1] = 31;
         c.new_q[1] = 99;
         c.prefix[2] = 333;
         c.new_q[2] = 1;
         c.shared_pages = 1;
         c.with_lse = 1;
-        c.window_left = n < 2 ? 100 + 27 * n : -1;
+        c.window_left = n < 2 ? 70 + 27 * n : -1;
         c.soft_cap = n >= 1 ? 30.0f : 0.0f;
         c.lens_on_device = n == 3;
         c.no_lens = n == 2; /* every row q_len queries against the capacity */

@@ -24,8 +24,9 @@
 // a running sum millions of times larger loses ~2^-24 of the weight per step
 // (a quarter of it at 2^26 keys); between flushes the loss stays below
 // 2^-24 per step of one flush period's share (docs/semantics.md, "Limits").
-// The buffer costs BLOCK_M x head_dim floats of shared memory (one block per
-// SM instead of two at head_dim 128), which only such rows pay.
+// The row sums restart with it (flush_output), in place of the Kahan
+// compensation. The buffer costs BLOCK_M x head_dim floats of shared memory
+// (one block per SM instead of two at head_dim 128), which only such rows pay.
 #pragma once
 
 #include <cstdint>
@@ -90,12 +91,12 @@ struct Traits {
     static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_ELEMS) * 2;
     static constexpr int STATE_BYTES = 16 * 4;
     static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + STATE_BYTES + 2 * 8 + 2 * BLOCK_M * 4;
-    // TILE_SUMS kernels: after those, per thread its output elements and
-    // the running max at its last flush, element-major ([i][THREADS], no
-    // bank conflicts), and a flush every FLUSH_TILES KV tiles
-    // (kPrefillFlushKeys keys at most).
+    // TILE_SUMS kernels: after those, per thread its output elements, the
+    // running max at its last flush and its share of the row sums,
+    // element-major ([i][THREADS], no bank conflicts), and a flush every
+    // FLUSH_TILES KV tiles (kPrefillFlushKeys keys at most).
     static constexpr int OUT_ELEMS = M_TILES * D_TILES * 4;  // output floats per thread
-    static constexpr int FLUSH_BYTES = (OUT_ELEMS + M_TILES * 2) * THREADS * 4;
+    static constexpr int FLUSH_BYTES = (OUT_ELEMS + M_TILES * 4) * THREADS * 4;
     static constexpr int FLUSH_TILES = prefill_flush_tiles(BLOCK_N);
     // K/V tiles load in whole passes of THREADS / CHUNKS rows when that
     // divides (head_dim 32, 64, 128, 256); otherwise (80, 96) chunk by chunk.
@@ -124,25 +125,38 @@ template <> struct ShortTraitsFor<32> { using type = Traits<32, kPrefillShortBlo
 template <> struct ShortTraitsFor<64> { using type = Traits<64, kPrefillShortBlockM, 64, 4, 3>; };
 
 // TILE_SUMS: buf = buf * exp2(m_flush - m) + acc_o, m_flush = m (the running
-// max, log2 units), acc_o = 0; for each of this thread's rows, as the online
-// softmax rescales acc_o itself. The buffer (shared address `buf`) holds
-// OUT_ELEMS floats and then M_TILES * 2 maxima, each [.][THREADS]. A row
-// with no key yet has m = -inf: its factor is taken against 0 (exp2(-inf) =
-// 0, not NaN) and its buffer is 0.
-// FINAL: acc_o = buf * exp2(m_flush - m) + acc_o instead, for the epilogue.
+// max, log2 units), acc_o = 0, and the same for this thread's share of the
+// row sum; for each of this thread's rows, as the online softmax rescales
+// acc_o and the sum itself. The sum restarts with the output, so the plain
+// f32 adds of one period's tile sums replace the Kahan compensation of the
+// other general kernels (and free its registers). The buffer (shared address
+// `buf`) holds OUT_ELEMS floats, then M_TILES * 2 maxima and as many sums,
+// each [.][THREADS]. A row with no key yet has m = -inf: its factor is taken
+// against 0 (exp2(-inf) = 0, not NaN) and its buffer is 0.
+// FINAL: acc_o = buf * exp2(m_flush - m) + acc_o (and the sum) instead, for
+// the epilogue.
 template <class Tr, bool FINAL = false>
 __device__ __forceinline__ void flush_output(float (&acc_o)[Tr::M_TILES][Tr::D_TILES][4],
-                                             const float (&row_max)[Tr::M_TILES][2], uint32_t buf, int tid) {
+                                             const float (&row_max)[Tr::M_TILES][2],
+                                             float (&row_sum)[Tr::M_TILES][2], uint32_t buf, int tid) {
     const uint32_t mine = buf + tid * 4;
     const uint32_t flush_max = mine + Tr::OUT_ELEMS * Tr::THREADS * 4;
+    const uint32_t flush_sum = flush_max + Tr::M_TILES * 2 * Tr::THREADS * 4;
 #pragma unroll
     for (int mt = 0; mt < Tr::M_TILES; ++mt)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
             const uint32_t m_flush = flush_max + (mt * 2 + h) * Tr::THREADS * 4;
+            const uint32_t s_flush = flush_sum + (mt * 2 + h) * Tr::THREADS * 4;
             const float m = row_max[mt][h];
             const float factor = fast_exp2(ld_shared_f32(m_flush) - (m == -INFINITY ? 0.f : m));
-            if (!FINAL) st_shared_f32(m_flush, m);
+            if (FINAL) {
+                row_sum[mt][h] = fmaf(ld_shared_f32(s_flush), factor, row_sum[mt][h]);
+            } else {
+                st_shared_f32(m_flush, m);
+                st_shared_f32(s_flush, fmaf(ld_shared_f32(s_flush), factor, row_sum[mt][h]));
+                row_sum[mt][h] = 0.f;
+            }
 #pragma unroll
             for (int dt = 0; dt < Tr::D_TILES; ++dt)
 #pragma unroll
@@ -363,7 +377,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     float acc_o[M_TILES][D_TILES][4];
     float row_max[M_TILES][2];  // running max of scale_log2 * score (-inf: none yet)
     float row_sum[M_TILES][2];  // this thread's share of the running exp2 sum
-    float row_comp[M_TILES][2];  // its Kahan compensation (common/online_softmax.cuh)
+    float row_comp[M_TILES][2];  // its Kahan compensation (common/online_softmax.cuh; general kernels only)
 #pragma unroll
     for (int mt = 0; mt < M_TILES; ++mt) {
 #pragma unroll
@@ -382,7 +396,10 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
 #pragma unroll 4
         for (int i = 0; i < Tr::OUT_ELEMS; ++i) st_shared_f32(mine + i * Tr::THREADS * 4, 0.f);
 #pragma unroll
-        for (int i = 0; i < M_TILES * 2; ++i) st_shared_f32(mine + (Tr::OUT_ELEMS + i) * Tr::THREADS * 4, -INFINITY);
+        for (int i = 0; i < M_TILES * 2; ++i) {
+            st_shared_f32(mine + (Tr::OUT_ELEMS + i) * Tr::THREADS * 4, -INFINITY);
+            st_shared_f32(mine + (Tr::OUT_ELEMS + M_TILES * 2 + i) * Tr::THREADS * 4, 0.f);
+        }
     }
 
     // ldmatrix lane addresses. Every ldmatrix row this lane addresses has
@@ -407,7 +424,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
         // only, so no barrier.
         if constexpr (TILE_SUMS) {
             if (((kt + 1) & (Tr::FLUSH_TILES - 1)) == 0)
-                flush_output<Tr>(acc_o, row_max, flush_buffer(), tid);
+                flush_output<Tr>(acc_o, row_max, row_sum, flush_buffer(), tid);
         }
         cp_async_wait_all();
         __syncthreads();  // K tile visible; every warp is done with the V buffer
@@ -471,8 +488,8 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
 #pragma unroll
         for (int mt = 0; mt < M_TILES; ++mt) {
             float correction[2];
-            online_softmax_tile<N_TILES, !PLAIN>(acc_s[mt], row_max[mt], row_sum[mt], row_comp[mt], scale_log2,
-                                                 correction);
+            online_softmax_tile<N_TILES, !PLAIN && !TILE_SUMS>(acc_s[mt], row_max[mt], row_sum[mt], row_comp[mt],
+                                                               scale_log2, correction);
             rescale_rows<D_TILES>(acc_o[mt], correction);
         }
 
@@ -511,7 +528,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     }
 
     // The output so far is in the buffer: the last tiles' share joins it.
-    if constexpr (TILE_SUMS) flush_output<Tr, true>(acc_o, row_max, flush_buffer(), tid);
+    if constexpr (TILE_SUMS) flush_output<Tr, true>(acc_o, row_max, row_sum, flush_buffer(), tid);
 
     // ---- epilogue: normalize, stage this warp's rows in its own part of the
     // Q buffer (no other warp reads them), then 16-byte coalesced stores.

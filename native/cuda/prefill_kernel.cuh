@@ -91,12 +91,13 @@ struct Traits {
     static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_ELEMS) * 2;
     static constexpr int STATE_BYTES = 16 * 4;
     static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + STATE_BYTES + 2 * 8 + 2 * BLOCK_M * 4;
-    // TILE_SUMS kernels: after those, per thread its output elements, the
-    // running max at its last flush and its share of the row sums,
-    // element-major ([i][THREADS], no bank conflicts), and a flush every
-    // FLUSH_TILES KV tiles (kPrefillFlushKeys keys at most).
+    // TILE_SUMS kernels: after those, per thread its output elements
+    // (element-major, [i][THREADS]: no bank conflicts), then per row the
+    // running max at its last flush and the row sum; a flush every
+    // FLUSH_TILES KV tiles (kPrefillFlushKeys keys at most). 64.5 KB at
+    // head_dim 256: 162 KB in all, within the A100's 163 KB per block.
     static constexpr int OUT_ELEMS = M_TILES * D_TILES * 4;  // output floats per thread
-    static constexpr int FLUSH_BYTES = (OUT_ELEMS + M_TILES * 4) * THREADS * 4;
+    static constexpr int FLUSH_BYTES = OUT_ELEMS * THREADS * 4 + 2 * BLOCK_M * 4;
     static constexpr int FLUSH_TILES = prefill_flush_tiles(BLOCK_N);
     // K/V tiles load in whole passes of THREADS / CHUNKS rows when that
     // divides (head_dim 32, 64, 128, 256); otherwise (80, 96) chunk by chunk.
@@ -125,36 +126,43 @@ template <> struct ShortTraitsFor<32> { using type = Traits<32, kPrefillShortBlo
 template <> struct ShortTraitsFor<64> { using type = Traits<64, kPrefillShortBlockM, 64, 4, 3>; };
 
 // TILE_SUMS: buf = buf * exp2(m_flush - m) + acc_o, m_flush = m (the running
-// max, log2 units), acc_o = 0, and the same for this thread's share of the
-// row sum; for each of this thread's rows, as the online softmax rescales
-// acc_o and the sum itself. The sum restarts with the output, so the plain
-// f32 adds of one period's tile sums replace the Kahan compensation of the
-// other general kernels (and free its registers). The buffer (shared address
-// `buf`) holds OUT_ELEMS floats, then M_TILES * 2 maxima and as many sums,
-// each [.][THREADS]. A row with no key yet has m = -inf: its factor is taken
-// against 0 (exp2(-inf) = 0, not NaN) and its buffer is 0.
-// FINAL: acc_o = buf * exp2(m_flush - m) + acc_o (and the sum) instead, for
-// the epilogue.
+// max, log2 units), acc_o = 0, and the same for the row sum (summed over the
+// four threads of the row); for each of this thread's rows, as the online
+// softmax rescales acc_o and the sum itself. The sum restarts with the
+// output, so the plain f32 adds of one period's tile sums replace the Kahan
+// compensation of the other general kernels (and free its registers). The
+// buffer (shared address `buf`) holds OUT_ELEMS x THREADS floats, then
+// BLOCK_M maxima and BLOCK_M sums (written by the first thread of a row
+// after all four have read them). A row with no key yet has m = -inf: its
+// factor is taken against 0 (exp2(-inf) = 0, not NaN) and its buffer is 0.
+// FINAL: acc_o = buf * exp2(m_flush - m) + acc_o (the sum in the first
+// thread's share) instead, for the epilogue. Every thread of the warp calls it.
 template <class Tr, bool FINAL = false>
 __device__ __forceinline__ void flush_output(float (&acc_o)[Tr::M_TILES][Tr::D_TILES][4],
                                              const float (&row_max)[Tr::M_TILES][2],
                                              float (&row_sum)[Tr::M_TILES][2], uint32_t buf, int tid) {
     const uint32_t mine = buf + tid * 4;
-    const uint32_t flush_max = mine + Tr::OUT_ELEMS * Tr::THREADS * 4;
-    const uint32_t flush_sum = flush_max + Tr::M_TILES * 2 * Tr::THREADS * 4;
+    const int lane = tid % 32;
+    // This thread's first row: the warp's rows, then lane / 4 (softmax.cuh fragment).
+    const uint32_t row_max_at = buf + Tr::OUT_ELEMS * Tr::THREADS * 4 + ((tid / 32) * Tr::WARP_ROWS + lane / 4) * 4;
+    const uint32_t row_sum_at = row_max_at + Tr::BLOCK_M * 4;
 #pragma unroll
     for (int mt = 0; mt < Tr::M_TILES; ++mt)
 #pragma unroll
         for (int h = 0; h < 2; ++h) {
-            const uint32_t m_flush = flush_max + (mt * 2 + h) * Tr::THREADS * 4;
-            const uint32_t s_flush = flush_sum + (mt * 2 + h) * Tr::THREADS * 4;
+            const int row_offset = (mt * 16 + h * 8) * 4;
             const float m = row_max[mt][h];
-            const float factor = fast_exp2(ld_shared_f32(m_flush) - (m == -INFINITY ? 0.f : m));
+            const float m_flush = ld_shared_f32(row_max_at + row_offset);
+            const float factor = fast_exp2(m_flush - (m == -INFINITY ? 0.f : m));
             if (FINAL) {
-                row_sum[mt][h] = fmaf(ld_shared_f32(s_flush), factor, row_sum[mt][h]);
+                if (lane % 4 == 0) row_sum[mt][h] = fmaf(ld_shared_f32(row_sum_at + row_offset), factor, row_sum[mt][h]);
             } else {
-                st_shared_f32(m_flush, m);
-                st_shared_f32(s_flush, fmaf(ld_shared_f32(s_flush), factor, row_sum[mt][h]));
+                const float sum = fmaf(ld_shared_f32(row_sum_at + row_offset), factor, row_total(row_sum[mt][h]));
+                __syncwarp();  // the row's four threads have read m_flush
+                if (lane % 4 == 0) {
+                    st_shared_f32(row_max_at + row_offset, m);
+                    st_shared_f32(row_sum_at + row_offset, sum);
+                }
                 row_sum[mt][h] = 0.f;
             }
 #pragma unroll
@@ -352,6 +360,11 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
         const RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, mask);
         row_visible[row] = ri.visible;
         if constexpr (!PLAIN) row_first[row] = ri.first;
+        if constexpr (TILE_SUMS) {  // the row's max at the last flush, then its sum
+            const uint32_t row_max_at = flush_buffer() + Tr::OUT_ELEMS * Tr::THREADS * 4 + row * 4;
+            st_shared_f32(row_max_at, -INFINITY);
+            st_shared_f32(row_max_at + BLOCK_M * 4, 0.f);
+        }
     }
 
     // ---- prologue: Q tile and the last visible K tile
@@ -395,11 +408,6 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
         const uint32_t mine = flush_buffer() + tid * 4;
 #pragma unroll 4
         for (int i = 0; i < Tr::OUT_ELEMS; ++i) st_shared_f32(mine + i * Tr::THREADS * 4, 0.f);
-#pragma unroll
-        for (int i = 0; i < M_TILES * 2; ++i) {
-            st_shared_f32(mine + (Tr::OUT_ELEMS + i) * Tr::THREADS * 4, -INFINITY);
-            st_shared_f32(mine + (Tr::OUT_ELEMS + M_TILES * 2 + i) * Tr::THREADS * 4, 0.f);
-        }
     }
 
     // ldmatrix lane addresses. Every ldmatrix row this lane addresses has

@@ -428,8 +428,9 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     for (int kt = num_kv_tiles - 1; kt >= first_tile(); --kt) {
         const int key0 = kt * BLOCK_N;  // first real key of this tile
         // ---- long rows: after every FLUSH_TILES KV tiles, O moves into the
-        // f32 buffer (see the top of this file); this thread's own elements
-        // only, so no barrier.
+        // f32 buffer (see the top of this file); each thread its own
+        // elements, each row's four threads in step (__syncwarp), so no
+        // block barrier.
         if constexpr (TILE_SUMS) {
             if (((kt + 1) & (Tr::FLUSH_TILES - 1)) == 0)
                 flush_output<Tr>(acc_o, row_max, row_sum, flush_buffer(), tid);

@@ -186,6 +186,22 @@ int32_t longest_row(const AttentionArgs& a) {
 template <int HEAD_DIM>
 constexpr bool kHopperHeadDim = HEAD_DIM == 64 || HEAD_DIM == 128 || HEAD_DIM == 256;
 
+// Whether some row may see more than kPrefillPlainMaxKeys keys: the padded
+// kv_len, or with packed host offsets the longest sequence; a sliding window
+// bounds the keys of every row. Such rows take the mma.sync kernel that adds
+// each KV tile's P·V with f32 adds (prefill_kernel.cuh TILE_SUMS).
+bool has_long_rows(const AttentionArgs& a) {
+    // A causal mask closes the window's right side at the query's own key.
+    if (a.window_left >= 0 && (a.window_right >= 0 || a.causal) &&
+        (int64_t)a.window_left + std::max<int32_t>(a.window_right, 0) + 1 <= kPrefillPlainMaxKeys)
+        return false;
+    if (a.kv_len <= kPrefillPlainMaxKeys) return false;
+    if (!a.packed || a.cu_on_device) return true;
+    for (int32_t b = 0; b < a.batch; ++b)
+        if (a.cu_kv[b + 1] - a.cu_kv[b] > kPrefillPlainMaxKeys) return true;
+    return false;
+}
+
 template <int HEAD_DIM, typename T>
 bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceState& device) {
     // A sliding window, a soft cap and the packed layout take the same
@@ -197,6 +213,10 @@ bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceStat
         return false;  // head_dim 32/80/96: mma.sync only
     } else {
         if (tuning.prefill_mma_sync || !prefill_hopper_ready<HEAD_DIM, T>(device)) return false;
+        // The Hopper kernel accumulates P·V on the tensor cores across the
+        // whole row and loses weight on rows past ~2^17 keys (docs/semantics.md,
+        // "Limits"): long rows take it only when PADDEDATTN_PREFILL_HOPPER=1.
+        if (has_long_rows(a)) return tuning.prefill_hopper;
         return tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
     }
 }
@@ -250,6 +270,7 @@ bool large_kernel_params() {
 // The kernel the dispatch chose for one call.
 struct KernelChoice {
     bool hopper, plain, short_tiles;
+    bool tile_sums;  // general mma.sync kernel for long rows (has_long_rows)
 };
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
@@ -258,7 +279,8 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
         if (k.hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
     }
-    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, num_blocks, device, stream);
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, num_blocks, device,
+                                               stream);
 }
 
 // Host lengths of a large batch inside a CUDA-graph capture (common/capture.h):
@@ -325,7 +347,8 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     // both the packed rows (plus a tile) and the grid below 2^31.
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
-    const KernelChoice kernel{hopper, plain, short_tiles};
+    const bool tile_sums = !hopper && !plain && has_long_rows(a);
+    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value

@@ -15,6 +15,18 @@
 // host picks them for every call without those features. Rows is
 // PrefillLargeRows when grid mode reads a large batch's host lengths from
 // the second kernel parameter, else PrefillNoLargeRows.
+//
+// TILE_SUMS kernels (general only, for rows of more than
+// kPrefillPlainMaxKeys keys) move the output accumulator every
+// kPrefillFlushKeys keys into an f32 buffer in shared memory with ordinary
+// (round-to-nearest) f32 arithmetic and restart it from 0: the tensor cores'
+// accumulation does not round to nearest, so adding every 16-key P·V step to
+// a running sum millions of times larger loses ~2^-24 of the weight per step
+// (a quarter of it at 2^26 keys); between flushes the loss stays below
+// 2^-24 per step of one flush period's share (docs/semantics.md, "Limits").
+// The row sums restart with it (flush_output), in place of the Kahan
+// compensation. The buffer costs BLOCK_M x head_dim floats of shared memory
+// (one block per SM instead of two at head_dim 128), which only such rows pay.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +49,14 @@
 namespace pattn {
 namespace cuda {
 namespace prefill_detail {
+
+// KV tiles between two flushes of a TILE_SUMS kernel: a power of two (a mask
+// test in the KV loop) of at most kPrefillFlushKeys keys.
+constexpr int prefill_flush_tiles(int block_n) {
+    int tiles = 1;
+    while (tiles * 2 * block_n <= kPrefillFlushKeys) tiles *= 2;
+    return tiles;
+}
 
 // Rows of a shared-memory tile: head_dim rounded up to a power of two of at
 // least 64 elements, so that the swizzle below has whole groups of 8 chunks
@@ -71,6 +91,14 @@ struct Traits {
     static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_ELEMS) * 2;
     static constexpr int STATE_BYTES = 16 * 4;
     static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + STATE_BYTES + 2 * 8 + 2 * BLOCK_M * 4;
+    // TILE_SUMS kernels: after those, per thread its output elements
+    // (element-major, [i][THREADS]: no bank conflicts), then per row the
+    // running max at its last flush and the row sum; a flush every
+    // FLUSH_TILES KV tiles (kPrefillFlushKeys keys at most). 64.5 KB at
+    // head_dim 256: 162 KB in all, within the A100's 163 KB per block.
+    static constexpr int OUT_ELEMS = M_TILES * D_TILES * 4;  // output floats per thread
+    static constexpr int FLUSH_BYTES = OUT_ELEMS * THREADS * 4 + 2 * BLOCK_M * 4;
+    static constexpr int FLUSH_TILES = prefill_flush_tiles(BLOCK_N);
     // K/V tiles load in whole passes of THREADS / CHUNKS rows when that
     // divides (head_dim 32, 64, 128, 256); otherwise (80, 96) chunk by chunk.
     static constexpr bool WHOLE_LOAD_PASSES = THREADS % CHUNKS == 0 && BLOCK_N % (THREADS / CHUNKS) == 0;
@@ -96,6 +124,61 @@ template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
 template <int HEAD_DIM> struct ShortTraitsFor;
 template <> struct ShortTraitsFor<32> { using type = Traits<32, kPrefillShortBlockM, 64, 4, 3>; };
 template <> struct ShortTraitsFor<64> { using type = Traits<64, kPrefillShortBlockM, 64, 4, 3>; };
+
+// TILE_SUMS: buf = buf * exp2(m_flush - m) + acc_o, m_flush = m (the running
+// max, log2 units), acc_o = 0, and the same for the row sum (summed over the
+// four threads of the row); for each of this thread's rows, as the online
+// softmax rescales acc_o and the sum itself. The sum restarts with the
+// output, so the plain f32 adds of one period's tile sums replace the Kahan
+// compensation of the other general kernels (and free its registers). The
+// buffer (shared address `buf`) holds OUT_ELEMS x THREADS floats, then
+// BLOCK_M maxima and BLOCK_M sums (written by the first thread of a row
+// after all four have read them). A row with no key yet has m = -inf: its
+// factor is taken against 0 (exp2(-inf) = 0, not NaN) and its buffer is 0.
+// FINAL: acc_o = buf * exp2(m_flush - m) + acc_o (the sum in the first
+// thread's share) instead, for the epilogue. Every thread of the warp calls it.
+template <class Tr, bool FINAL = false>
+__device__ __forceinline__ void flush_output(float (&acc_o)[Tr::M_TILES][Tr::D_TILES][4],
+                                             const float (&row_max)[Tr::M_TILES][2],
+                                             float (&row_sum)[Tr::M_TILES][2], uint32_t buf, int tid) {
+    const uint32_t mine = buf + tid * 4;
+    const int lane = tid % 32;
+    // This thread's first row: the warp's rows, then lane / 4 (softmax.cuh fragment).
+    const uint32_t row_max_at = buf + Tr::OUT_ELEMS * Tr::THREADS * 4 + ((tid / 32) * Tr::WARP_ROWS + lane / 4) * 4;
+    const uint32_t row_sum_at = row_max_at + Tr::BLOCK_M * 4;
+#pragma unroll
+    for (int mt = 0; mt < Tr::M_TILES; ++mt)
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int row_offset = (mt * 16 + h * 8) * 4;
+            const float m = row_max[mt][h];
+            const float m_flush = ld_shared_f32(row_max_at + row_offset);
+            const float factor = fast_exp2(m_flush - (m == -INFINITY ? 0.f : m));
+            if (FINAL) {
+                if (lane % 4 == 0) row_sum[mt][h] = fmaf(ld_shared_f32(row_sum_at + row_offset), factor, row_sum[mt][h]);
+            } else {
+                const float sum = fmaf(ld_shared_f32(row_sum_at + row_offset), factor, row_total(row_sum[mt][h]));
+                __syncwarp();  // the row's four threads have read m_flush
+                if (lane % 4 == 0) {
+                    st_shared_f32(row_max_at + row_offset, m);
+                    st_shared_f32(row_sum_at + row_offset, sum);
+                }
+                row_sum[mt][h] = 0.f;
+            }
+#pragma unroll
+            for (int dt = 0; dt < Tr::D_TILES; ++dt)
+#pragma unroll
+                for (int e = 2 * h; e < 2 * h + 2; ++e) {
+                    const uint32_t b = mine + ((mt * Tr::D_TILES + dt) * 4 + e) * Tr::THREADS * 4;
+                    if (FINAL) {
+                        acc_o[mt][dt][e] = fmaf(ld_shared_f32(b), factor, acc_o[mt][dt][e]);
+                    } else {
+                        st_shared_f32(b, fmaf(ld_shared_f32(b), factor, acc_o[mt][dt][e]));
+                        acc_o[mt][dt][e] = 0.f;
+                    }
+                }
+        }
+}
 
 // Element offset of 16-byte chunk `chunk` of row `row` in a [rows][SMEM_ROW]
 // tile. XOR-ing the chunk with row % 8 puts the 8 rows an ldmatrix reads (and
@@ -174,7 +257,7 @@ __device__ __forceinline__ void load_kv_keys(uint32_t smem_base, const PrefillPa
         load_kv_tile<Tr>(smem_base, base + (int64_t)key0 * stride_s, stride_s, rows_valid, tid);
 }
 
-template <class Tr, typename T, bool CAUSAL, bool PLAIN, class Rows>
+template <class Tr, typename T, bool CAUSAL, bool PLAIN, class Rows, bool TILE_SUMS = false>
 __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     prefill_kernel(const __grid_constant__ PrefillParams params, const __grid_constant__ Rows large_rows) {
     constexpr int HEAD_DIM = Tr::HEAD_DIM;
@@ -244,6 +327,13 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     const T** kv_bases = reinterpret_cast<const T**>(smem_aligned + Tr::TILE_BYTES + Tr::STATE_BYTES);
     int32_t* row_visible = reinterpret_cast<int32_t*>(smem_aligned + Tr::TILE_BYTES + Tr::STATE_BYTES + 2 * 8);
     int32_t* row_first = row_visible + BLOCK_M;
+    // TILE_SUMS only (Tr::FLUSH_BYTES), its shared address formed from the
+    // symbol where it is used (a constant), so that nothing about it stays
+    // live across the KV loop.
+    const auto flush_buffer = []() -> uint32_t {
+        const uint32_t base = smem_addr(smem_raw);
+        return base + ((1024 - (base & 1023)) & 1023) + Tr::TILE_BYTES + Tr::STATE_BYTES + 2 * 8 + 2 * BLOCK_M * 4;
+    };
     enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE, S_Q_FIRST, S_KEYS_ALL_FIRST,
            S_FIRST_KV_TILE };
     // A paged cache has no batch stride (k_stride_b steps pages) and starts at key 0.
@@ -270,6 +360,11 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
         const RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, mask);
         row_visible[row] = ri.visible;
         if constexpr (!PLAIN) row_first[row] = ri.first;
+        if constexpr (TILE_SUMS) {  // the row's max at the last flush, then its sum
+            const uint32_t row_max_at = flush_buffer() + Tr::OUT_ELEMS * Tr::THREADS * 4 + row * 4;
+            st_shared_f32(row_max_at, -INFINITY);
+            st_shared_f32(row_max_at + BLOCK_M * 4, 0.f);
+        }
     }
 
     // ---- prologue: Q tile and the last visible K tile
@@ -295,7 +390,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     float acc_o[M_TILES][D_TILES][4];
     float row_max[M_TILES][2];  // running max of scale_log2 * score (-inf: none yet)
     float row_sum[M_TILES][2];  // this thread's share of the running exp2 sum
-    float row_comp[M_TILES][2];  // its Kahan compensation (common/online_softmax.cuh)
+    float row_comp[M_TILES][2];  // its Kahan compensation (common/online_softmax.cuh; general kernels only)
 #pragma unroll
     for (int mt = 0; mt < M_TILES; ++mt) {
 #pragma unroll
@@ -308,6 +403,11 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
             row_sum[mt][h] = 0.f;
             row_comp[mt][h] = 0.f;
         }
+    }
+    if constexpr (TILE_SUMS) {
+        const uint32_t mine = flush_buffer() + tid * 4;
+#pragma unroll 4
+        for (int i = 0; i < Tr::OUT_ELEMS; ++i) st_shared_f32(mine + i * Tr::THREADS * 4, 0.f);
     }
 
     // ldmatrix lane addresses. Every ldmatrix row this lane addresses has
@@ -327,6 +427,14 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     const auto first_tile = [&]() -> int { return PLAIN ? 0 : block_state[S_FIRST_KV_TILE]; };
     for (int kt = num_kv_tiles - 1; kt >= first_tile(); --kt) {
         const int key0 = kt * BLOCK_N;  // first real key of this tile
+        // ---- long rows: after every FLUSH_TILES KV tiles, O moves into the
+        // f32 buffer (see the top of this file); each thread its own
+        // elements, each row's four threads in step (__syncwarp), so no
+        // block barrier.
+        if constexpr (TILE_SUMS) {
+            if (((kt + 1) & (Tr::FLUSH_TILES - 1)) == 0)
+                flush_output<Tr>(acc_o, row_max, row_sum, flush_buffer(), tid);
+        }
         cp_async_wait_all();
         __syncthreads();  // K tile visible; every warp is done with the V buffer
         load_kv_keys<Tr>(smem_addr(v_smem), params, kv_bases[1], params.v_stride_b, params.v_stride_s,
@@ -389,8 +497,8 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
 #pragma unroll
         for (int mt = 0; mt < M_TILES; ++mt) {
             float correction[2];
-            online_softmax_tile<N_TILES, !PLAIN>(acc_s[mt], row_max[mt], row_sum[mt], row_comp[mt], scale_log2,
-                                                 correction);
+            online_softmax_tile<N_TILES, !PLAIN && !TILE_SUMS>(acc_s[mt], row_max[mt], row_sum[mt], row_comp[mt],
+                                                               scale_log2, correction);
             rescale_rows<D_TILES>(acc_o[mt], correction);
         }
 
@@ -425,7 +533,11 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
                 }
             }
         }
+
     }
+
+    // The output so far is in the buffer: the last tiles' share joins it.
+    if constexpr (TILE_SUMS) flush_output<Tr, true>(acc_o, row_max, row_sum, flush_buffer(), tid);
 
     // ---- epilogue: normalize, stage this warp's rows in its own part of the
     // Q buffer (no other warp reads them), then 16-byte coalesced stores.

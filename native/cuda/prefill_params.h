@@ -113,6 +113,13 @@ static_assert(sizeof(PrefillParams) + sizeof(PrefillLargeRows) <= 32000,
 // variants take the general kernels (common/online_softmax.cuh).
 constexpr int32_t kPrefillPlainMaxKeys = 65536;
 
+// Rows of more than kPrefillPlainMaxKeys keys take the general kernel with
+// TILE_SUMS (prefill_kernel.cuh): its output accumulator moves into an f32
+// shared-memory buffer at least every this many keys, so the tensor cores'
+// truncating accumulation loses at most ~2^-24 per 16-key step of one
+// period (2^15 / 16 steps: ~1e-4 of the weight) instead of of the row.
+constexpr int32_t kPrefillFlushKeys = 32768;
+
 // Keys per KV tile at head_dim 128 (a tuning knob: 32, 48 or 64). It sets
 // the size of the score accumulators that live next to the 128-register
 // output accumulator of a 32-row warp: 64 is ~3% faster on long causal rows
@@ -142,10 +149,13 @@ constexpr int64_t kPrefillShortTileMaxRows = 256;
 // `plain`: the kernel without window / soft cap / compensation (see
 // kPrefillPlainMaxKeys); `short_tiles` (plain only): kPrefillShortBlockM
 // rows per tile; `large_rows` (plain only, null otherwise): the rows of a
-// large batch by value (PrefillLargeRows).
+// large batch by value (PrefillLargeRows); `tile_sums` (general only): the
+// kernel that adds each KV tile's P·V to the output with f32 adds, for rows
+// of more than kPrefillPlainMaxKeys keys (prefill_kernel.cuh TILE_SUMS).
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows* large_rows, bool plain,
-                            bool short_tiles, int num_blocks, DeviceState& device, cudaStream_t stream);
+                            bool short_tiles, bool tile_sums, int num_blocks, DeviceState& device,
+                            cudaStream_t stream);
 
 // Packed query rows per block and keys per KV tile of the Hopper kernels
 // (the host builds tiles and work items with these; the kernel traits in

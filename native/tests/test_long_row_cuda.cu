@@ -11,9 +11,15 @@
 // (no tens of GiB through PCIe); V has a trend along the row, so that a
 // kernel that lost or down-weighted the last keys gives a visibly different
 // o. The reference reads the stored bf16 values and accumulates in float64.
-// Checked: per-row relative error of o and absolute error of lse within the
-// documented bf16 bounds, no NaN from the padding. Exits 77 without a GPU or
-// with less than 34 GiB of free device memory.
+// Checked on the kernel the dispatch picks (and on the mma.sync kernel
+// forced): per-row relative error of o and absolute error of lse within the
+// documented bf16 bounds, no NaN from the padding, and the weight the output
+// keeps (o·ref / ref·ref) within kWeightTol of 1, which catches an
+// accumulation that drops part of each key's weight long before the error
+// bound does. The Hopper kernel forced (PADDEDATTN_PREFILL_HOPPER=1) is held
+// to the bounds only up to kHopperMaxKeys keys (docs/semantics.md "Limits");
+// past them its numbers are printed. Exits 77 without a GPU or with less
+// than 34 GiB of free device memory (2^26; less for shorter rows).
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
@@ -37,6 +43,16 @@ int64_t kKvLen = int64_t(1) << 26;
 int32_t kKv = int32_t(kKvLen - 3);
 constexpr int kD = 128, kHq = 4, kQLen = 3;
 constexpr double kOTol = 1.6e-2, kLseTol = 1e-3;  // bf16 bounds of docs/semantics.md
+// |o·ref / ref·ref - 1|: bf16 rounding of o alone moves it by ~1e-5 here.
+// An accumulation that loses ~1.4 * 2^-24 of the weight per 16-key step
+// (measured: 0.9986 kept at 2^18 keys) is off by ~3.5e-4 at 2^16 keys, the
+// longest row that may take it (prefill_params.h kPrefillPlainMaxKeys), and
+// by 1.4e-3 at 2^18; the flush of the long-row kernel keeps it near 1e-4.
+constexpr double kWeightTol = 6e-4;
+// Longest row (real keys) on which the Hopper kernel, which accumulates the
+// whole row on the tensor cores, is held to the bounds: the longest the
+// dispatch gives it by default.
+constexpr int64_t kHopperMaxKeys = 65536;
 
 int failures = 0;
 
@@ -176,7 +192,7 @@ float bf16_to_float(uint16_t h) {
 // Compares `rows` rows of o (bf16, kD each) and lse with the reference rows
 // ref_o / ref_lse.
 void check_rows(const char* what, const uint16_t* o, const float* lse, int rows, const double* ref_o,
-                const double* ref_lse, const int64_t* keys) {
+                const double* ref_lse, const int64_t* keys, bool asserted = true) {
     int bad = 0;
     double worst = 0.0, worst_lse = 0.0, ratio_sum = 0.0;
     for (int r = 0; r < rows; ++r) {
@@ -198,8 +214,17 @@ void check_rows(const char* what, const uint16_t* o, const float* lse, int rows,
         if (!ok) ++bad;
     }
     // o . ref / |ref|^2 below 1: the output lost part of the keys' weight.
-    std::printf("%s: %d rows, worst rel err %.3g (bound %.3g), worst lse err %.3g (bound %.3g), mean o.ref/|ref|^2 %.4f\n",
-                what, rows, worst, kOTol, worst_lse, kLseTol, ratio_sum / rows);
+    const double weight = ratio_sum / rows;
+    std::printf("%s: %d rows, worst rel err %.3g (bound %.3g), worst lse err %.3g (bound %.3g), mean o.ref/|ref|^2 "
+                "%.6f (bound 1 +- %.1g)%s\n",
+                what, rows, worst, kOTol, worst_lse, kLseTol, weight, kWeightTol,
+                asserted ? "" : "  [not asserted: past the documented limit of this kernel]");
+    if (!asserted) return;
+    if (!(std::fabs(weight - 1.0) <= kWeightTol)) {
+        std::fprintf(stderr, "%s: the output keeps %.6f of the keys' weight (bound 1 +- %.1g)\n", what, weight,
+                     kWeightTol);
+        ++failures;
+    }
     if (bad) {
         std::fprintf(stderr, "%s: %d of %d rows differ from the float64 reference\n", what, bad, rows);
         ++failures;
@@ -285,13 +310,16 @@ int main(int argc, char** argv) {
     const int32_t q_lens[1] = {kQLen}, kv_lens[1] = {kKv};
 
     // prefill: 3 queries after a prefix; query i sees keys j <= i + kv - 3.
-    // Once with each kernel family (the default picks the Hopper kernel on
-    // an H200 for rows this long, the mma.sync kernel elsewhere).
-    static const char* const families[2] = {"mma_sync", "hopper"};
+    // With the default choice (rows of more than 65536 keys take the
+    // mma.sync kernel with its f32 flush buffer, prefill_dispatch.cu
+    // has_long_rows; shorter ones the Hopper kernel on an H200), then with
+    // each kernel family forced.
+    static const char* const families[3] = {"", "mma_sync", "hopper"};
     for (const char* family : families) {
         select_prefill_kernel(family);
         char what[32];
-        std::snprintf(what, sizeof what, "prefill (%s)", family);
+        std::snprintf(what, sizeof what, "prefill (%s)", *family ? family : "default");
+        const bool asserted = std::strcmp(family, "hopper") != 0 || kKv <= kHopperMaxKeys;
         const int64_t q_shape[4] = {1, kQLen, kHq, kD}, lse_shape[3] = {1, kQLen, kHq};
         pattn_prefill_params p;
         std::memset(&p, 0, sizeof p);
@@ -319,7 +347,7 @@ int main(int argc, char** argv) {
         CHECK_CUDA(cudaMemcpy(o_host.data(), o, o_host.size() * 2, cudaMemcpyDeviceToHost));
         CHECK_CUDA(cudaMemcpy(lse_host.data(), lse, lse_host.size() * 4, cudaMemcpyDeviceToHost));
         check_rows(what, o_host.data(), lse_host.data(), kQLen * kHq, ref_o.data(), ref_lse.data(),
-                   ref_rows.keys);
+                   ref_rows.keys, asserted);
         cudaEventDestroy(start);
         cudaEventDestroy(stop);
     }

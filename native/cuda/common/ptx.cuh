@@ -60,6 +60,17 @@ __device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], uint32_t add
                  : "r"(addr));
 }
 
+// One f32 from / to shared memory at a 32-bit shared address (what
+// smem_addr returns): no 64-bit generic pointer to keep in registers.
+__device__ __forceinline__ float ld_shared_f32(uint32_t addr) {
+    float x;
+    asm volatile("ld.shared.f32 %0, [%1];\n" : "=f"(x) : "r"(addr) : "memory");
+    return x;
+}
+__device__ __forceinline__ void st_shared_f32(uint32_t addr, float x) {
+    asm volatile("st.shared.f32 [%0], %1;\n" ::"r"(addr), "f"(x) : "memory");
+}
+
 // mma.sync m16n8k16 with f32 accumulators, and packing two floats into the
 // 16-bit pair an A fragment holds.
 template <typename T> struct Mma;

@@ -227,12 +227,8 @@ bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceStat
 bool use_plain_kernel(const AttentionArgs& a, const TuningSwitches& tuning) {
     const bool variant = a.window_left >= 0 || a.window_right >= 0 || a.soft_cap != 0.f;
     if (variant || tuning.prefill_general) return false;
-    if (a.kv_len <= kPrefillPlainMaxKeys) return true;
-    // Packed host offsets: kv_len is the total; the longest sequence decides.
-    if (!a.packed || a.cu_on_device) return false;
-    for (int32_t b = 0; b < a.batch; ++b)
-        if (a.cu_kv[b + 1] - a.cu_kv[b] > kPrefillPlainMaxKeys) return false;
-    return true;
+    // No window here, so has_long_rows is the row-length rule alone.
+    return !has_long_rows(a);
 }
 
 // Short-row tiles (prefill_params.h kPrefillShortBlockM) where head_dim has

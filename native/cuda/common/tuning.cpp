@@ -26,6 +26,12 @@ TuningSwitches read_tuning_switches() {
     t.prefill_small_params = v != nullptr && v[0] == '1';
     v = std::getenv("PADDEDATTN_PREFILL_TALL_TILES");
     t.prefill_tall_tiles = v != nullptr && v[0] == '1';
+    v = std::getenv("PADDEDATTN_DECODE_MMA");
+    t.decode_mma_min_rows = 0;
+    if (v != nullptr && v[0] >= '0' && v[0] <= '9') {
+        const int n = std::atoi(v);
+        t.decode_mma_min_rows = n == 0 ? -1 : (n > 16 ? 16 : n);
+    }
     return t;
 }
 

@@ -42,6 +42,10 @@ struct TuningSwitches {
     // PADDEDATTN_PREFILL_TALL_TILES=1: the plain prefill kernel keeps its
     // 128-row tiles also for short rows (prefill_params.h kPrefillShortBlockM).
     bool prefill_tall_tiles;
+    // PADDEDATTN_DECODE_MMA: unset = 0 (the decode dispatch's own rule,
+    // decode_dispatch.cu), "0" = -1 (the tensor-core decode kernel off),
+    // 1..16 = the fewest rows per KV head that take it.
+    int decode_mma_min_rows;
 };
 
 TuningSwitches read_tuning_switches();

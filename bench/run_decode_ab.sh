@@ -43,7 +43,7 @@ if [[ "${SKIP_MEMCHECK:-0}" != 1 ]]; then
   tests[memcheck_paged]="compute-sanitizer --tool memcheck --error-exitcode 3 $build/test_decode_paged_cuda"
 fi
 for name in "${!tests[@]}"; do
-  ( timeout 150 ${tests[$name]} > "$out/test_$name.log" 2>&1; echo $? > "$out/test_$name.rc" ) &
+  ( timeout "${TEST_TIMEOUT:-90}" ${tests[$name]} > "$out/test_$name.log" 2>&1; echo $? > "$out/test_$name.rc" ) &
 done
 wait
 status=0
@@ -60,7 +60,7 @@ lib="$build/libpaddedattn.so"
 export PYTHONPATH="$repo/bindings/python:$repo/bench/python" PYTHONUNBUFFERED=1
 ncu_cases="${NCU_CASES-b32_16k b1_64k}"
 if [[ -n "$ncu_cases" ]]; then
-  timeout 120 ncu --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats \
+  timeout 60 ncu --section SpeedOfLight --section Occupancy --section WarpStateStats --section LaunchStats \
       --section SchedulerStats -k regex:"decode_(mma|split)_kernel" \
       python3 "$repo/bench/python/profile_decode_cases.py" --lib "$lib" $ncu_cases > "$out/ncu.txt" 2>&1
   grep -E "^  decode_|^case |Duration|DRAM Throughput|Memory Throughput|Compute \(SM\) Throughput|Achieved Occupancy|Theoretical Occupancy|Registers Per|Grid Size|Warp Cycles Per Issued|Issued Warp Per|Block Limit (Registers|Shared)" \
@@ -73,6 +73,9 @@ only=()
 [[ -n "${SUITE_ONLY:-}" ]] && only=(--varlen-only "$SUITE_ONLY")
 OUT="$out" timeout 240 python3 "$repo/bench/python/bench_decode.py" --lib "$lib" --varlen-suite "${only[@]}" \
   > "$out/bench_varlen.log" 2>&1 || status=1
+echo "== suite (default)"
+grep -E "^\| |^device|Error|error" "$out/bench_varlen.log" | head -40
+echo "suite: $(( $(date +%s) - t0 )) s"
 ab="${AB_CASES-b8_4k_q4_d64,b64_8k_q2_28_4,b16_8k,b1_32k,b1_1k}"
 if [[ -n "$ab" ]]; then
   PADDEDATTN_DECODE_MMA=0 timeout 120 python3 "$repo/bench/python/bench_decode.py" --lib "$lib" --varlen-suite \
@@ -80,18 +83,18 @@ if [[ -n "$ab" ]]; then
 fi
 if [[ -n "${SWEEP_1K:-1}" ]]; then
   timeout 60 python3 "$repo/bench/python/bench_decode.py" --lib "$lib" --batches 1 --caches 1024 --sweep --no-flex \
-    --quick --json "$out/bench_b1_1k_sweep.json" --no-json-stdout > "$out/bench_1k.log" 2>&1
+    --variant-cases 1x1024 --quick --json "$out/bench_b1_1k_sweep.json" --no-json-stdout > "$out/bench_1k.log" 2>&1
   python3 - "$out/bench_b1_1k_sweep.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["cases"][0]
 print("b1x1k left-padded: ours %.1f us; splits (auto merge) %s; splits (combine) %s" % (
     r["paddedattn"]["us"], {k: round(v, 1) for k, v in r.get("split_sweep_us", {}).items()},
     {k: round(v, 1) for k, v in r.get("split_sweep_two_kernels_us", {}).items()}))
+grid = sorted(r.get("variant_grid_us", {}).items(), key=lambda kv: kv[1])
+print("b1x1k variants (stages/merge/splits), fastest first:", ", ".join("%s %.1f" % kv for kv in grid[:12]))
 PY
 fi
 echo "== CUDA-core A/B (PADDEDATTN_DECODE_MMA=0, --quick)"
 grep -E "^\| " "$out/bench_ab.log" | cut -d'|' -f2-6
-echo "== suite (default)"
-grep -E "^\| |^device|Error|error" "$out/bench_varlen.log" | head -40
 echo "total: $(( $(date +%s) - t0 )) s"
 exit $status

@@ -20,6 +20,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", default=None)
     ap.add_argument("--stages", default="3,6", help="depths to time at the automatic split count")
+    ap.add_argument("--paged", type=int, default=0, help="also time a paged copy (this page size) at the automatic "
+                    "split count and at each --stages depth")
     ap.add_argument("cases", nargs="+", help="NAME=split,split,...")
     args = ap.parse_args()
     paddedattn.load_library(args.lib)
@@ -46,6 +48,16 @@ def main():
             fn = bd.OursDecode(q, k, v, o, lens, num_splits=n, padding=right)
             res.append("%d %.1f" % (n, bd.time_graph(fn, 20, 15)[0]))
             diff = max(diff, float((o.float() - o_auto.float()).abs().max().item()))
+        if args.paged:
+            kp, vp, table = bd.paged_copy(k, v, args.paged, gen)
+            paged = bd.OursDecode(q, kp, vp, o, lens, page_table=table, padding=right)
+            res.append("paged%d %.1f" % (args.paged, bd.time_graph(paged, 20, 15)[0]))
+            diff = max(diff, float((o.float() - o_auto.float()).abs().max().item()))
+            for st in [x for x in args.stages.split(",") if x]:
+                os.environ["PADDEDATTN_DECODE_STAGES"] = st
+                res.append("paged%d/st%s %.1f" % (args.paged, st, bd.time_graph(paged, 20, 15)[0]))
+                os.environ.pop("PADDEDATTN_DECODE_STAGES", None)
+            del kp, vp, table
         print("sweep %s: %s (max diff %.1e)" % (name, ", ".join(res), diff), flush=True)
         del q, k, v, o, o_auto
         torch.cuda.empty_cache()

@@ -289,7 +289,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
             const int jj = real ? j : key_begin;  // a real key, never padding
             int64_t k_off, v_off;
             if (paged) {
-                // The key's page, loaded one tile ahead (load_pages).
+                // The key's page (load_pages, one tile ahead or just before).
                 const int32_t in_page = slot_of_key(jj, p.page_size, p.page_shift);
                 k_off = static_cast<int64_t>(pages[u]) * p.k_stride_b + in_page * p.k_stride_s;
                 v_off = static_cast<int64_t>(pages[u]) * p.v_stride_b + in_page * p.v_stride_s;
@@ -332,7 +332,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     int stage = 0;       // t % stages
     int prev_stage = stages - 1;  // (t - 1) % stages: refilled after tile t is computed
     for (int t = 0; t < num_tiles; ++t) {
-        if (paged && t + stages - 1 < num_tiles) load_pages(t + stages - 1);
+        if (paged && p.page_prefetch && t + stages - 1 < num_tiles) load_pages(t + stages - 1);
         cp_async_wait_dyn(stages - 2);  // tile t has landed (this thread's part of it)
         const int tile_begin = key_begin + t * TILE;
 
@@ -416,7 +416,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         }
         // Refill the stage read in the previous iteration (all its values are
         // consumed), keeping stages - 1 tiles in flight.
-        if (t + stages - 1 < num_tiles) issue_tile(t + stages - 1, prev_stage);
+        if (t + stages - 1 < num_tiles) {
+            if (paged && !p.page_prefetch) load_pages(t + stages - 1);
+            issue_tile(t + stages - 1, prev_stage);
+        }
         cp_async_commit();
         prev_stage = stage;
         stage = stage + 1 == stages ? 0 : stage + 1;
@@ -585,7 +588,7 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
             const int jj = real ? j : key_begin;
             int64_t k_off, v_off;
             if (paged) {
-                // The key's page, loaded one tile ahead (load_pages).
+                // The key's page (load_pages, one tile ahead or just before).
                 const int32_t in_page = slot_of_key(jj, p.page_size, p.page_shift);
                 k_off = static_cast<int64_t>(pages[u]) * p.k_stride_b + in_page * p.k_stride_s;
                 v_off = static_cast<int64_t>(pages[u]) * p.v_stride_b + in_page * p.v_stride_s;
@@ -641,7 +644,7 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
     int stage = 0;
     int prev_stage = stages - 1;
     for (int t = 0; t < num_tiles; ++t) {
-        if (paged && t + stages - 1 < num_tiles) load_pages(t + stages - 1);
+        if (paged && p.page_prefetch && t + stages - 1 < num_tiles) load_pages(t + stages - 1);
         cp_async_wait_dyn(stages - 2);  // this thread's copies of tile t have landed
         __syncwarp();                   // and those of the other lanes of the warp
         const int tile_begin = key_begin + t * TILE;
@@ -744,7 +747,10 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
         }
         // Refill the stage read in the previous iteration: every lane of the
         // warp has passed this iteration's __syncwarp, so its reads are done.
-        if (t + stages - 1 < num_tiles) issue_tile(t + stages - 1, prev_stage);
+        if (t + stages - 1 < num_tiles) {
+            if (paged && !p.page_prefetch) load_pages(t + stages - 1);
+            issue_tile(t + stages - 1, prev_stage);
+        }
         cp_async_commit();
         prev_stage = stage;
         stage = stage + 1 == stages ? 0 : stage + 1;

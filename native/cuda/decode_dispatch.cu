@@ -242,7 +242,6 @@ pattn_status decode_with_type(const AttentionArgs& a, void* stream_ptr) {
     p.left_padded = a.left_padded ? 1 : 0;
     p.scale_log2 = softmax_scale_log2(a.scale);  // common/online_softmax.cuh
     if (a.page_table) set_page_table(p, a);  // common/paged_kv.cuh
-    p.page_prefetch = tuning.decode_page_prefetch ? 1 : 0;
     p.window_left = a.window_left;
     p.window_span = causal_window_span(a.window_left);
     p.soft_cap_log2 = a.soft_cap * kLog2e;

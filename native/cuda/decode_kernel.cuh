@@ -268,9 +268,10 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
                      k_first * p.v_stride_s + vec_offset;
 
     const int stages = p.stages;
-    // Paged: the page of each step's key for the next tile to copy, loaded
-    // before the tile in front of it is computed (its latency hides there
-    // instead of stalling the copies).
+    // Paged: the page of each step's key of the tile issue_tile copies next
+    // (loaded right before it: loading them one tile ahead, before the
+    // tile in front is computed, measured 1-3 % slower on 8 of 9 shapes,
+    // docs/performance.md Decode).
     int32_t pages[kStepsPerTile];
     auto load_pages = [&](int tile) {
         const int tile_begin = key_begin + tile * TILE;
@@ -289,7 +290,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
             const int jj = real ? j : key_begin;  // a real key, never padding
             int64_t k_off, v_off;
             if (paged) {
-                // The key's page (load_pages, one tile ahead or just before).
+                // The key's page (load_pages).
                 const int32_t in_page = slot_of_key(jj, p.page_size, p.page_shift);
                 k_off = static_cast<int64_t>(pages[u]) * p.k_stride_b + in_page * p.k_stride_s;
                 v_off = static_cast<int64_t>(pages[u]) * p.v_stride_b + in_page * p.v_stride_s;
@@ -332,7 +333,6 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
     int stage = 0;       // t % stages
     int prev_stage = stages - 1;  // (t - 1) % stages: refilled after tile t is computed
     for (int t = 0; t < num_tiles; ++t) {
-        if (paged && p.page_prefetch && t + stages - 1 < num_tiles) load_pages(t + stages - 1);
         cp_async_wait_dyn(stages - 2);  // tile t has landed (this thread's part of it)
         const int tile_begin = key_begin + t * TILE;
 
@@ -417,7 +417,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         // Refill the stage read in the previous iteration (all its values are
         // consumed), keeping stages - 1 tiles in flight.
         if (t + stages - 1 < num_tiles) {
-            if (paged && !p.page_prefetch) load_pages(t + stages - 1);
+            if (paged) load_pages(t + stages - 1);
             issue_tile(t + stages - 1, prev_stage);
         }
         cp_async_commit();
@@ -565,9 +565,10 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
                      k_first * p.v_stride_s + vec_offset;
 
     const int stages = p.stages;
-    // Paged: the page of each step's key for the next tile to copy, loaded
-    // before the tile in front of it is computed (its latency hides there
-    // instead of stalling the copies).
+    // Paged: the page of each step's key of the tile issue_tile copies next
+    // (loaded right before it: loading them one tile ahead, before the
+    // tile in front is computed, measured 1-3 % slower on 8 of 9 shapes,
+    // docs/performance.md Decode).
     int32_t pages[kStepsPerTile];
     auto load_pages = [&](int tile) {
         const int tile_begin = key_begin + tile * TILE;
@@ -588,7 +589,7 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
             const int jj = real ? j : key_begin;
             int64_t k_off, v_off;
             if (paged) {
-                // The key's page (load_pages, one tile ahead or just before).
+                // The key's page (load_pages).
                 const int32_t in_page = slot_of_key(jj, p.page_size, p.page_shift);
                 k_off = static_cast<int64_t>(pages[u]) * p.k_stride_b + in_page * p.k_stride_s;
                 v_off = static_cast<int64_t>(pages[u]) * p.v_stride_b + in_page * p.v_stride_s;
@@ -644,7 +645,6 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
     int stage = 0;
     int prev_stage = stages - 1;
     for (int t = 0; t < num_tiles; ++t) {
-        if (paged && p.page_prefetch && t + stages - 1 < num_tiles) load_pages(t + stages - 1);
         cp_async_wait_dyn(stages - 2);  // this thread's copies of tile t have landed
         __syncwarp();                   // and those of the other lanes of the warp
         const int tile_begin = key_begin + t * TILE;
@@ -748,7 +748,7 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
         // Refill the stage read in the previous iteration: every lane of the
         // warp has passed this iteration's __syncwarp, so its reads are done.
         if (t + stages - 1 < num_tiles) {
-            if (paged && !p.page_prefetch) load_pages(t + stages - 1);
+            if (paged) load_pages(t + stages - 1);
             issue_tile(t + stages - 1, prev_stage);
         }
         cp_async_commit();

@@ -51,8 +51,6 @@ struct DecodeParams : QkvLayout {
     int64_t page_table_stride;
     int32_t page_size, num_pages;
     int32_t page_shift;        // log2(page_size) when it is a power of two, else -1
-    int32_t page_prefetch;     // 1: the page entries of a tile's copies are loaded one tile
-                               // ahead (decode_kernel.cuh load_pages), 0: right before them
 
     // 1: kv_lens is null and row b has param_lens[b] real keys (host
     // lengths, already range-checked).

@@ -36,9 +36,9 @@ struct PageSlot {
     int32_t slot;
 };
 
-// The two halves of page_slot, for kernels that load a key's table entry
-// ahead of the copy that needs it (decode_kernel.cuh: one tile ahead, so the
-// dependent load is off the copy's critical path).
+// The two halves of page_slot, for kernels that load the table entries of
+// a tile's keys together, before computing their addresses
+// (decode_kernel.cuh load_pages).
 __device__ __forceinline__ int32_t page_of_key(const int32_t* row_table, int32_t j, int32_t page_size,
                                                int32_t page_shift, int32_t num_pages) {
     const int32_t entry = page_shift >= 0 ? j >> page_shift : j / page_size;

@@ -32,8 +32,6 @@ TuningSwitches read_tuning_switches() {
         const int n = std::atoi(v);
         t.decode_mma_min_rows = n == 0 ? -1 : (n > 16 ? 16 : n);
     }
-    v = std::getenv("PADDEDATTN_DECODE_PAGE_PREFETCH");
-    t.decode_page_prefetch = !(v != nullptr && v[0] == '0');
     return t;
 }
 

@@ -46,9 +46,6 @@ struct TuningSwitches {
     // decode_dispatch.cu), "0" = -1 (the tensor-core decode kernel off),
     // 1..16 = the fewest rows per KV head that take it.
     int decode_mma_min_rows;
-    // PADDEDATTN_DECODE_PAGE_PREFETCH=0: paged decode loads each tile's page
-    // entries right before its copies instead of one tile ahead.
-    bool decode_page_prefetch;
 };
 
 TuningSwitches read_tuning_switches();

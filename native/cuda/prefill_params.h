@@ -169,10 +169,21 @@ constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64
 template <int HEAD_DIM, typename T>
 bool prefill_hopper_ready(DeviceState& device);
 
+// The KV mainloops of the Hopper kernel (prefill_hopper_kernel.cuh): lock
+// step (the first version, kept for A/B runs), intra-warpgroup overlap of
+// softmax and P V, warp-specialised (producer warpgroup, mbarriers), and
+// warp-specialised with ping-pong of the two consumer warpgroups.
+// PADDEDATTN_PREFILL_HOPPER_MAINLOOP (tuning.h) picks one; -1 = default.
+constexpr int kHopperMainloopLockStep = 0;
+constexpr int kHopperMainloopOverlap = 1;
+constexpr int kHopperMainloopWarpSpecialized = 2;
+constexpr int kHopperMainloopPingPong = 3;
+constexpr int kHopperDefaultMainloop = kHopperMainloopLockStep;
+
 // Launches the Hopper kernel on the tiles / work items of `params`, built
-// with prefill_hopper_block_m rows per tile.
+// with prefill_hopper_block_m rows per tile, with `mainloop` (-1: default).
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, DeviceState& device,
                                    cudaStream_t stream);
 
 }  // namespace cuda

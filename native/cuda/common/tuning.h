@@ -42,6 +42,10 @@ struct TuningSwitches {
     // PADDEDATTN_PREFILL_TALL_TILES=1: the plain prefill kernel keeps its
     // 128-row tiles also for short rows (prefill_params.h kPrefillShortBlockM).
     bool prefill_tall_tiles;
+    // PADDEDATTN_PREFILL_HOPPER_MAINLOOP=0..3: the KV mainloop of the Hopper
+    // prefill kernel (prefill_params.h kHopperMainloop*); -1 when unset or
+    // invalid (the default).
+    int prefill_hopper_mainloop;
 };
 
 TuningSwitches read_tuning_switches();

@@ -43,6 +43,10 @@ for line in open(sys.argv[1], errors="replace"):
             print("regs", m.group(1), "d%s %s causal=%s variants=%s mainloop=%s" % d.groups() if d else name)
             name = None
 EOF
+# the same from the objects: registers, stack (spills land there), per Hopper kernel
+for o in "$B"/CMakeFiles/paddedattn.dir/cuda/prefill_hopper_bf16_hdim*.cu.o; do
+  cuobjdump -res-usage "$o" 2>/dev/null | grep -A1 "prefill_hopper_kernel" | grep -oE "kernelILi[0-9]+E[^L]*Lb[01]ELb[01]ELi[0-9]|REG:[0-9]+|STACK:[0-9]+|LOCAL:[0-9]+" | paste -sd' ' | sed 's/ kernelILi/\nkernelILi/g'
+done
 [ $rc -eq 0 ] || exit 1
 export PADDEDATTN_NATIVE_LIB=$(find "$B" -name libpaddedattn.so | head -1) PYTHONPATH=$PWD/bindings/python
 # A mainloop whose test hangs (a deadlock) or fails is dropped from the timings.

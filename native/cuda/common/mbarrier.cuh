@@ -38,10 +38,10 @@ __device__ __forceinline__ void cp_async_mbarrier_arrive(uint32_t bar) {
 __device__ __forceinline__ void mbarrier_wait(uint32_t bar, uint32_t parity) {
     asm volatile(
         "{\n"
-        ".reg .pred done;\n"
-        "WAIT:\n"
-        "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-        "@!done bra WAIT;\n"
+        ".reg .pred P1;\n"
+        "LAB_WAIT:\n"
+        "mbarrier.try_wait.parity.shared::cta.b64 P1, [%0], %1;\n"
+        "@!P1 bra LAB_WAIT;\n"
         "}\n" ::"r"(bar),
         "r"(parity)
         : "memory");

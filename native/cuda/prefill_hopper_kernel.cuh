@@ -146,8 +146,13 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const T* src, int64_t st
     const uint32_t d0 = dst + tile_offset<ROWS>(row0, chunk);
 #pragma unroll
     for (int pass = 0; pass < ROWS / kRowsPerPass; ++pass) {
-        const bool valid = row0 + pass * kRowsPerPass < rows_valid;
-        cp_async_16(d0 + pass * kRowsPerPass * 128, valid ? g : src, valid);
+        const int row = row0 + pass * kRowsPerPass;
+        const bool valid = row < rows_valid;
+        // A pass of 8k rows keeps row % 8, so the swizzle of row0 holds; 4
+        // rows per pass (128 producer threads at head_dim 256) flip it.
+        const uint32_t d =
+            kRowsPerPass % 8 == 0 ? d0 + pass * kRowsPerPass * 128 : dst + tile_offset<ROWS>(row, chunk);
+        cp_async_16(d, valid ? g : src, valid);
         g += step;
     }
 }

@@ -3,13 +3,16 @@
 // described by matrix descriptors, P fed from registers for O = P V.
 //
 // Block = 128 packed query rows (the host builds the tiles and work items
-// with prefill_hopper_block_m, prefill_params.h) run by two warpgroups of 64
-// rows each, against KV tiles (128 keys; 64 at head_dim 256, where the
-// 128-column f32 output of each thread leaves room for 32 score registers
-// only) visited from the last visible one down; K/V tiles go through a
-// two-stage cp.async pipeline (the next tile loads while this one computes),
-// rows outside the real key range are zero-filled, and only tiles reaching
-// past the keys every row sees are masked (mask_rules.h).
+// with prefill_hopper_block_m, prefill_params.h) run by two consumer
+// warpgroups of 64 rows each, against KV tiles (128 keys; 64 at head_dim
+// 256, where the 128-column f32 output of each thread leaves room for 32
+// score registers only) visited from the last visible one down; K and V
+// each have two shared-memory stages, rows outside the real key range are
+// zero-filled, and only tiles reaching past the keys every row sees are
+// masked (mask_rules.h). How the K/V loads, the two GEMMs and the softmax
+// are scheduled is the mainloop (below, "The KV mainloops"): by default a
+// third, producer warpgroup loads K/V and the consumer warpgroups take
+// turns on the tensor cores.
 //
 // The packed layout (cu_seqlens) runs in every instantiation: its row
 // lookup (prefill_tile.cuh locate_block_tile) happens once per block. The

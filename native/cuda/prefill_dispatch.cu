@@ -231,16 +231,16 @@ bool use_plain_kernel(const AttentionArgs& a, const TuningSwitches& tuning) {
     return !has_long_rows(a);
 }
 
-// Short-row tiles (prefill_params.h kPrefillShortBlockM) at head_dim 32 / 64
-// where no row has more than kPrefillShortTileMaxRows packed query rows
-// (longest query count x GQA group: host lengths or offsets, else the padded
-// length), unless PADDEDATTN_PREFILL_TALL_TILES=1; wherever the head_dim has
-// them with PADDEDATTN_PREFILL_SHORT_TILES=1.
+// Short-row tiles (prefill_params.h kPrefillShortBlockM) at the head_dims of
+// prefill_default_short_tiles where no row has more than
+// kPrefillShortTileMaxQueries queries (host lengths or offsets, else the
+// padded length), unless PADDEDATTN_PREFILL_TALL_TILES=1; wherever the
+// head_dim has them with PADDEDATTN_PREFILL_SHORT_TILES=1.
 template <int HEAD_DIM>
 bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
     if (!prefill_has_short_tiles(HEAD_DIM) || tuning.prefill_tall_tiles) return false;
     if (tuning.prefill_short_tiles) return true;
-    if (HEAD_DIM > 64) return false;
+    if (!prefill_default_short_tiles(HEAD_DIM)) return false;
     int64_t longest = a.packed ? a.max_q_seqlen : a.q_len;
     if (a.packed && !a.cu_on_device) {
         longest = 0;
@@ -249,7 +249,7 @@ bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
         longest = 0;
         for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.q_lens[b]);
     }
-    return longest * (a.num_qo_heads / a.num_kv_heads) <= kPrefillShortTileMaxRows;
+    return longest <= kPrefillShortTileMaxQueries;
 }
 
 // Whether kernels may take more than 4 KB of parameters: built with CUDA

@@ -137,12 +137,18 @@ constexpr int prefill_block_n(int head_dim) { return head_dim == 128 ? PATTN_PRE
 // Short-row tiles of the plain mma.sync kernel (head_dim 32 to 128): 64
 // query rows per block (16 per warp), so that rows shorter than a 128-row
 // tile waste less of it on padding and more, smaller blocks share an SM
-// (prefill_kernel.cuh ShortTraitsFor). The dispatch takes them at head_dim
-// 32 and 64 where every row's packed query rows (queries x GQA group) are at
-// most kPrefillShortTileMaxRows (prefill_dispatch.cu use_short_tiles).
+// (prefill_kernel.cuh ShortTraitsFor). The dispatch takes them at the
+// head_dims of prefill_default_short_tiles where no row has more than
+// kPrefillShortTileMaxQueries queries (prefill_dispatch.cu use_short_tiles):
+// on the H200 they were 1.03-1.14x the 128-row tiles on every such case
+// measured at head_dim 64 and 128 (GQA 4 and 7 included, rows up to 1024),
+// but 0.79x at head_dim 96 (docs/performance.md, "Short rows").
 constexpr bool prefill_has_short_tiles(int head_dim) { return head_dim <= 128; }
+constexpr bool prefill_default_short_tiles(int head_dim) {
+    return head_dim == 32 || head_dim == 64 || head_dim == 128;
+}
 constexpr int kPrefillShortBlockM = 64;
-constexpr int64_t kPrefillShortTileMaxRows = 256;
+constexpr int64_t kPrefillShortTileMaxQueries = 1024;
 
 // Defined once per (head_dim, element type, causal) in the instantiation
 // files; launches the kernel on `stream` (the device of `device`, current)

@@ -465,7 +465,8 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     // With chunk = 2 * step + c (c in {0, 1}), (chunk ^ x) = 2 * step ^ (c ^ x);
     // rows are >= 128-byte aligned, so the address of k16 step `step` is the
     // step-0 address XOR (step << 5): one instruction, no extra registers.
-    // (K, V) slots are whole KB apart, so a slot's offset adds after the XOR.
+    // (K, V) slots are whole KB apart, so adding a slot's offset commutes
+    // with that XOR.
     const int lane_xor = lane & 7;
     const uint32_t q_lane = smem_addr(q_smem) + (warp_row0 + (lane % 16)) * SMEM_ROW * 2 +
                             (((lane / 16) ^ lane_xor) << 4);

@@ -231,13 +231,16 @@ bool use_plain_kernel(const AttentionArgs& a, const TuningSwitches& tuning) {
     return !has_long_rows(a);
 }
 
-// Short-row tiles (prefill_params.h kPrefillShortBlockM) where head_dim has
-// them and no row has more than kPrefillShortTileMaxRows packed query rows
-// (longest query count x GQA group: host lengths or offsets, else the padded
-// length), unless PADDEDATTN_PREFILL_TALL_TILES=1.
+// Short-row tiles (prefill_params.h kPrefillShortBlockM) at the head_dims of
+// prefill_default_short_tiles where no row has more than
+// kPrefillShortTileMaxQueries queries (host lengths or offsets, else the
+// padded length), unless PADDEDATTN_PREFILL_TALL_TILES=1; wherever the
+// head_dim has them with PADDEDATTN_PREFILL_SHORT_TILES=1.
 template <int HEAD_DIM>
 bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
     if (!prefill_has_short_tiles(HEAD_DIM) || tuning.prefill_tall_tiles) return false;
+    if (tuning.prefill_short_tiles) return true;
+    if (!prefill_default_short_tiles(HEAD_DIM)) return false;
     int64_t longest = a.packed ? a.max_q_seqlen : a.q_len;
     if (a.packed && !a.cu_on_device) {
         longest = 0;
@@ -246,7 +249,7 @@ bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
         longest = 0;
         for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.q_lens[b]);
     }
-    return longest * (a.num_qo_heads / a.num_kv_heads) <= kPrefillShortTileMaxRows;
+    return longest <= kPrefillShortTileMaxQueries;
 }
 
 // Whether kernels may take more than 4 KB of parameters: built with CUDA
@@ -266,7 +269,8 @@ bool large_kernel_params() {
 // The kernel the dispatch chose for one call.
 struct KernelChoice {
     bool hopper, plain, short_tiles;
-    bool tile_sums;  // general mma.sync kernel for long rows (has_long_rows)
+    bool tile_sums;       // general mma.sync kernel for long rows (has_long_rows)
+    bool single_stage;    // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
     int hopper_mainloop;  // PADDEDATTN_PREFILL_HOPPER_MAINLOOP, -1 = default
 };
 
@@ -274,10 +278,11 @@ template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* large_rows, int num_blocks,
                              KernelChoice k, DeviceState& device, cudaStream_t stream) {
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
-        if (k.hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, device, stream);
+        if (k.hopper)
+            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, device, stream);
     }
-    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, num_blocks, device,
-                                               stream);
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
+                                               num_blocks, device, stream);
 }
 
 // Host lengths of a large batch inside a CUDA-graph capture (common/capture.h):
@@ -345,7 +350,8 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
     const bool tile_sums = !hopper && !plain && has_long_rows(a);
-    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, tuning.prefill_hopper_mainloop};
+    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage,
+                              tuning.prefill_hopper_mainloop};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value

@@ -306,7 +306,8 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
                 const int row = ctid / kChunks + pass * kRowsPerPass;
                 RowInfo ri = row_info(p0 + row, group, kv_head, ext, params.left_padded, CAUSAL);
                 bool valid = ri.real && (p0 + row) < p_end;
-                const T* g = q_base + (valid ? ri.position * params.q_stride_s + ri.head * params.q_stride_h : 0) + chunk * 8;
+                const T* g = q_base + (valid ? ri.position * params.q_stride_s + ri.head * params.q_stride_h : 0) +
+                             chunk * 8;
                 cp_async_16(q_smem + tile_offset<kBlockM>(row, chunk), g, valid);
             }
             if constexpr (!kWs) {

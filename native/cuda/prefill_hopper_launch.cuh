@@ -23,9 +23,10 @@ bool ready_on_device(DeviceState& device) {
     bool ok = false;
     if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false, kHopperMainloopLockStep>) == cudaSuccess &&
+        constexpr int ml = kHopperMainloopLockStep;
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false, ml>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false, kHopperMainloopLockStep>) == cudaSuccess &&
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false, ml>) == cudaSuccess &&
             attr.sharedSizeBytes > 0)
             ok = true;
     }

@@ -269,15 +269,17 @@ bool large_kernel_params() {
 // The kernel the dispatch chose for one call.
 struct KernelChoice {
     bool hopper, plain, short_tiles;
-    bool tile_sums;     // general mma.sync kernel for long rows (has_long_rows)
-    bool single_stage;  // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
+    bool tile_sums;       // general mma.sync kernel for long rows (has_long_rows)
+    bool single_stage;    // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
+    int hopper_mainloop;  // PADDEDATTN_PREFILL_HOPPER_MAINLOOP, -1 = default
 };
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* large_rows, int num_blocks,
                              KernelChoice k, DeviceState& device, cudaStream_t stream) {
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
-        if (k.hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+        if (k.hopper)
+            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, device, stream);
     }
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
                                                num_blocks, device, stream);
@@ -348,7 +350,8 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
     const bool tile_sums = !hopper && !plain && has_long_rows(a);
-    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage};
+    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage,
+                              tuning.prefill_hopper_mainloop};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value

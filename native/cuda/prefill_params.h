@@ -178,10 +178,24 @@ constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64
 template <int HEAD_DIM, typename T>
 bool prefill_hopper_ready(DeviceState& device);
 
+// The KV mainloops of the Hopper kernel (prefill_hopper_kernel.cuh): lock
+// step (the first version, kept for A/B runs), intra-warpgroup overlap of
+// softmax and P V, warp-specialised (producer warpgroup, mbarriers), and
+// warp-specialised with ping-pong of the two consumer warpgroups.
+// PADDEDATTN_PREFILL_HOPPER_MAINLOOP (tuning.h) picks one; -1 = default.
+// Ping-pong is the default: 1.12-1.18x lock step on the 16k rows, 1.08-1.17x
+// on b4 s8192, b16 s2048 and d256 b8 s4096; the overlap alone measured no
+// gain (docs/performance.md, "Hopper mainloops").
+constexpr int kHopperMainloopLockStep = 0;
+constexpr int kHopperMainloopOverlap = 1;
+constexpr int kHopperMainloopWarpSpecialized = 2;
+constexpr int kHopperMainloopPingPong = 3;
+constexpr int kHopperDefaultMainloop = kHopperMainloopPingPong;
+
 // Launches the Hopper kernel on the tiles / work items of `params`, built
-// with prefill_hopper_block_m rows per tile.
+// with prefill_hopper_block_m rows per tile, with `mainloop` (-1: default).
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, DeviceState& device,
                                    cudaStream_t stream);
 
 }  // namespace cuda

@@ -30,6 +30,8 @@ TuningSwitches read_tuning_switches() {
     t.prefill_single_stage = v != nullptr && v[0] == '1';
     v = std::getenv("PADDEDATTN_PREFILL_SHORT_TILES");
     t.prefill_short_tiles = v != nullptr && v[0] == '1';
+    v = std::getenv("PADDEDATTN_PREFILL_HOPPER_MAINLOOP");
+    t.prefill_hopper_mainloop = (v == nullptr || v[0] < '0' || v[0] > '3' || v[1] != '\0') ? -1 : v[0] - '0';
     return t;
 }
 

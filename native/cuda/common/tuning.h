@@ -50,6 +50,10 @@ struct TuningSwitches {
     // 64-row tiles wherever the head_dim has them (32 to 128), whatever the
     // row lengths (loses to PADDEDATTN_PREFILL_TALL_TILES=1).
     bool prefill_short_tiles;
+    // PADDEDATTN_PREFILL_HOPPER_MAINLOOP=0..3: the KV mainloop of the Hopper
+    // prefill kernel (prefill_params.h kHopperMainloop*); -1 when unset or
+    // invalid (the default).
+    int prefill_hopper_mainloop;
 };
 
 TuningSwitches read_tuning_switches();

@@ -42,6 +42,11 @@ struct TuningSwitches {
     // PADDEDATTN_PREFILL_TALL_TILES=1: the plain prefill kernel keeps its
     // 128-row tiles also for short rows (prefill_params.h kPrefillShortBlockM).
     bool prefill_tall_tiles;
+    // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
+    // kernel parameters go in a host-built work list of query tiles (sorted
+    // by cost, prefill_work_list.h) instead of being copied to the device
+    // for the grid that device lengths take, for A/B runs.
+    bool prefill_work_list;
 };
 
 TuningSwitches read_tuning_switches();

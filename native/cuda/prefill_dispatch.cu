@@ -39,13 +39,21 @@ namespace {
 void fill_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q, int32_t* row_kv) {
     thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB: off the caller's stack
     thread_local PlanScratch scratch;
+    p.param_rows = a.batch;
+    // prefill_rows.h: where one array holds both lengths (the work is then
+    // L^2) a counting sort by length that writes the lengths as it goes,
+    // else an order by the work itself.
+    if (a.q_lens != nullptr && a.kv_lens == a.q_lens &&
+        order_rows_by_length(a.q_lens, a.batch, a.longest_q, row_batch, scratch, row_q)) {
+        std::memcpy(row_kv, row_q, sizeof(int32_t) * static_cast<size_t>(a.batch));
+        return;
+    }
     for (int32_t b = 0; b < a.batch; ++b) {
         const int64_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
         const int64_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
         work[b] = row_work(qv, kv, a.causal);
     }
-    order_rows_by_work(work, a.batch, row_batch, scratch);  // prefill_rows.h
-    p.param_rows = a.batch;
+    order_rows_by_work(work, a.batch, row_batch, scratch);
     for (int32_t r = 0; r < a.batch; ++r) {
         const int32_t b = row_batch[r];
         row_q[r] = a.q_lens ? a.q_lens[b] : a.q_len;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -34,42 +35,53 @@ inline int64_t row_work(int64_t qv, int64_t kv, bool causal) {
 // that planning a call allocates nothing once they have grown.
 struct PlanScratch {
     std::vector<uint64_t> keys;
-    std::vector<int32_t> other;
     std::vector<int32_t> counts;
 };
 
 // order[0..n) = 0..n-1 sorted by work, most first, rows of equal work in
 // index order: the order std::stable_sort with `work[x] > work[y]` gives,
-// by a least-significant-digit radix sort (stable) over just the bits the
-// largest work needs, at most 8 bits per pass, and no pass at all when the
-// rows are in order already (equal lengths). Work values are >= 0.
+// by a least-significant-digit radix sort (stable) of (largest - work, row)
+// packed into one 64-bit word, over just the bits the largest work needs
+// (at most 8 per pass: 2 passes for rows of up to 32 tokens), and no pass at
+// all when the rows are in order already (equal lengths). Work values are
+// >= 0 and below 2^52 (validate.cpp bounds the lengths by 2^26).
 inline void order_rows_by_work(const int64_t* work, int32_t n, int32_t* order, PlanScratch& s) {
     int64_t largest = 0;
     bool sorted = true;
     for (int32_t b = 0; b < n; ++b) {
-        order[b] = b;
         largest = work[b] > largest ? work[b] : largest;
         sorted = sorted && (b == 0 || work[b] <= work[b - 1]);
     }
-    if (sorted || n < 2) return;
+    if (sorted || n < 2) {
+        for (int32_t b = 0; b < n; ++b) order[b] = b;
+        return;
+    }
+    int row_bits = 1;
+    while ((int64_t(1) << row_bits) < n) ++row_bits;
     int bits = 0;
     while (bits < 63 && (static_cast<uint64_t>(largest) >> bits) != 0) ++bits;
+    if (bits + row_bits > 64) {  // not for the batches of the kernel parameters (<= 2048 rows)
+        for (int32_t b = 0; b < n; ++b) order[b] = b;
+        std::stable_sort(order, order + n, [&](int32_t x, int32_t y) { return work[x] > work[y]; });
+        return;
+    }
     const int passes = (bits + 7) / 8;
     const int digit_bits = (bits + passes - 1) / passes;
     const uint32_t buckets = 1u << digit_bits;
     const uint64_t mask = buckets - 1;
-    s.keys.resize(n);
-    s.other.resize(n);
+    s.keys.resize(2 * static_cast<size_t>(n));
     s.counts.resize(buckets);
-    // Ascending on largest - work is descending on work.
-    for (int32_t b = 0; b < n; ++b) s.keys[b] = static_cast<uint64_t>(largest - work[b]);
-    int32_t* from = order;
-    int32_t* to = s.other.data();
+    uint64_t* from = s.keys.data();
+    uint64_t* to = from + n;
+    // Ascending on largest - work is descending on work; the row in the low
+    // bits rides along.
+    for (int32_t b = 0; b < n; ++b)
+        from[b] = (static_cast<uint64_t>(largest - work[b]) << row_bits) | static_cast<uint64_t>(b);
+    int32_t* count = s.counts.data();
     for (int pass = 0; pass < passes; ++pass) {
-        const int shift = pass * digit_bits;
-        int32_t* count = s.counts.data();
+        const int shift = row_bits + pass * digit_bits;
         for (uint32_t d = 0; d < buckets; ++d) count[d] = 0;
-        for (int32_t r = 0; r < n; ++r) ++count[(s.keys[from[r]] >> shift) & mask];
+        for (int32_t r = 0; r < n; ++r) ++count[(from[r] >> shift) & mask];
         int32_t running = 0;
         for (uint32_t d = 0; d < buckets; ++d) {
             const int32_t c = count[d];
@@ -77,15 +89,46 @@ inline void order_rows_by_work(const int64_t* work, int32_t n, int32_t* order, P
             running += c;
         }
         for (int32_t r = 0; r < n; ++r) {
-            const int32_t b = from[r];
-            to[count[(s.keys[b] >> shift) & mask]++] = b;
+            const uint64_t x = from[r];
+            to[count[(x >> shift) & mask]++] = x;
         }
-        int32_t* t = from;
+        uint64_t* t = from;
         from = to;
         to = t;
     }
-    if (from != order)
-        for (int32_t r = 0; r < n; ++r) order[r] = from[r];
+    const uint64_t row_mask = (uint64_t(1) << row_bits) - 1;
+    for (int32_t r = 0; r < n; ++r) order[r] = static_cast<int32_t>(from[r] & row_mask);
+}
+
+// The same order where a row's work grows strictly with one length per row
+// (query and key lengths one array: causal or not, the work is L^2): a
+// counting sort by length, longest first, rows of one length in index
+// order, in two passes over the rows. `longest` bounds the lengths; false
+// (nothing written) when its buckets would outnumber the rows by far.
+// `sorted_len` (optional) receives len[order[r]] at r.
+inline bool order_rows_by_length(const int32_t* len, int32_t n, int32_t longest, int32_t* order, PlanScratch& s,
+                                 int32_t* sorted_len = nullptr) {
+    if (longest < 0 || static_cast<int64_t>(longest) > 4 * static_cast<int64_t>(n) + 64) return false;
+    s.counts.assign(static_cast<size_t>(longest) + 1, 0);
+    int32_t* count = s.counts.data();
+    for (int32_t b = 0; b < n; ++b) ++count[len[b]];
+    int32_t running = 0;
+    for (int32_t l = longest; l >= 0; --l) {  // the longest rows first
+        const int32_t c = count[l];
+        count[l] = running;
+        running += c;
+    }
+    if (sorted_len == nullptr) {
+        for (int32_t b = 0; b < n; ++b) order[count[len[b]]++] = b;
+        return true;
+    }
+    for (int32_t b = 0; b < n; ++b) {
+        const int32_t l = len[b];
+        const int32_t r = count[l]++;
+        order[r] = b;
+        sorted_len[r] = l;
+    }
+    return true;
 }
 
 // The number of KV tiles of `block_n` keys that query tile t (packed rows

@@ -1,6 +1,7 @@
 // Host-side prefill planning (native/cuda/prefill_rows.h), without a GPU:
 //  - order_rows_by_work against std::stable_sort (most work first, ties in
-//    index order) on random, tied, sorted, reversed and huge work values;
+//    index order) on random, tied, sorted, reversed and huge work values,
+//    and order_rows_by_length (one array for both lengths) likewise;
 //  - the work list against a naive construction written here from the mask
 //    rules of docs/semantics.md (brute force over every query and key of a
 //    tile): odd lengths, 0 and full rows, GQA groups 1 / 3 / 4, left and
@@ -52,6 +53,33 @@ void test_order(std::mt19937_64& rng) {
             std::stable_sort(expected.begin(), expected.end(), [&](int32_t x, int32_t y) { return work[x] > work[y]; });
             pattn::cuda::order_rows_by_work(work.data(), n, got.data(), scratch);
             CHECK(got == expected, "order_rows_by_work n=%d kind=%d differs from std::stable_sort", n, kind);
+        }
+    }
+}
+
+// By length (one array for both lengths: the work is L^2, causal or not):
+// the same order as std::stable_sort by that work, and the lengths written
+// alongside; refused when the lengths' range dwarfs the batch.
+void test_order_by_length(std::mt19937_64& rng) {
+    pattn::cuda::PlanScratch scratch;
+    const int sizes[] = {0, 1, 2, 5, 64, 255, 256, 2048};
+    for (int n : sizes) {
+        for (int longest : {0, 1, 32, 300, 8191}) {
+            std::vector<int32_t> len(n);
+            for (int b = 0; b < n; ++b) len[b] = static_cast<int32_t>(rng() % (longest + 1));
+            std::vector<int64_t> work(n);
+            for (int b = 0; b < n; ++b) work[b] = pattn::cuda::row_work(len[b], len[b], (b + n) % 2 == 0);
+            std::vector<int32_t> expected(n), got(n, -1), got_len(n, -1);
+            for (int b = 0; b < n; ++b) expected[b] = b;
+            std::stable_sort(expected.begin(), expected.end(), [&](int32_t x, int32_t y) { return work[x] > work[y]; });
+            const bool done = pattn::cuda::order_rows_by_length(len.data(), n, longest, got.data(), scratch, got_len.data());
+            const bool expect_done = longest <= 4 * n + 64;
+            CHECK(done == expect_done, "order_rows_by_length n=%d longest=%d: done %d", n, longest, done);
+            if (!done) continue;
+            CHECK(got == expected, "order_rows_by_length n=%d longest=%d differs from std::stable_sort", n, longest);
+            bool lens_ok = true;
+            for (int r = 0; r < n; ++r) lens_ok = lens_ok && got_len[r] == len[expected[r]];
+            CHECK(lens_ok, "order_rows_by_length n=%d longest=%d: lengths written out of order", n, longest);
         }
     }
 }
@@ -174,6 +202,7 @@ void test_work_list(const Case& c, std::mt19937_64& rng) {
 int main() {
     std::mt19937_64 rng(20261204u);
     test_order(rng);
+    test_order_by_length(rng);
     const int tiles[3][2] = {{64, 64}, {128, 48}, {128, 128}};
     const int windows[4][2] = {{-1, -1}, {5, -1}, {3, 2}, {-1, 7}};
     const int groups[3][2] = {{2, 2}, {6, 2}, {4, 1}};

@@ -67,12 +67,20 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batc
 void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q,
                             int32_t* row_kv) {
     thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB: off the caller's stack
+    thread_local int32_t length[kPrefillLargeParamRows];
     thread_local PlanScratch scratch;
-    for (int32_t b = 0; b < a.batch; ++b) {
-        const RowExtent ext = host_row_extent(a, b);
-        work[b] = row_work(ext.qv, ext.kv, a.causal);
+    bool ordered = false;
+    if (a.cu_kv == a.cu_q) {  // one length per sequence: by length (prefill_rows.h)
+        for (int32_t b = 0; b < a.batch; ++b) length[b] = a.cu_q[b + 1] - a.cu_q[b];
+        ordered = order_rows_by_length(length, a.batch, a.longest_q, row_batch, scratch);
     }
-    order_rows_by_work(work, a.batch, row_batch, scratch);
+    if (!ordered) {
+        for (int32_t b = 0; b < a.batch; ++b) {
+            const RowExtent ext = host_row_extent(a, b);
+            work[b] = row_work(ext.qv, ext.kv, a.causal);
+        }
+        order_rows_by_work(work, a.batch, row_batch, scratch);
+    }
     p.param_rows = a.batch;
     std::memcpy(row_q, a.cu_q, sizeof(int32_t) * (static_cast<size_t>(a.batch) + 1));
     std::memcpy(row_kv, a.cu_kv, sizeof(int32_t) * (static_cast<size_t>(a.batch) + 1));

@@ -156,18 +156,21 @@ bool use_plain_kernel(const AttentionArgs& a, const TuningSwitches& tuning) {
     return !has_long_rows(a);
 }
 
-// Short-row tiles (prefill_params.h kPrefillShortBlockM) where head_dim has
-// them and no row has more than kPrefillShortTileMaxRows packed query rows
-// (longest query count x GQA group: host lengths or offsets, else the padded
-// length), unless PADDEDATTN_PREFILL_TALL_TILES=1.
+// Short-row tiles (prefill_params.h kPrefillShortBlockM) at the head_dims of
+// prefill_default_short_tiles where no row has more than
+// kPrefillShortTileMaxQueries queries (host lengths or offsets, else the
+// padded length), unless PADDEDATTN_PREFILL_TALL_TILES=1; wherever the
+// head_dim has them with PADDEDATTN_PREFILL_SHORT_TILES=1.
 template <int HEAD_DIM>
 bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
     if (!prefill_has_short_tiles(HEAD_DIM) || tuning.prefill_tall_tiles) return false;
+    if (tuning.prefill_short_tiles) return true;
+    if (!prefill_default_short_tiles(HEAD_DIM)) return false;
     // The longest query count: host lengths / offsets read once by
     // validate.cpp (AttentionArgs longest_q), else the padded q_len (device
     // offsets: max_q_seqlen).
     const int64_t longest = a.packed && a.cu_on_device ? a.max_q_seqlen : a.longest_q;
-    return longest * (a.num_qo_heads / a.num_kv_heads) <= kPrefillShortTileMaxRows;
+    return longest <= kPrefillShortTileMaxQueries;
 }
 
 // Whether kernels may take more than 4 KB of parameters: built with CUDA
@@ -187,7 +190,8 @@ bool large_kernel_params() {
 // The kernel the dispatch chose for one call.
 struct KernelChoice {
     bool hopper, plain, short_tiles;
-    bool tile_sums;  // general mma.sync kernel for long rows (has_long_rows)
+    bool tile_sums;     // general mma.sync kernel for long rows (has_long_rows)
+    bool single_stage;  // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
 };
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
@@ -196,8 +200,8 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
         if (k.hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
     }
-    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, num_blocks, device,
-                                               stream);
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
+                                               num_blocks, device, stream);
 }
 
 // Host lengths (or host packed offsets) that do not fit in the kernel
@@ -317,7 +321,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
     const bool tile_sums = !hopper && !plain && has_long_rows(a);
-    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums};
+    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value

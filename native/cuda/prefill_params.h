@@ -134,14 +134,21 @@ constexpr int32_t kPrefillFlushKeys = 32768;
 constexpr int prefill_block_m(int head_dim) { return head_dim == 256 ? 64 : 128; }
 constexpr int prefill_block_n(int head_dim) { return head_dim == 128 ? PATTN_PREFILL_D128_BLOCK_N : 64; }
 
-// Short-row tiles of the plain mma.sync kernel (head_dim 32 and 64): 64
-// query rows per block (16 per warp) where every row's packed query rows
-// (queries x GQA group) are at most kPrefillShortTileMaxRows, so that rows
-// shorter than a 128-row tile waste less of it on padding and more, smaller
-// blocks share an SM (prefill_kernel.cuh ShortTraitsFor).
-constexpr bool prefill_has_short_tiles(int head_dim) { return head_dim <= 64; }
+// Short-row tiles of the plain mma.sync kernel (head_dim 32 to 128): 64
+// query rows per block (16 per warp), so that rows shorter than a 128-row
+// tile waste less of it on padding and more, smaller blocks share an SM
+// (prefill_kernel.cuh ShortTraitsFor). The dispatch takes them at the
+// head_dims of prefill_default_short_tiles where no row has more than
+// kPrefillShortTileMaxQueries queries (prefill_dispatch.cu use_short_tiles):
+// on the H200 they were 1.03-1.14x the 128-row tiles on every such case
+// measured at head_dim 64 and 128 (GQA 4 and 7 included, rows up to 1024),
+// but 0.79x at head_dim 96 (docs/performance.md, "Short rows").
+constexpr bool prefill_has_short_tiles(int head_dim) { return head_dim <= 128; }
+constexpr bool prefill_default_short_tiles(int head_dim) {
+    return head_dim == 32 || head_dim == 64 || head_dim == 128;
+}
 constexpr int kPrefillShortBlockM = 64;
-constexpr int64_t kPrefillShortTileMaxRows = 256;
+constexpr int64_t kPrefillShortTileMaxQueries = 1024;
 
 // Defined once per (head_dim, element type, causal) in the instantiation
 // files; launches the kernel on `stream` (the device of `device`, current)
@@ -151,10 +158,12 @@ constexpr int64_t kPrefillShortTileMaxRows = 256;
 // rows per tile; `large_rows` (plain only, null otherwise): the rows of a
 // large batch by value (PrefillLargeRows); `tile_sums` (general only): the
 // kernel that adds each KV tile's P·V to the output with f32 adds, for rows
-// of more than kPrefillPlainMaxKeys keys (prefill_kernel.cuh TILE_SUMS).
+// of more than kPrefillPlainMaxKeys keys (prefill_kernel.cuh TILE_SUMS);
+// `single_stage` (plain only): one K and one V buffer instead of the staged
+// (K, V) slots (prefill_kernel.cuh Traits::KV_STAGES), for A/B runs.
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows* large_rows, bool plain,
-                            bool short_tiles, bool tile_sums, int num_blocks, DeviceState& device,
+                            bool short_tiles, bool tile_sums, bool single_stage, int num_blocks, DeviceState& device,
                             cudaStream_t stream);
 
 // Packed query rows per block and keys per KV tile of the Hopper kernels

@@ -278,9 +278,9 @@ int main(void) {
     set_env("PADDEDATTN_PREFILL_SMALL_PARAMS", NULL);
     set_env("PADDEDATTN_PREFILL_WORK_LIST", NULL);
 
-    /* Short-row tiles (64 query rows, head_dim 32 / 64, every row at most 256
-       packed query rows): lengths around the tile edges, GQA groups 1, 2, 4
-       (64 x 4 = 256 is the largest short case), q_len != kv_len, every mask. */
+    /* Short-row tiles (64 query rows; the default at head_dim 32 / 64 / 128
+       for rows of at most 1024 queries): lengths around the tile edges, GQA
+       groups 1, 2, 4, q_len != kv_len, every mask. */
     {
         static const pattn_mask_mode modes[4] = {PATTN_MASK_PADDED, PATTN_MASK_CAUSAL_PADDED_LEFT,
                                                  PATTN_MASK_CAUSAL_PADDED_RIGHT, PATTN_MASK_PADDED_LEFT};

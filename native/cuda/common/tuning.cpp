@@ -28,10 +28,14 @@ const char* value_of(const char* entry, const char* name, size_t name_length) {
 // "PADDEDATTN_" cost one comparison. Like getenv, the first entry of a name
 // wins.
 TuningSwitches read_tuning_switches() {
-    enum { kUpload, kMmaSync, kHopper, kCluster, kStages, kGeneral, kSmallParams, kTallTiles, kWorkList, kCount };
+    enum {
+        kUpload, kMmaSync, kHopper, kCluster, kStages, kGeneral, kSmallParams, kTallTiles, kWorkList, kSingleStage,
+        kShortTiles, kCount
+    };
     static const char* const names[kCount] = {
-        "UPLOAD_LENGTHS",       "PREFILL_MMA_SYNC", "PREFILL_HOPPER",      "DECODE_CLUSTER",   "DECODE_STAGES",
-        "PREFILL_GENERAL",      "PREFILL_SMALL_PARAMS", "PREFILL_TALL_TILES", "PREFILL_WORK_LIST"};
+        "UPLOAD_LENGTHS",  "PREFILL_MMA_SYNC",     "PREFILL_HOPPER",     "DECODE_CLUSTER",
+        "DECODE_STAGES",   "PREFILL_GENERAL",      "PREFILL_SMALL_PARAMS", "PREFILL_TALL_TILES",
+        "PREFILL_WORK_LIST", "PREFILL_SINGLE_STAGE", "PREFILL_SHORT_TILES"};
     static const char kPrefix[] = "PADDEDATTN_";
     constexpr size_t kPrefixLength = sizeof(kPrefix) - 1;
     const char* v[kCount] = {};
@@ -64,6 +68,8 @@ TuningSwitches read_tuning_switches() {
     t.prefill_small_params = on(kSmallParams);
     t.prefill_tall_tiles = on(kTallTiles);
     t.prefill_work_list = on(kWorkList);
+    t.prefill_single_stage = on(kSingleStage);
+    t.prefill_short_tiles = on(kShortTiles);
     return t;
 }
 

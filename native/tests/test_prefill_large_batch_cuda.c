@@ -261,7 +261,7 @@ int main(void) {
                 run(PATTN_MASK_PADDED_LEFT, PATTN_DTYPE_F16, b, 21, 21, 2, 1, 96, 0, tu_rng_u64(&rng), stream);
             }
         }
-        /* A sliding window: the general kernel, rows through the work list. */
+        /* A sliding window: the general kernel, rows copied to the device (pass 2: the work list). */
         run(PATTN_MASK_CAUSAL_PADDED_RIGHT, PATTN_DTYPE_BF16, 300, 50, 50, 2, 1, 64, 1, tu_rng_u64(&rng), stream);
         packed_case(300, PATTN_MASK_CAUSAL_PADDED_RIGHT, stream, &rng);
         packed_case(2047, PATTN_MASK_PADDED, stream, &rng);

@@ -54,6 +54,11 @@ struct TuningSwitches {
     // prefill kernel (prefill_params.h kHopperMainloop*); -1 when unset or
     // invalid (the default).
     int prefill_hopper_mainloop;
+    // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
+    // kernel parameters go in a host-built work list of query tiles (sorted
+    // by cost, prefill_rows.h) instead of being copied to the device
+    // for the grid that device lengths take, for A/B runs.
+    bool prefill_work_list;
 };
 
 TuningSwitches read_tuning_switches();

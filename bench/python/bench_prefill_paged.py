@@ -664,7 +664,7 @@ def cell(r, name):
         return "-"
     if "na" in p:
         return "n/a"
-    return "%.3f (%.0f)" % (p["ms"], p["tflops"])
+    return "%.3f (%.1f)" % (p["ms"], p["tflops"])
 
 
 def print_tables(results, page_sizes):

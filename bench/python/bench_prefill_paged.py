@@ -425,7 +425,6 @@ def reference_rows(q, kc, vc, prefix, new, rows, hq, hkv, scale):
 
 def run_case(case, args, dev, dtype):
     import torch
-    import paddedattn as pa
     from bench_prefill import row_rel_err, mma_sync_only
 
     on_cuda = dev.type == "cuda"

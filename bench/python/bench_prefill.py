@@ -890,6 +890,9 @@ def run_variants(args, gen):
 
 
 def main():
+    if "--paged" in sys.argv[1:]:  # paged prefill after a cached prefix: bench_prefill_paged.py
+        import bench_prefill_paged
+        return bench_prefill_paged.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", help="path of libpaddedattn.so (default: $PADDEDATTN_NATIVE_LIB, then the usual places)")
     ap.add_argument("--runs", type=int, default=30)

@@ -37,7 +37,13 @@ for ours and ours-upld: what a caller's thread spends inside the library.
               batches past 256 rows through the work list instead of the
               32 KB kernel parameters (A/B; only for those batches)
   ours-tall   ours with PADDEDATTN_PREFILL_TALL_TILES=1: 128-row tiles also
-              where short rows take 64-row tiles (A/B; head_dim 32 / 64)
+              where short rows take 64-row tiles (A/B; head_dim 32 / 64 / 128)
+  ours-short  ours with PADDEDATTN_PREFILL_SHORT_TILES=1: 64-row tiles of
+              the plain mma.sync kernel wherever the head_dim has them (32 to
+              128), whatever the row lengths (A/B of the tile height)
+  ours-single ours with PADDEDATTN_PREFILL_SINGLE_STAGE=1: the plain kernel
+              with one K and one V buffer instead of its staged (K, V)
+              slots (A/B of the K/V pipeline)
 --quick runs a subset of the cases (the new families) with ours, ours-mma,
 ours-hopper, fa2 and cudnn-dense only (--peers picks peers explicitly).
 TFLOP/s count real work only: 4 * head_dim * num_qo_heads * (visible (query,
@@ -102,8 +108,8 @@ CASES = [
          mode="padded_right", lens=(8, 128), dtype="f16"),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "general", "smallp", "tall", "efficient", "cudnn", "flex",
-             "flash-dense", "fa2", "cudnn-dense")
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "general", "smallp", "tall", "short", "single", "efficient",
+             "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
 QUICK_PEERS = ("mma", "hopper", "general", "smallp", "tall", "fa2", "cudnn-dense")
 
 # The small models' head_dims (mma.sync kernels; the Hopper kernel has none of
@@ -174,6 +180,16 @@ def general_mma_sync():
 def tall_tiles():
     """The plain kernel keeps 128-row tiles for short rows."""
     return env_switch("PADDEDATTN_PREFILL_TALL_TILES")
+
+
+def short_tiles():
+    """The plain kernel takes 64-row tiles wherever the head_dim has them."""
+    return env_switch("PADDEDATTN_PREFILL_SHORT_TILES")
+
+
+def single_stage():
+    """The plain kernel keeps one K and one V buffer."""
+    return env_switch("PADDEDATTN_PREFILL_SINGLE_STAGE")
 
 
 def small_params():
@@ -396,10 +412,18 @@ def run_case(case, args, gen):
         with small_params():
             ms = time_cuda(ours, args.warmup, args.runs)
             result["peers"]["ours-smallp"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "tall" in peers and d <= 64:
+    if "tall" in peers and d <= 128:
         with tall_tiles():
             ms = time_cuda(ours, args.warmup, args.runs)
             result["peers"]["ours-tall"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "short" in peers and d <= 128:
+        with short_tiles():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-short"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    if "single" in peers:
+        with single_stage():
+            ms = time_cuda(ours, args.warmup, args.runs)
+            result["peers"]["ours-single"] = dict(ms=ms, tflops=flops / ms / 1e9)
     if "b2b" in peers:
         ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
         result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
@@ -459,7 +483,7 @@ def run_case(case, args, gen):
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
     for peer, switch in (("hopper", hopper_always), ("general", general_mma_sync), ("smallp", small_params),
-                         ("tall", tall_tiles)):
+                         ("tall", tall_tiles), ("short", short_tiles), ("single", single_stage)):
         if peer not in peers:
             continue
         o_alt = torch.full_like(o, float("nan"))
@@ -866,6 +890,9 @@ def run_variants(args, gen):
 
 
 def main():
+    if "--paged" in sys.argv[1:]:  # paged prefill after a cached prefix: bench_prefill_paged.py
+        import bench_prefill_paged
+        return bench_prefill_paged.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lib", help="path of libpaddedattn.so (default: $PADDEDATTN_NATIVE_LIB, then the usual places)")
     ap.add_argument("--runs", type=int, default=30)

@@ -63,6 +63,13 @@ struct AttentionArgs : QkvLayout {
     const int32_t* cu_kv = nullptr;  // [batch + 1] (= cu_q when absent)
     int32_t max_q_seqlen = 0;
 
+    // The most real queries / keys of one row, from validate.cpp's single
+    // pass over host lengths or host offsets (checked); where those are not
+    // on the host (absent, on the device), the padded q_len / kv_len, and
+    // with device offsets max_q_seqlen / the key total. The CUDA dispatch
+    // plans with these instead of reading the lengths again.
+    int32_t longest_q = 0, longest_kv = 0;
+
     MaskSpec mask() const { return mask_spec(causal, window_left, window_right); }
 };
 

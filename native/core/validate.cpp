@@ -344,6 +344,10 @@ struct AttentionFacts {
     bool on_cuda, lens_on_device;
     int64_t batch, q_len, kv_len, num_qo_heads, num_kv_heads, head_dim;
     int64_t num_pages, page_size, max_pages;  // paged only; kv_len = max_pages * page_size
+    // Host lengths (scan_host_lengths): the smallest and largest raw value of
+    // q_valid_lens / of the key lengths (kv_valid_lens, or q_valid_lens when
+    // it stands for both); 0 when absent.
+    int64_t q_lens_min, q_lens_max, kv_lens_min, kv_lens_max;
 };
 
 pattn_status check_scale(float scale) {
@@ -601,14 +605,11 @@ pattn_status check_attention_aliasing(const AttentionInputs& in, const Attention
     // whose padding rows are not allocated must not collide with whatever
     // memory lies there); device lengths are not known here: the whole view.
     pattn_tensor k_read = *in.k, v_read = *in.v;
-    const pattn_tensor* kv_lens = f.has_kv_lens ? in.kv_lens : (f.has_q_lens ? in.q_lens : nullptr);
-    if (!f.paged && kv_lens != nullptr && !f.lens_on_device && f.kv_len > 0) {
-        const int32_t* lens = static_cast<const int32_t*>(kv_lens->data);
-        int64_t longest = 0;
-        for (int64_t b = 0; b < f.batch; ++b) {
-            const int64_t kv = lens[b] < 0 ? 0 : (lens[b] > f.kv_len ? f.kv_len : lens[b]);
-            if (kv > longest) longest = kv;
-        }
+    const bool kv_lens = f.has_kv_lens || f.has_q_lens;
+    if (!f.paged && kv_lens && !f.lens_on_device && f.kv_len > 0) {
+        // The longest clamped length is the clamped largest value (the
+        // values themselves are checked after this).
+        const int64_t longest = f.kv_lens_max < 0 ? 0 : (f.kv_lens_max > f.kv_len ? f.kv_len : f.kv_lens_max);
         const int64_t first = in.left_padded ? f.kv_len - longest : 0;
         pattn_tensor* views[2] = {&k_read, &v_read};
         for (pattn_tensor* t : views) {
@@ -661,8 +662,36 @@ pattn_status check_attention_memory(const AttentionInputs& in, const AttentionFa
     return PATTN_STATUS_SUCCESS;
 }
 
+// The smallest and largest of `batch` host lengths, in one pass that the
+// compiler vectorizes (every validated call with host lengths makes it once;
+// the checks and the CUDA planning read these instead of the array).
+void min_max(const int32_t* values, int64_t batch, int64_t* lo, int64_t* hi) {
+    int32_t mn = INT32_MAX, mx = INT32_MIN;
+    for (int64_t b = 0; b < batch; ++b) {
+        mn = values[b] < mn ? values[b] : mn;
+        mx = values[b] > mx ? values[b] : mx;
+    }
+    *lo = batch > 0 ? mn : 0;
+    *hi = batch > 0 ? mx : 0;
+}
+
+void scan_host_lengths(const AttentionInputs& in, AttentionFacts* f) {
+    f->q_lens_min = f->q_lens_max = f->kv_lens_min = f->kv_lens_max = 0;
+    if (f->lens_on_device) return;
+    if (f->has_q_lens) min_max(static_cast<const int32_t*>(in.q_lens->data), f->batch, &f->q_lens_min, &f->q_lens_max);
+    if (f->has_kv_lens) {
+        min_max(static_cast<const int32_t*>(in.kv_lens->data), f->batch, &f->kv_lens_min, &f->kv_lens_max);
+    } else if (f->has_q_lens) {
+        f->kv_lens_min = f->q_lens_min;
+        f->kv_lens_max = f->q_lens_max;
+    }
+}
+
+// Lengths whose range (scan_host_lengths) lies outside [0, hi]: the first
+// offending entry is looked up for the message.
 pattn_status check_host_lengths(const pattn_tensor& lens, const char* name, int64_t batch, int64_t hi,
-                                const char* hi_name) {
+                                const char* hi_name, int64_t lo_value, int64_t hi_value) {
+    if (lo_value >= 0 && hi_value <= hi) return PATTN_STATUS_SUCCESS;
     const int32_t* values = static_cast<const int32_t*>(lens.data);
     for (int64_t b = 0; b < batch; ++b) {
         if (values[b] < 0 || values[b] > hi)
@@ -676,10 +705,13 @@ pattn_status check_host_lengths(const pattn_tensor& lens, const char* name, int6
 // Host lengths are checked; device lengths are clamped by the kernels.
 pattn_status check_length_values(const AttentionInputs& in, const AttentionFacts& f) {
     if (f.lens_on_device) return PATTN_STATUS_SUCCESS;
-    if (f.has_q_lens) PATTN_CHECK(check_host_lengths(*in.q_lens, "q_valid_lens", f.batch, f.q_len, "q_len"));
+    if (f.has_q_lens)
+        PATTN_CHECK(check_host_lengths(*in.q_lens, "q_valid_lens", f.batch, f.q_len, "q_len", f.q_lens_min,
+                                       f.q_lens_max));
     if (f.has_kv_lens)
         PATTN_CHECK(check_host_lengths(*in.kv_lens, "kv_valid_lens", f.batch, f.kv_len,
-                                       f.paged ? "max_pages_per_row * page_size" : in.len_name));
+                                       f.paged ? "max_pages_per_row * page_size" : in.len_name, f.kv_lens_min,
+                                       f.kv_lens_max));
     return PATTN_STATUS_SUCCESS;
 }
 
@@ -745,6 +777,10 @@ void fill_attention_args(const AttentionInputs& in, const AttentionFacts& f, int
     // kv_valid_lens absent means equal to q_valid_lens (q_len == kv_len checked).
     a.kv_lens = f.has_kv_lens ? static_cast<const int32_t*>(in.kv_lens->data) : a.q_lens;
     a.lens_on_device = f.lens_on_device;
+    // Checked by now: every host length lies in [0, q_len] / [0, kv_len].
+    const bool host_lens = !f.lens_on_device;
+    a.longest_q = static_cast<int32_t>(host_lens && f.has_q_lens ? f.q_lens_max : f.q_len);
+    a.longest_kv = static_cast<int32_t>(host_lens && (f.has_kv_lens || f.has_q_lens) ? f.kv_lens_max : f.kv_len);
     a.num_splits = in.num_splits;
     a.cpu_max_threads = in.cpu_max_threads;
     if (f.paged) {
@@ -779,6 +815,7 @@ pattn_status validate_attention(const AttentionInputs& in, AttentionArgs* args, 
     if (*no_op) return PATTN_STATUS_SUCCESS;
 
     PATTN_CHECK(check_attention_memory(in, f));
+    scan_host_lengths(in, &f);
     PATTN_CHECK(check_attention_aliasing(in, f));
     PATTN_CHECK(check_length_values(in, f));
     PATTN_CHECK(check_page_table_values(in, f));
@@ -1116,8 +1153,10 @@ pattn_status check_packed_offsets(const pattn_prefill_params& p, AttentionArgs* 
                                   is_cuda(*cu[1]) ? "on the device" : "in host memory");
     const bool on_device = is_cuda(*cu[0]);
     int32_t max_q = static_cast<int32_t>(totals[0]);
+    int32_t max_kv = static_cast<int32_t>(totals[1]);
     if (!on_device) {
         max_q = 0;
+        max_kv = 0;
         for (int t = 0; t < 2; ++t) {
             if (!cu[t]) continue;
             const int32_t* x = static_cast<const int32_t*>(cu[t]->data);
@@ -1133,8 +1172,10 @@ pattn_status check_packed_offsets(const pattn_prefill_params& p, AttentionArgs* 
                                               names[t], b, (int)x[b], names[t], b - 1, (int)x[b - 1],
                                               total_names[t], totals[t]);
                 if (t == 0 && x[b] - x[b - 1] > max_q) max_q = x[b] - x[b - 1];
+                if (t == 1 && x[b] - x[b - 1] > max_kv) max_kv = x[b] - x[b - 1];
             }
         }
+        if (!cu[1]) max_kv = max_q;  // the key offsets are the query offsets
     }
     AttentionArgs& a = *args;
     a.packed = true;
@@ -1143,6 +1184,8 @@ pattn_status check_packed_offsets(const pattn_prefill_params& p, AttentionArgs* 
     a.cu_kv = cu[1] ? static_cast<const int32_t*>(cu[1]->data) : a.cu_q;
     a.batch = static_cast<int32_t>(entries - 1);
     a.max_q_seqlen = max_q;
+    a.longest_q = max_q;
+    a.longest_kv = max_kv;
     // One sequence axis: the batch strides are never applied.
     a.q_stride_b = a.k_stride_b = a.v_stride_b = a.o_stride_b = a.lse_stride_b = 0;
     return PATTN_STATUS_SUCCESS;

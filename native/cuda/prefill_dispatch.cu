@@ -1,5 +1,6 @@
 // pattn::cuda::prefill: turns validated AttentionArgs into kernel params,
-// builds the work list of query tiles (host lengths) and dispatches on
+// places host lengths (kernel parameters, or a copy to the device; a work
+// list of query tiles on request, prefill_rows.h) and dispatches on
 // head_dim x dtype x causal to the instantiations in prefill_<dtype>_hdim<d>.cu.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -9,7 +10,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "backends.h"
 #include "common/capture.h"
@@ -24,76 +24,11 @@
 #include "errors.h"
 #include "mask_rules.h"
 #include "prefill_params.h"
+#include "prefill_rows.h"
 
 namespace pattn {
 namespace cuda {
 namespace {
-
-// Row b's extent from host lengths (checked) or host packed offsets.
-RowExtent host_row_extent(const AttentionArgs& a, int32_t b) {
-    if (a.packed) return packed_row_extent(a.cu_q, a.cu_kv, b, a.q_len, a.kv_len);
-    const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
-    const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
-    return row_extent(a.q_len, a.kv_len, qv, kv, a.left_padded);
-}
-
-// One entry per (batch, kv_head, query tile), heaviest tiles first (counting
-// sort by the number of KV tiles a tile visits), so the long causal tiles do
-// not start last. Tiles with no real query (padding only, or rows that see no
-// key) cost 0: they only write o = 0 / lse = -inf and go at the end.
-void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q_tiles,
-                     std::vector<PrefillWorkItem>* out) {
-    const int32_t group = a.num_qo_heads / a.num_kv_heads;
-    const int max_cost = (a.kv_len + block_n - 1) / block_n + 1;  // + 1: a window's unaligned first tile
-    std::vector<int32_t> tile_cost;  // per (batch, tile)
-    tile_cost.resize((size_t)a.batch * num_q_tiles);
-    std::vector<int64_t> count(max_cost + 2, 0);
-    for (int32_t b = 0; b < a.batch; ++b) {
-        const RowExtent ext = host_row_extent(a, b);
-        const int32_t qv = ext.qv, kv = ext.kv;
-        const int32_t real_rows = qv * group;
-        for (int32_t t = 0; t < num_q_tiles; ++t) {
-            const int32_t p0 = t * block_m;
-            int cost = 0;
-            if (p0 < real_rows) {
-                const int32_t p_last = (p0 + block_m < real_rows ? p0 + block_m : real_rows) - 1;
-                TileKeyRange r = tile_key_range(p0 / group, p_last / group + 1, qv, kv, a.mask());
-                cost = (r.keys_any + block_n - 1) / block_n - r.keys_first / block_n;
-            }
-            // Packed: a sequence's tiles past its own rows do not exist.
-            tile_cost[(size_t)b * num_q_tiles + t] = a.packed && p0 >= real_rows ? -1 : cost;
-            if (!(a.packed && p0 >= real_rows)) count[cost] += a.num_kv_heads;
-        }
-    }
-    // Offsets for descending cost.
-    std::vector<int64_t> offset(max_cost + 2, 0);
-    int64_t running = 0;
-    for (int c = max_cost + 1; c >= 0; --c) {
-        offset[c] = running;
-        running += count[c];
-    }
-    out->resize((size_t)running);
-    // Within one cost, the tiles of one (batch, kv_head) stay adjacent so
-    // blocks running together share K/V in L2.
-    for (int32_t b = 0; b < a.batch; ++b) {
-        const RowExtent ext = host_row_extent(a, b);
-        for (int32_t h = 0; h < a.num_kv_heads; ++h) {
-            for (int32_t t = 0; t < num_q_tiles; ++t) {
-                const int cost = tile_cost[(size_t)b * num_q_tiles + t];
-                if (cost < 0) continue;
-                PrefillWorkItem& w = (*out)[(size_t)offset[cost]++];
-                w.batch = b;
-                w.kv_head = h;
-                w.q_tile = t;
-                w.q_valid = ext.qv;
-                w.kv_valid = ext.kv;
-                w.q_first = a.packed ? ext.q_first : 0;
-                w.k_first = a.packed ? ext.k_first : 0;
-                w.reserved = 0;
-            }
-        }
-    }
-}
 
 // Host lengths of a small batch go into the kernel parameters, rows ordered
 // by their work (visible query-key pairs, most first, so long rows do not
@@ -102,21 +37,25 @@ void build_work_list(const AttentionArgs& a, int block_m, int block_n, int num_q
 // The arrays are PrefillParams' own (batch <= kPrefillParamRows) or those of
 // PrefillLargeRows (batch <= kPrefillLargeParamRows).
 void fill_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q, int32_t* row_kv) {
-    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB + 8 KB: off the caller's stack
-    thread_local int32_t order[kPrefillLargeParamRows];
+    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB: off the caller's stack
+    thread_local PlanScratch scratch;
+    p.param_rows = a.batch;
+    // prefill_rows.h: where one array holds both lengths (the work is then
+    // L^2) a counting sort by length that writes the lengths as it goes,
+    // else an order by the work itself.
+    if (a.q_lens != nullptr && a.kv_lens == a.q_lens &&
+        order_rows_by_length(a.q_lens, a.batch, a.longest_q, row_batch, scratch, row_q)) {
+        std::memcpy(row_kv, row_q, sizeof(int32_t) * static_cast<size_t>(a.batch));
+        return;
+    }
     for (int32_t b = 0; b < a.batch; ++b) {
         const int64_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
         const int64_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
-        // Causal: real query i sees min(kv, i + 1 + kv - qv) keys; twice the
-        // sum is close to qv * (2 kv - qv) (exact when kv >= qv).
-        work[b] = a.causal ? qv * std::max<int64_t>(2 * kv - qv, 0) : qv * kv;
-        order[b] = b;
+        work[b] = row_work(qv, kv, a.causal);
     }
-    std::stable_sort(order, order + a.batch, [&](int32_t x, int32_t y) { return work[x] > work[y]; });
-    p.param_rows = a.batch;
+    order_rows_by_work(work, a.batch, row_batch, scratch);
     for (int32_t r = 0; r < a.batch; ++r) {
-        const int32_t b = order[r];
-        row_batch[r] = b;
+        const int32_t b = row_batch[r];
         row_q[r] = a.q_lens ? a.q_lens[b] : a.q_len;
         row_kv[r] = a.kv_lens ? a.kv_lens[b] : a.kv_len;
     }
@@ -127,21 +66,24 @@ void fill_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batc
 // first), as fill_param_rows does for lengths.
 void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* row_batch, int32_t* row_q,
                             int32_t* row_kv) {
-    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB + 8 KB: off the caller's stack
-    thread_local int32_t order[kPrefillLargeParamRows];
-    for (int32_t b = 0; b < a.batch; ++b) {
-        const RowExtent ext = host_row_extent(a, b);
-        const int64_t qv = ext.qv, kv = ext.kv;
-        work[b] = a.causal ? qv * std::max<int64_t>(2 * kv - qv, 0) : qv * kv;
-        order[b] = b;
+    thread_local int64_t work[kPrefillLargeParamRows];  // 16 KB: off the caller's stack
+    thread_local int32_t length[kPrefillLargeParamRows];
+    thread_local PlanScratch scratch;
+    bool ordered = false;
+    if (a.cu_kv == a.cu_q) {  // one length per sequence: by length (prefill_rows.h)
+        for (int32_t b = 0; b < a.batch; ++b) length[b] = a.cu_q[b + 1] - a.cu_q[b];
+        ordered = order_rows_by_length(length, a.batch, a.longest_q, row_batch, scratch);
     }
-    std::stable_sort(order, order + a.batch, [&](int32_t x, int32_t y) { return work[x] > work[y]; });
+    if (!ordered) {
+        for (int32_t b = 0; b < a.batch; ++b) {
+            const RowExtent ext = host_row_extent(a, b);
+            work[b] = row_work(ext.qv, ext.kv, a.causal);
+        }
+        order_rows_by_work(work, a.batch, row_batch, scratch);
+    }
     p.param_rows = a.batch;
-    for (int32_t r = 0; r < a.batch; ++r) row_batch[r] = order[r];
-    for (int32_t b = 0; b <= a.batch; ++b) {
-        row_q[b] = a.cu_q[b];
-        row_kv[b] = a.cu_kv[b];
-    }
+    std::memcpy(row_q, a.cu_q, sizeof(int32_t) * (static_cast<size_t>(a.batch) + 1));
+    std::memcpy(row_kv, a.cu_kv, sizeof(int32_t) * (static_cast<size_t>(a.batch) + 1));
 }
 
 // Where the Hopper kernel is the default: the longest row (host lengths; the
@@ -157,25 +99,10 @@ int32_t hopper_min_row_len(int head_dim) {
     return head_dim == 64 ? INT32_MAX : 1024;
 }
 
-int32_t longest_row(const AttentionArgs& a) {
-    if (a.packed && !a.cu_on_device) {
-        // Host offsets: the longest sequence (device offsets: the totals, below).
-        int32_t longest = 0;
-        for (int32_t b = 0; b < a.batch; ++b) {
-            const RowExtent ext = host_row_extent(a, b);
-            longest = std::max(longest, std::max(ext.qv, ext.kv));
-        }
-        return longest;
-    }
-    if (a.lens_on_device || (a.q_lens == nullptr && a.kv_lens == nullptr)) return std::max(a.q_len, a.kv_len);
-    int32_t longest = 0;
-    for (int32_t b = 0; b < a.batch; ++b) {
-        const int32_t qv = a.q_lens ? a.q_lens[b] : a.q_len;
-        const int32_t kv = a.kv_lens ? a.kv_lens[b] : a.kv_len;
-        longest = std::max(longest, std::max(qv, kv));
-    }
-    return longest;
-}
+// Host lengths or host offsets: the longest real row, from validate.cpp's
+// one pass (AttentionArgs longest_q / longest_kv); lengths on the device or
+// absent: the padded lengths (device offsets: the totals).
+int32_t longest_row(const AttentionArgs& a) { return std::max(a.longest_q, a.longest_kv); }
 
 // The Hopper (wgmma) kernel where its sm_90a image runs on this device
 // (prefill_params.h) and the shape is one where it was measured faster, or
@@ -197,9 +124,7 @@ bool has_long_rows(const AttentionArgs& a) {
         return false;
     if (a.kv_len <= kPrefillPlainMaxKeys) return false;
     if (!a.packed || a.cu_on_device) return true;
-    for (int32_t b = 0; b < a.batch; ++b)
-        if (a.cu_kv[b + 1] - a.cu_kv[b] > kPrefillPlainMaxKeys) return true;
-    return false;
+    return a.longest_kv > kPrefillPlainMaxKeys;  // the longest host sequence (validate.cpp)
 }
 
 template <int HEAD_DIM, typename T>
@@ -231,22 +156,21 @@ bool use_plain_kernel(const AttentionArgs& a, const TuningSwitches& tuning) {
     return !has_long_rows(a);
 }
 
-// Short-row tiles (prefill_params.h kPrefillShortBlockM) where head_dim has
-// them and no row has more than kPrefillShortTileMaxRows packed query rows
-// (longest query count x GQA group: host lengths or offsets, else the padded
-// length), unless PADDEDATTN_PREFILL_TALL_TILES=1.
+// Short-row tiles (prefill_params.h kPrefillShortBlockM) at the head_dims of
+// prefill_default_short_tiles where no row has more than
+// kPrefillShortTileMaxQueries queries (host lengths or offsets, else the
+// padded length), unless PADDEDATTN_PREFILL_TALL_TILES=1; wherever the
+// head_dim has them with PADDEDATTN_PREFILL_SHORT_TILES=1.
 template <int HEAD_DIM>
 bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
     if (!prefill_has_short_tiles(HEAD_DIM) || tuning.prefill_tall_tiles) return false;
-    int64_t longest = a.packed ? a.max_q_seqlen : a.q_len;
-    if (a.packed && !a.cu_on_device) {
-        longest = 0;
-        for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.cu_q[b + 1] - a.cu_q[b]);
-    } else if (!a.packed && !a.lens_on_device && a.q_lens != nullptr) {
-        longest = 0;
-        for (int32_t b = 0; b < a.batch; ++b) longest = std::max<int64_t>(longest, a.q_lens[b]);
-    }
-    return longest * (a.num_qo_heads / a.num_kv_heads) <= kPrefillShortTileMaxRows;
+    if (tuning.prefill_short_tiles) return true;
+    if (!prefill_default_short_tiles(HEAD_DIM)) return false;
+    // The longest query count: host lengths / offsets read once by
+    // validate.cpp (AttentionArgs longest_q), else the padded q_len (device
+    // offsets: max_q_seqlen).
+    const int64_t longest = a.packed && a.cu_on_device ? a.max_q_seqlen : a.longest_q;
+    return longest <= kPrefillShortTileMaxQueries;
 }
 
 // Whether kernels may take more than 4 KB of parameters: built with CUDA
@@ -266,48 +190,66 @@ bool large_kernel_params() {
 // The kernel the dispatch chose for one call.
 struct KernelChoice {
     bool hopper, plain, short_tiles;
-    bool tile_sums;  // general mma.sync kernel for long rows (has_long_rows)
+    bool tile_sums;       // general mma.sync kernel for long rows (has_long_rows)
+    bool single_stage;    // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
+    int hopper_mainloop;  // PADDEDATTN_PREFILL_HOPPER_MAINLOOP, -1 = default
 };
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* large_rows, int num_blocks,
                              KernelChoice k, DeviceState& device, cudaStream_t stream) {
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
-        if (k.hopper) return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, device, stream);
+        if (k.hopper)
+            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, device, stream);
     }
-    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, num_blocks, device,
-                                               stream);
+    return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
+                                               num_blocks, device, stream);
 }
 
-// Host lengths of a large batch inside a CUDA-graph capture (common/capture.h):
-// the work list's staging buffer may not be read at replay time, so the
-// lengths are copied by kernels into graph-owned memory and the grid runs as
-// with device lengths.
+// Host lengths (or host packed offsets) that do not fit in the kernel
+// parameters: copied to stream-ordered device memory, and the grid runs as
+// with device lengths / offsets (the kernel clamps what it reads, and these
+// were checked). Outside a capture the copy goes through the page-locked
+// staging ring (common/staging.h: one cudaMemcpyAsync of bytes written in
+// place, nothing to wait for); inside one, the ring may not be read at
+// replay time, so kernels copy the lengths by parameter into graph-owned
+// memory (common/capture.h). kv_lens == q_lens (kv_valid_lens absent) or
+// cu_kv == cu_q: one array serves both.
 template <int HEAD_DIM>
 pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p, int64_t grid_blocks,
-                                       KernelChoice kernel, DeviceState& device, cudaStream_t stream) {
-    // kv_lens == q_lens when kv_valid_lens was absent: one array serves both.
-    const bool shared = a.kv_lens == a.q_lens;
-    const size_t row_bytes = static_cast<size_t>(a.batch) * sizeof(int32_t);
-    const size_t bytes = row_bytes * ((a.q_lens ? 1 : 0) + (a.kv_lens && !shared ? 1 : 0));
+                                       KernelChoice kernel, DeviceState& device, bool capturing,
+                                       cudaStream_t stream) {
+    const int32_t* first = a.packed ? a.cu_q : a.q_lens;
+    const int32_t* second = a.packed ? a.cu_kv : a.kv_lens;
+    if (second == first) second = nullptr;
+    const size_t row_bytes = (static_cast<size_t>(a.batch) + (a.packed ? 1 : 0)) * sizeof(int32_t);
+    const size_t bytes = row_bytes * ((first ? 1 : 0) + (second ? 1 : 0));
     unsigned char* lens = nullptr;
     PATTN_CUDA_TRY(device.malloc_async(reinterpret_cast<void**>(&lens), bytes, stream));
+    const int32_t* first_device = first ? reinterpret_cast<const int32_t*>(lens) : nullptr;
+    const int32_t* second_device = second ? reinterpret_cast<const int32_t*>(lens + (first ? row_bytes : 0)) : nullptr;
     pattn_status s = PATTN_STATUS_SUCCESS;
-    size_t offset = 0;
-    p.q_lens_device = nullptr;
-    p.kv_lens_device = nullptr;
-    if (a.q_lens) {
-        s = upload_by_kernel(lens, a.q_lens, row_bytes, stream, "prefill q_valid_lens upload");
-        p.q_lens_device = reinterpret_cast<const int32_t*>(lens);
-        offset += row_bytes;
-    }
-    if (s == PATTN_STATUS_SUCCESS && a.kv_lens) {
-        if (shared) {
-            p.kv_lens_device = p.q_lens_device;
-        } else {
-            s = upload_by_kernel(lens + offset, a.kv_lens, row_bytes, stream, "prefill kv_valid_lens upload");
-            p.kv_lens_device = reinterpret_cast<const int32_t*>(lens + offset);
+    if (capturing) {
+        if (first) s = upload_by_kernel(lens, first, row_bytes, stream, "prefill q_valid_lens upload");
+        if (s == PATTN_STATUS_SUCCESS && second)
+            s = upload_by_kernel(const_cast<int32_t*>(second_device), second, row_bytes, stream,
+                                 "prefill kv_valid_lens upload");
+    } else {
+        StagingChunk chunk;
+        s = reserve_staging(a.device_id, bytes, &chunk, "prefill lengths upload");
+        if (s == PATTN_STATUS_SUCCESS) {
+            unsigned char* host = static_cast<unsigned char*>(chunk.host());
+            if (first) std::memcpy(host, first, row_bytes);
+            if (second) std::memcpy(host + (first ? row_bytes : 0), second, row_bytes);
+            s = chunk.upload(lens, stream, "prefill lengths upload");
         }
+    }
+    if (a.packed) {
+        p.cu_q_device = first_device;
+        p.cu_kv_device = second ? second_device : first_device;
+    } else {
+        p.q_lens_device = a.q_lens ? first_device : nullptr;
+        p.kv_lens_device = !a.kv_lens ? nullptr : (a.kv_lens == a.q_lens ? first_device : second_device);
     }
     p.work = nullptr;
     p.param_rows = 0;
@@ -320,6 +262,43 @@ pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p,
     }
     // Stream-ordered: released after the kernel has read it.
     const cudaError_t free_error = cudaFreeAsync(lens, stream);
+    if (s != PATTN_STATUS_SUCCESS) return s;
+    PATTN_CUDA_TRY(free_error);
+    return PATTN_STATUS_SUCCESS;
+}
+
+// PADDEDATTN_PREFILL_WORK_LIST=1 (tuning.h): the host-built work list of
+// query tiles (prefill_rows.h), written straight into the staging ring.
+template <int HEAD_DIM>
+pattn_status run_with_work_list(const AttentionArgs& a, PrefillParams& p, int block_m, int block_n, int num_q_tiles,
+                                KernelChoice kernel, DeviceState& device, cudaStream_t stream) {
+    thread_local PlanScratch scratch;
+    const int64_t count = work_list_size(a, block_m, block_n, num_q_tiles, scratch);
+    if (count == 0) return PATTN_STATUS_SUCCESS;
+    const size_t bytes = static_cast<size_t>(count) * sizeof(PrefillWorkItem);
+    void* device_items = nullptr;
+    PATTN_CUDA_TRY(device.malloc_async(&device_items, bytes, stream));
+    pattn_status s = PATTN_STATUS_SUCCESS;
+    {
+        StagingChunk chunk;
+        s = reserve_staging(a.device_id, bytes, &chunk, "prefill work list upload");
+        if (s == PATTN_STATUS_SUCCESS) {
+            build_work_list(a, block_m, block_n, num_q_tiles, scratch, static_cast<PrefillWorkItem*>(chunk.host()));
+            s = chunk.upload(device_items, stream, "prefill work list upload");
+        }
+    }
+    p.work = static_cast<const PrefillWorkItem*>(device_items);
+    p.q_lens_device = nullptr;
+    p.kv_lens_device = nullptr;
+    if (s == PATTN_STATUS_SUCCESS) {
+        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
+            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)count, kernel, device, stream);
+            })
+        })
+    }
+    // Stream-ordered: the buffer is released after the kernel has read it.
+    const cudaError_t free_error = cudaFreeAsync(device_items, stream);
     if (s != PATTN_STATUS_SUCCESS) return s;
     PATTN_CUDA_TRY(free_error);
     return PATTN_STATUS_SUCCESS;
@@ -344,14 +323,16 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
     const bool tile_sums = !hopper && !plain && has_long_rows(a);
-    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums};
+    const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage,
+                              tuning.prefill_hopper_mainloop};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value
-    // for a small batch, else in the work list (it carries each sequence's
-    // first tokens).
+    // for a small batch, else copied to the device for the grid
+    // (run_with_uploaded_lengths).
     // Host lengths of larger batches travel in a second, 32 KB kernel parameter
-    // where the plain mma.sync kernel runs and runtime and driver allow it.
+    // where the plain mma.sync kernel runs and runtime and driver allow it,
+    // else they are copied to the device too.
     const bool host_rows = a.packed ? !a.cu_on_device : !a.lens_on_device && !no_lens;
     const bool large_rows = host_rows && plain && !tuning.upload_lengths && !tuning.prefill_small_params &&
                             (a.packed ? a.batch >= kPrefillParamRows && a.batch < kPrefillLargeParamRows
@@ -392,37 +373,9 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
                                   "cu_seqlens_q in host memory with a batch of %d sequences (more than %d) cannot "
                                   "be captured into a CUDA graph: pass the offsets in device memory",
                                   (int)a.batch, (int)kPrefillParamRows - 1);
-    if (capturing) return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, kernel, device, stream);
-
-    std::vector<PrefillWorkItem> items;
-    build_work_list(a, block_m, block_n, (int)num_q_tiles, &items);
-    if (items.empty()) return PATTN_STATUS_SUCCESS;
-    const size_t bytes = items.size() * sizeof(PrefillWorkItem);
-
-    void* device_items = nullptr;
-    PATTN_CUDA_TRY(device.malloc_async(&device_items, bytes, stream));
-    pattn_status s = upload_async(a.device_id, device_items, items.data(), bytes, stream, "prefill work list upload");
-    if (s != PATTN_STATUS_SUCCESS) {
-        cudaFreeAsync(device_items, stream);
-        return s;
-    }
-
-    p.work = static_cast<const PrefillWorkItem*>(device_items);
-    p.q_lens_device = nullptr;
-    p.kv_lens_device = nullptr;
-    s = [&]() -> pattn_status {
-        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
-            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)items.size(), kernel, device, stream);
-            })
-        })
-        return s;
-    }();
-    // Stream-ordered: the buffer is released after the kernel has read it.
-    cudaError_t free_error = cudaFreeAsync(device_items, stream);
-    if (s != PATTN_STATUS_SUCCESS) return s;
-    PATTN_CUDA_TRY(free_error);
-    return PATTN_STATUS_SUCCESS;
+    if (capturing || !tuning.prefill_work_list)
+        return run_with_uploaded_lengths<HEAD_DIM>(a, p, grid_blocks, kernel, device, capturing, stream);
+    return run_with_work_list<HEAD_DIM>(a, p, block_m, block_n, (int)num_q_tiles, kernel, device, stream);
 }
 
 }  // namespace

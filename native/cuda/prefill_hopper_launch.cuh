@@ -23,9 +23,10 @@ bool ready_on_device(DeviceState& device) {
     bool ok = false;
     if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false>) == cudaSuccess &&
+        constexpr int ml = kHopperMainloopLockStep;
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false, ml>) == cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false>) == cudaSuccess &&
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false, ml>) == cudaSuccess &&
             attr.sharedSizeBytes > 0)
             ok = true;
     }
@@ -38,25 +39,48 @@ bool ready_on_device(DeviceState& device) {
 #endif
 }
 
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS>
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP>
 pattn_status launch_kernel(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
     constexpr int smem_bytes = HopperTraits<HEAD_DIM>::kSmemBytes;
-    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS>;
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP>;
     static const int opt_in_slot = reserve_kernel_values(1);  // one per instantiation
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
-    kernel<<<num_blocks, kThreads, smem_bytes, stream>>>(params);
+    kernel<<<num_blocks, block_threads(MAINLOOP), smem_bytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
+}
+
+// The mainloop (prefill_hopper_kernel.cuh) picked by
+// PADDEDATTN_PREFILL_HOPPER_MAINLOOP (tuning.h), else the measured default.
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS>
+pattn_status launch_mainloop(const PrefillParams& params, int num_blocks, int mainloop, DeviceState& device,
+                             cudaStream_t stream) {
+    if (mainloop < 0) mainloop = kHopperDefaultMainloop;
+    switch (mainloop) {
+        case kHopperMainloopLockStep:
+            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, kHopperMainloopLockStep>(params, num_blocks, device,
+                                                                                        stream);
+        case kHopperMainloopOverlap:
+            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, kHopperMainloopOverlap>(params, num_blocks, device,
+                                                                                       stream);
+        case kHopperMainloopWarpSpecialized:
+            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, kHopperMainloopWarpSpecialized>(params, num_blocks,
+                                                                                               device, stream);
+        default:
+            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, kHopperMainloopPingPong>(params, num_blocks, device,
+                                                                                        stream);
+    }
 }
 
 // A sliding window or a soft cap takes the VARIANTS instantiation; plain
 // calls (packed or padded) keep the KV loop without their checks.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
+pattn_status launch(const PrefillParams& params, int num_blocks, int mainloop, DeviceState& device,
+                    cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     const bool variants = params.window_left >= 0 || params.window_right >= 0 || params.soft_cap_pre != 0.f;
-    if (variants) return launch_kernel<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, device, stream);
-    return launch_kernel<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, device, stream);
+    if (variants) return launch_mainloop<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, mainloop, device, stream);
+    return launch_mainloop<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, mainloop, device, stream);
 }
 
 }  // namespace prefill_hopper_detail
@@ -69,9 +93,10 @@ bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
 }
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
-                                                cudaStream_t stream) {
-    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, device, stream);
+pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop,
+                                                DeviceState& device, cudaStream_t stream) {
+    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, mainloop, device,
+                                                                          stream);
 }
 
 // Explicit instantiation for one (head_dim, element type), both mask kinds
@@ -79,6 +104,6 @@ pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
     template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
-        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);             \
+        const pattn::cuda::PrefillParams&, int, int, pattn::cuda::DeviceState&, cudaStream_t);             \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
-        const pattn::cuda::PrefillParams&, int, pattn::cuda::DeviceState&, cudaStream_t);    
+        const pattn::cuda::PrefillParams&, int, int, pattn::cuda::DeviceState&, cudaStream_t);    

@@ -69,9 +69,15 @@ constexpr int prefill_smem_row(int head_dim) {
     return row;
 }
 
-template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_, int MIN_BLOCKS_ = 2>
+template <int HEAD_DIM_, int BLOCK_M_, int BLOCK_N_, int NUM_WARPS_, int MIN_BLOCKS_ = 2, int KV_STAGES_ = 1>
 struct Traits {
     static constexpr int MIN_BLOCKS = MIN_BLOCKS_;  // blocks per SM the registers must allow
+    // K/V buffer pairs (plain kernels only, see the KV loop): 1 = one K and
+    // one V buffer, V loading during Q·K^T and the next K during P·V
+    // (FlashAttention-2's schedule, two barriers per KV tile); S >= 2 = S
+    // (K, V) slots, the first S tiles' loads issued with Q at the block's
+    // start and each later tile S - 1 tiles ahead, one barrier per KV tile.
+    static constexpr int KV_STAGES = KV_STAGES_;
     static constexpr int HEAD_DIM = HEAD_DIM_;
     static constexpr int SMEM_ROW = prefill_smem_row(HEAD_DIM_);  // elements per tile row
     static constexpr int BLOCK_M = BLOCK_M_;
@@ -88,7 +94,8 @@ struct Traits {
     // Tiles, then the per-block state (16 ints), the two K/V base pointers and
     // per row the end and the start of its visible keys; plus slack to align
     // the tiles to 1 KB (the XOR addressing of the ldmatrix steps relies on it).
-    static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_ELEMS) * 2;
+    static constexpr int TILE_BYTES = (Q_ELEMS + 2 * KV_STAGES * KV_ELEMS) * 2;
+    static constexpr int SLOT_BYTES = 2 * KV_ELEMS * 2;  // one (K, V) slot; a multiple of 1 KB
     static constexpr int STATE_BYTES = 16 * 4;
     static constexpr int SMEM_BYTES = 1024 + TILE_BYTES + STATE_BYTES + 2 * 8 + 2 * BLOCK_M * 4;
     // TILE_SUMS kernels: after those, per thread its output elements
@@ -105,7 +112,12 @@ struct Traits {
     static_assert(WARP_ROWS % 16 == 0, "a warp owns whole m16 tiles");
     static_assert(HEAD_DIM % 16 == 0, "head_dim comes in k16 steps (and pairs of n8 output tiles)");
     static_assert(BLOCK_N % 16 == 0, "keys come in k16 steps");
+    static_assert(SLOT_BYTES % 1024 == 0, "slots keep the 1 KB alignment of the ldmatrix XOR addressing");
 };
+
+// The same tile shape with `STAGES` (K, V) slots (Traits::KV_STAGES).
+template <class Tr, int STAGES>
+using StagedTraits = Traits<Tr::HEAD_DIM, Tr::BLOCK_M, Tr::BLOCK_N, Tr::NUM_WARPS, Tr::MIN_BLOCKS, STAGES>;
 
 // Tile shapes per head_dim (prefill_block_m/n in prefill_params.h agree).
 // 32 rows per warp for d64/d128 halve the shared-memory traffic per mma
@@ -118,12 +130,27 @@ template <> struct TraitsFor<80> { using type = Traits<80, 128, 64, 4>; };
 template <> struct TraitsFor<96> { using type = Traits<96, 128, 64, 4>; };
 template <> struct TraitsFor<128> { using type = Traits<128, 128, PATTN_PREFILL_D128_BLOCK_N, 4>; };
 template <> struct TraitsFor<256> { using type = Traits<256, 64, 64, 4>; };
+// (K, V) slots of the plain kernels (Traits::KV_STAGES): two, so that a
+// short row's whole K/V (up to two tiles) loads with Q at the block's start
+// and a longer row's next tile loads a whole tile ahead. One at head_dim
+// 256, where a second 64 KB slot pair would leave one block per SM, and for
+// the 128-row tiles of head_dim 128, whose 128 output registers per thread
+// leave none for it (64 bytes of spills, nvcc 11.8 sm_80).
+constexpr int prefill_plain_kv_stages(int head_dim, int block_m) {
+    return head_dim == 256 || (head_dim == 128 && block_m == 128) ? 1 : 2;
+}
 // Short-row tiles (prefill_params.h kPrefillShortBlockM): 16 rows per warp,
-// registers for 3 blocks per SM (the accumulators of one m16 tile leave
-// room), so that more of the small blocks of short rows run at once.
+// so the accumulators of one m16 tile leave registers for more of the small
+// blocks of short rows on an SM: 4 at head_dim 32 / 64 (5 spills with nvcc
+// 11.8), 3 at head_dim 80 / 96 / 128.
 template <int HEAD_DIM> struct ShortTraitsFor;
-template <> struct ShortTraitsFor<32> { using type = Traits<32, kPrefillShortBlockM, 64, 4, 3>; };
-template <> struct ShortTraitsFor<64> { using type = Traits<64, kPrefillShortBlockM, 64, 4, 3>; };
+template <> struct ShortTraitsFor<32> { using type = Traits<32, kPrefillShortBlockM, 64, 4, 4>; };
+template <> struct ShortTraitsFor<64> { using type = Traits<64, kPrefillShortBlockM, 64, 4, 4>; };
+template <> struct ShortTraitsFor<80> { using type = Traits<80, kPrefillShortBlockM, 64, 4, 3>; };
+template <> struct ShortTraitsFor<96> { using type = Traits<96, kPrefillShortBlockM, 64, 4, 3>; };
+template <> struct ShortTraitsFor<128> {
+    using type = Traits<128, kPrefillShortBlockM, PATTN_PREFILL_D128_BLOCK_N, 4, 3>;
+};
 
 // TILE_SUMS: buf = buf * exp2(m_flush - m) + acc_o, m_flush = m (the running
 // max, log2 units), acc_o = 0, and the same for the row sum (summed over the
@@ -312,7 +339,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
                 if (p >= p_end) break;  // rows only grow with c
                 const RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
                 T* out = o_base + (int64_t)ri.position * params.o_stride_s + (int64_t)ri.head * params.o_stride_h;
-                *reinterpret_cast<uint4*>(out + chunk * 8) = make_uint4(0u, 0u, 0u, 0u);
+                st_global_cs_16(out + chunk * 8, make_uint4(0u, 0u, 0u, 0u));
                 if (params.lse != nullptr && chunk == 0)
                     params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
                                (int64_t)ri.head * params.lse_stride_h] = -INFINITY;
@@ -367,7 +394,11 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
         }
     }
 
-    // ---- prologue: Q tile and the last visible K tile
+    // ---- prologue: the Q tile and the first K tile (one stage) or the
+    // first KV_STAGES (K, V) tiles (staged), each tile one cp.async group,
+    // Q in the first. Tiles are visited from the last visible one down.
+    constexpr int STAGES = Tr::KV_STAGES;
+    static_assert(STAGES == 1 || (PLAIN && !TILE_SUMS), "staged K/V slots are a plain-kernel schedule");
     if (num_kv_tiles > first_kv_tile) {
         const T* q_base = static_cast<const T*>(params.q) + batch * params.q_stride_b;
 #pragma unroll 4
@@ -379,10 +410,29 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
             const T* g = q_base + (valid ? ri.position * params.q_stride_s + ri.head * params.q_stride_h : 0) + chunk * 8;
             cp_async_16(smem_addr(q_smem + swizzle<SMEM_ROW>(row, chunk)), g, valid);
         }
-        int kt = num_kv_tiles - 1;
-        load_kv_keys<Tr>(smem_addr(k_smem), params, k_base, params.k_stride_b, params.k_stride_s,
-                         batch, kt * BLOCK_N, min(BLOCK_N, keys_any - kt * BLOCK_N), tid);
-        cp_async_commit();
+        if constexpr (STAGES == 1) {
+            int kt = num_kv_tiles - 1;
+            load_kv_keys<Tr>(smem_addr(k_smem), params, k_base, params.k_stride_b, params.k_stride_s,
+                             batch, kt * BLOCK_N, min(BLOCK_N, keys_any - kt * BLOCK_N), tid);
+            cp_async_commit();
+        }
+    }
+    if constexpr (STAGES > 1) {
+        // Always STAGES groups (empty past the last tile), so that the waits
+        // in the KV loop count the same for every block.
+#pragma unroll
+        for (int s = 0; s < STAGES; ++s) {
+            const int kt = num_kv_tiles - 1 - s;
+            if (kt >= 0) {
+                const uint32_t slot = smem_addr(k_smem) + s * Tr::SLOT_BYTES;
+                const int rows = min(BLOCK_N, keys_any - kt * BLOCK_N);
+                load_kv_keys<Tr>(slot, params, k_base, params.k_stride_b, params.k_stride_s, batch, kt * BLOCK_N,
+                                 rows, tid);
+                load_kv_keys<Tr>(slot + Tr::KV_ELEMS * 2, params, v_base, params.v_stride_b, params.v_stride_s,
+                                 batch, kt * BLOCK_N, rows, tid);
+            }
+            cp_async_commit();
+        }
     }
     __syncthreads();  // block_state, kv_bases, row_visible, row_first
 
@@ -415,6 +465,8 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     // With chunk = 2 * step + c (c in {0, 1}), (chunk ^ x) = 2 * step ^ (c ^ x);
     // rows are >= 128-byte aligned, so the address of k16 step `step` is the
     // step-0 address XOR (step << 5): one instruction, no extra registers.
+    // (K, V) slots are whole KB apart, so adding a slot's offset commutes
+    // with that XOR.
     const int lane_xor = lane & 7;
     const uint32_t q_lane = smem_addr(q_smem) + (warp_row0 + (lane % 16)) * SMEM_ROW * 2 +
                             (((lane / 16) ^ lane_xor) << 4);
@@ -424,25 +476,9 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
                             (((lane / 16) ^ lane_xor) << 4);
     const float scale_log2 = params.scale_log2;
 
-    const auto first_tile = [&]() -> int { return PLAIN ? 0 : block_state[S_FIRST_KV_TILE]; };
-    for (int kt = num_kv_tiles - 1; kt >= first_tile(); --kt) {
-        const int key0 = kt * BLOCK_N;  // first real key of this tile
-        // ---- long rows: after every FLUSH_TILES KV tiles, O moves into the
-        // f32 buffer (see the top of this file); each thread its own
-        // elements, each row's four threads in step (__syncwarp), so no
-        // block barrier.
-        if constexpr (TILE_SUMS) {
-            if (((kt + 1) & (Tr::FLUSH_TILES - 1)) == 0)
-                flush_output<Tr>(acc_o, row_max, row_sum, flush_buffer(), tid);
-        }
-        cp_async_wait_all();
-        __syncthreads();  // K tile visible; every warp is done with the V buffer
-        load_kv_keys<Tr>(smem_addr(v_smem), params, kv_bases[1], params.v_stride_b, params.v_stride_s,
-                         block_state[S_BATCH], key0, min(BLOCK_N, block_state[S_KEYS_ANY] - key0), tid);
-        cp_async_commit();
-
-        // ---- S = Q K^T
-        float acc_s[M_TILES][N_TILES][4];
+    // ---- one KV tile, first half: S = Q K^T (K at k_at, this lane's
+    // address), soft cap, mask, online softmax, rescale of O.
+    const auto tile_scores = [&](float (&acc_s)[M_TILES][N_TILES][4], int key0, uint32_t k_at) {
 #pragma unroll
         for (int mt = 0; mt < M_TILES; ++mt)
 #pragma unroll
@@ -459,7 +495,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
 #pragma unroll
             for (int np = 0; np < N_TILES / 2; ++np) {
                 uint32_t b[4];
-                ldmatrix_x4(b, (k_lane ^ (kk << 5)) + np * 16 * SMEM_ROW * 2);
+                ldmatrix_x4(b, (k_at ^ (kk << 5)) + np * 16 * SMEM_ROW * 2);
 #pragma unroll
                 for (int mt = 0; mt < M_TILES; ++mt) {
                     Mma<T>::run(acc_s[mt][2 * np], a[mt], b[0], b[1]);
@@ -501,17 +537,11 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
                                                                scale_log2, correction);
             rescale_rows<D_TILES>(acc_o[mt], correction);
         }
+    };
 
-        cp_async_wait_all();
-        __syncthreads();  // V tile visible; every warp is done with the K buffer
-        if (kt > first_tile()) {
-            load_kv_keys<Tr>(smem_addr(k_smem), params, kv_bases[0], params.k_stride_b, params.k_stride_s,
-                             block_state[S_BATCH], key0 - BLOCK_N, BLOCK_N, tid);
-            cp_async_commit();
-        }
-
-        // ---- O += P V; the score accumulators of two adjacent n8 tiles are
-        // exactly the A fragment of one k16 step.
+    // ---- second half: O += P V (V at v_at); the score accumulators of two
+    // adjacent n8 tiles are exactly the A fragment of one k16 step.
+    const auto tile_values = [&](const float (&acc_s)[M_TILES][N_TILES][4], uint32_t v_at) {
 #pragma unroll
         for (int ks = 0; ks < BLOCK_N / 16; ++ks) {
             uint32_t a[M_TILES][4];
@@ -525,7 +555,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
 #pragma unroll
             for (int dp = 0; dp < D_TILES / 2; ++dp) {
                 uint32_t b[4];
-                ldmatrix_x4_trans(b, (v_lane ^ (dp << 5)) + ks * 16 * SMEM_ROW * 2);
+                ldmatrix_x4_trans(b, (v_at ^ (dp << 5)) + ks * 16 * SMEM_ROW * 2);
 #pragma unroll
                 for (int mt = 0; mt < M_TILES; ++mt) {
                     Mma<T>::run(acc_o[mt][2 * dp], a[mt], b[0], b[1]);
@@ -533,7 +563,73 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
                 }
             }
         }
+    };
 
+    if constexpr (STAGES > 1) {
+        // Staged: the i-th tile visited (kt = num_kv_tiles - 1 - i) is group
+        // i, in slot i % STAGES. Before visit i >= 1 the block has committed
+        // STAGES + i - 1 groups, so at most STAGES - 2 may still be pending
+        // (STAGES - 1 before visit 0). After the barrier every warp is done
+        // with visit i - 1, so its slot takes the tile of visit i - 1 + STAGES
+        // (kt + 1 - STAGES), or an empty group.
+        uint32_t slot_off = 0;  // this visit's slot
+        bool first_visit = true;
+        for (int kt = num_kv_tiles - 1; kt >= 0; --kt) {
+            if (first_visit)
+                cp_async_wait<STAGES - 1>();
+            else
+                cp_async_wait<STAGES - 2>();
+            __syncthreads();  // this tile visible; the previous visit done in every warp
+            if (!first_visit) {
+                const int kt_next = kt + 1 - STAGES;
+                if (kt_next >= 0) {
+                    const uint32_t prev_off = slot_off == 0 ? (STAGES - 1) * Tr::SLOT_BYTES : slot_off - Tr::SLOT_BYTES;
+                    const uint32_t slot = smem_addr(k_smem) + prev_off;
+                    const int key_next = kt_next * BLOCK_N;  // a full tile: only the last one is partial
+                    load_kv_keys<Tr>(slot, params, kv_bases[0], params.k_stride_b, params.k_stride_s,
+                                     block_state[S_BATCH], key_next, BLOCK_N, tid);
+                    load_kv_keys<Tr>(slot + Tr::KV_ELEMS * 2, params, kv_bases[1], params.v_stride_b,
+                                     params.v_stride_s, block_state[S_BATCH], key_next, BLOCK_N, tid);
+                }
+                cp_async_commit();
+            }
+            first_visit = false;
+            float acc_s[M_TILES][N_TILES][4];
+            tile_scores(acc_s, kt * BLOCK_N, k_lane + slot_off);
+            tile_values(acc_s, v_lane + slot_off);
+            slot_off = slot_off == (STAGES - 1) * Tr::SLOT_BYTES ? 0 : slot_off + Tr::SLOT_BYTES;
+        }
+    } else {
+        const auto first_tile = [&]() -> int { return PLAIN ? 0 : block_state[S_FIRST_KV_TILE]; };
+        for (int kt = num_kv_tiles - 1; kt >= first_tile(); --kt) {
+            const int key0 = kt * BLOCK_N;  // first real key of this tile
+            // ---- long rows: after every FLUSH_TILES KV tiles, O moves into the
+            // f32 buffer (see the top of this file); each thread its own
+            // elements, each row's four threads in step (__syncwarp), so no
+            // block barrier.
+            if constexpr (TILE_SUMS) {
+                if (((kt + 1) & (Tr::FLUSH_TILES - 1)) == 0)
+                    flush_output<Tr>(acc_o, row_max, row_sum, flush_buffer(), tid);
+            }
+            cp_async_wait_all();
+            __syncthreads();  // K tile visible; every warp is done with the V buffer
+            load_kv_keys<Tr>(smem_addr(v_smem), params, kv_bases[1], params.v_stride_b, params.v_stride_s,
+                             block_state[S_BATCH], key0, min(BLOCK_N, block_state[S_KEYS_ANY] - key0), tid);
+            cp_async_commit();
+
+            float acc_s[M_TILES][N_TILES][4];
+            tile_scores(acc_s, key0, k_lane);
+
+            cp_async_wait_all();
+            __syncthreads();  // V tile visible; every warp is done with the K buffer
+            if (kt > first_tile()) {
+                load_kv_keys<Tr>(smem_addr(k_smem), params, kv_bases[0], params.k_stride_b, params.k_stride_s,
+                                 block_state[S_BATCH], key0 - BLOCK_N, BLOCK_N, tid);
+                cp_async_commit();
+            }
+
+            tile_values(acc_s, v_lane);
+        }
     }
 
     // The output so far is in the buffer: the last tiles' share joins it.

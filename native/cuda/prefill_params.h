@@ -134,14 +134,21 @@ constexpr int32_t kPrefillFlushKeys = 32768;
 constexpr int prefill_block_m(int head_dim) { return head_dim == 256 ? 64 : 128; }
 constexpr int prefill_block_n(int head_dim) { return head_dim == 128 ? PATTN_PREFILL_D128_BLOCK_N : 64; }
 
-// Short-row tiles of the plain mma.sync kernel (head_dim 32 and 64): 64
-// query rows per block (16 per warp) where every row's packed query rows
-// (queries x GQA group) are at most kPrefillShortTileMaxRows, so that rows
-// shorter than a 128-row tile waste less of it on padding and more, smaller
-// blocks share an SM (prefill_kernel.cuh ShortTraitsFor).
-constexpr bool prefill_has_short_tiles(int head_dim) { return head_dim <= 64; }
+// Short-row tiles of the plain mma.sync kernel (head_dim 32 to 128): 64
+// query rows per block (16 per warp), so that rows shorter than a 128-row
+// tile waste less of it on padding and more, smaller blocks share an SM
+// (prefill_kernel.cuh ShortTraitsFor). The dispatch takes them at the
+// head_dims of prefill_default_short_tiles where no row has more than
+// kPrefillShortTileMaxQueries queries (prefill_dispatch.cu use_short_tiles):
+// on the H200 they were 1.03-1.14x the 128-row tiles on every such case
+// measured at head_dim 64 and 128 (GQA 4 and 7 included, rows up to 1024),
+// but 0.79x at head_dim 96 (docs/performance.md, "Short rows").
+constexpr bool prefill_has_short_tiles(int head_dim) { return head_dim <= 128; }
+constexpr bool prefill_default_short_tiles(int head_dim) {
+    return head_dim == 32 || head_dim == 64 || head_dim == 128;
+}
 constexpr int kPrefillShortBlockM = 64;
-constexpr int64_t kPrefillShortTileMaxRows = 256;
+constexpr int64_t kPrefillShortTileMaxQueries = 1024;
 
 // Defined once per (head_dim, element type, causal) in the instantiation
 // files; launches the kernel on `stream` (the device of `device`, current)
@@ -151,10 +158,12 @@ constexpr int64_t kPrefillShortTileMaxRows = 256;
 // rows per tile; `large_rows` (plain only, null otherwise): the rows of a
 // large batch by value (PrefillLargeRows); `tile_sums` (general only): the
 // kernel that adds each KV tile's P·V to the output with f32 adds, for rows
-// of more than kPrefillPlainMaxKeys keys (prefill_kernel.cuh TILE_SUMS).
+// of more than kPrefillPlainMaxKeys keys (prefill_kernel.cuh TILE_SUMS);
+// `single_stage` (plain only): one K and one V buffer instead of the staged
+// (K, V) slots (prefill_kernel.cuh Traits::KV_STAGES), for A/B runs.
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows* large_rows, bool plain,
-                            bool short_tiles, bool tile_sums, int num_blocks, DeviceState& device,
+                            bool short_tiles, bool tile_sums, bool single_stage, int num_blocks, DeviceState& device,
                             cudaStream_t stream);
 
 // Packed query rows per block and keys per KV tile of the Hopper kernels
@@ -169,10 +178,24 @@ constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64
 template <int HEAD_DIM, typename T>
 bool prefill_hopper_ready(DeviceState& device);
 
+// The KV mainloops of the Hopper kernel (prefill_hopper_kernel.cuh): lock
+// step (the first version, kept for A/B runs), intra-warpgroup overlap of
+// softmax and P V, warp-specialised (producer warpgroup, mbarriers), and
+// warp-specialised with ping-pong of the two consumer warpgroups.
+// PADDEDATTN_PREFILL_HOPPER_MAINLOOP (tuning.h) picks one; -1 = default.
+// Ping-pong is the default: 1.12-1.18x lock step on the 16k rows, 1.08-1.17x
+// on b4 s8192, b16 s2048 and d256 b8 s4096; the overlap alone measured no
+// gain (docs/performance.md, "Hopper mainloops").
+constexpr int kHopperMainloopLockStep = 0;
+constexpr int kHopperMainloopOverlap = 1;
+constexpr int kHopperMainloopWarpSpecialized = 2;
+constexpr int kHopperMainloopPingPong = 3;
+constexpr int kHopperDefaultMainloop = kHopperMainloopPingPong;
+
 // Launches the Hopper kernel on the tiles / work items of `params`, built
-// with prefill_hopper_block_m rows per tile.
+// with prefill_hopper_block_m rows per tile, with `mainloop` (-1: default).
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, DeviceState& device,
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, DeviceState& device,
                                    cudaStream_t stream);
 
 }  // namespace cuda

@@ -16,14 +16,22 @@ namespace pattn {
 namespace {
 
 #if defined(PATTN_WITH_CUDA)
+// Drops the stream answer of check_stream_device when the call ends.
+struct StreamCheckScope {
+    ~StreamCheckScope() { forget_stream_check(); }
+};
+
 // The kernels launch on the tensors' device, on a stream of that device; the
-// caller's current device is restored afterwards.
+// caller's current device is restored afterwards. The device is made current
+// first, so that NULL names its legacy stream when the stream is checked
+// (one capture query per call, kept for the backend: placement.h).
 template <typename Launch>
 pattn_status on_device(int32_t device_id, void* stream, Launch&& launch) {
-    pattn_status s = check_stream_device(stream, device_id);
-    if (s != PATTN_STATUS_SUCCESS) return s;
     ScopedDevice device(device_id);
     if (device.status() != cudaSuccess) return cuda_error(device.status(), "cudaSetDevice");
+    const StreamCheckScope scope;
+    pattn_status s = check_stream_device(stream, device_id);
+    if (s != PATTN_STATUS_SUCCESS) return s;
     return launch();
 }
 #else

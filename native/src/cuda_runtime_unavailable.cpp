@@ -20,6 +20,7 @@ pattn_status check_placement(const char* name, const void*, bool on_cuda, int32_
 }
 
 pattn_status check_stream_device(void*, int32_t) { return PATTN_STATUS_SUCCESS; }
+void forget_stream_check() {}
 
 namespace {
 pattn_status not_built(const char* function) {

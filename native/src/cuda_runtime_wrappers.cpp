@@ -5,8 +5,13 @@
 
 #include <cuda_runtime.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
 
 #include "api_guard.h"
 #include "cuda_check.h"
@@ -17,15 +22,70 @@
 namespace pattn {
 
 int32_t cuda_device_count_or_zero() {
+    // The count is fixed once the runtime has initialized (CUDA_VISIBLE_DEVICES
+    // is read then), so a positive answer is kept: every validated call asks.
+    static std::atomic<int32_t> known{0};
+    const int32_t cached = known.load(std::memory_order_relaxed);
+    if (cached > 0) return cached;
     int count = 0;
     if (cudaGetDeviceCount(&count) != cudaSuccess) {
         cudaGetLastError();  // no driver or no device: not an error for the caller
         return 0;
     }
+    if (count > 0) known.store(count, std::memory_order_relaxed);
     return count;
 }
 
 namespace {
+
+// The memory this library handed out and has not freed yet
+// (pattn_device_malloc, pattn_host_malloc_pinned), so that check_placement
+// can answer for it without asking the runtime (cudaPointerGetAttributes
+// costs about as much as the rest of a call's host work). Such memory is
+// released only through pattn_device_free / pattn_host_free_pinned, which
+// drop it here first, so an entry never outlives its allocation under the
+// API's contract; and an entry is trusted only when it agrees with the
+// tensor's descriptor (otherwise the runtime is asked), so even a stale one
+// (memory freed behind the library's back) can never reject a valid call.
+class AllocationRegistry {
+public:
+    static constexpr int kHost = -1;
+
+    void add(const void* ptr, uint64_t bytes, int device) {
+        const uintptr_t lo = reinterpret_cast<uintptr_t>(ptr);
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        ranges_[lo] = Range{lo + bytes, device};
+    }
+    void remove(const void* ptr) {
+        std::unique_lock<std::shared_mutex> lock(mutex_);
+        ranges_.erase(reinterpret_cast<uintptr_t>(ptr));
+    }
+    // The device (kHost: page-locked host memory) of the live allocation
+    // that holds `ptr`; false when none does.
+    bool find(const void* ptr, int* device) const {
+        const uintptr_t p = reinterpret_cast<uintptr_t>(ptr);
+        std::shared_lock<std::shared_mutex> lock(mutex_);
+        auto it = ranges_.upper_bound(p);
+        if (it == ranges_.begin()) return false;
+        --it;
+        if (p >= it->second.hi) return false;
+        *device = it->second.device;
+        return true;
+    }
+
+private:
+    struct Range {
+        uintptr_t hi;
+        int device;
+    };
+    mutable std::shared_mutex mutex_;
+    std::map<uintptr_t, Range> ranges_;  // by first byte
+};
+
+AllocationRegistry& registry() {
+    static AllocationRegistry* instance = new AllocationRegistry();  // kept: no teardown-order hazards
+    return *instance;
+}
 
 // cudaPointerGetAttributes, with the error it may leave behind cleared.
 bool pointer_attributes(const void* ptr, cudaPointerAttributes* attributes) {
@@ -64,6 +124,11 @@ pattn_status check_device_id(int32_t device_id) {
 
 pattn_status check_placement(const char* name, const void* ptr, bool on_cuda, int32_t device_id) {
     if (ptr == nullptr) return PATTN_STATUS_SUCCESS;
+    // Memory of this library's allocators, where the descriptor agrees.
+    int known_device = 0;
+    if (registry().find(ptr, &known_device) &&
+        (on_cuda ? known_device == device_id : known_device == AllocationRegistry::kHost))
+        return PATTN_STATUS_SUCCESS;
     const int32_t count = cuda_device_count_or_zero();
     if (!on_cuda) {
         // Without a device nothing can be device memory.
@@ -98,38 +163,7 @@ pattn_status check_placement(const char* name, const void* ptr, bool on_cuda, in
     return PATTN_STATUS_SUCCESS;
 }
 
-pattn_status check_stream_device(void* stream, int32_t device_id) {
-    // Handles that name "the current device's stream" need no check.
-    if (stream == nullptr || stream == static_cast<void*>(cudaStreamLegacy) ||
-        stream == static_cast<void*>(cudaStreamPerThread))
-        return PATTN_STATUS_SUCCESS;
-#if CUDART_VERSION >= 12080
-    // Asking a capturing stream for its device is not allowed (it would
-    // invalidate the caller's capture), so a stream in capture is not checked.
-    cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-    if (cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &capture) != cudaSuccess) {
-        cudaGetLastError();
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "stream = %p is not a CUDA stream the runtime knows",
-                         stream);
-    }
-    if (capture != cudaStreamCaptureStatusNone) return PATTN_STATUS_SUCCESS;
-    int stream_device = -1;
-    cudaError_t e = cudaStreamGetDevice(static_cast<cudaStream_t>(stream), &stream_device);
-    if (e != cudaSuccess) {
-        cudaGetLastError();
-        return set_error(PATTN_STATUS_INVALID_ARGUMENT,
-                         "stream = %p is not a CUDA stream the runtime knows (%s)", stream,
-                         cudaGetErrorName(e));
-    }
-    if (stream_device != device_id)
-        return set_error(PATTN_STATUS_DEVICE_MISMATCH,
-                         "stream = %p belongs to CUDA device %d but the tensors are on CUDA device %d",
-                         stream, stream_device, (int)device_id);
-#else
-    (void)device_id;
-#endif
-    return PATTN_STATUS_SUCCESS;
-}
+// check_stream_device: common/capture.cu (it learns the capture status too).
 
 }  // namespace pattn
 
@@ -198,6 +232,7 @@ PATTN_API pattn_status pattn_device_malloc(int32_t device_id, uint64_t bytes, vo
             cudaGetLastError();
             return pattn::cuda_error(e, "cudaMalloc");
         }
+        pattn::registry().add(p, bytes, device_id);
         *ptr = p;
         return PATTN_STATUS_SUCCESS;
     });
@@ -206,6 +241,7 @@ PATTN_API pattn_status pattn_device_malloc(int32_t device_id, uint64_t bytes, vo
 PATTN_API pattn_status pattn_device_free(void* ptr) {
     return guarded("pattn_device_free", [&]() -> pattn_status {
         if (ptr == nullptr) return PATTN_STATUS_SUCCESS;
+        pattn::registry().remove(ptr);
         // Free on the device that owns the memory.
         cudaPointerAttributes attributes;
         int owner = -1;
@@ -233,6 +269,7 @@ PATTN_API pattn_status pattn_host_malloc_pinned(uint64_t bytes, void** ptr) {
             cudaGetLastError();
             return pattn::cuda_error(e, "cudaMallocHost");
         }
+        pattn::registry().add(p, bytes, pattn::AllocationRegistry::kHost);
         *ptr = p;
         return PATTN_STATUS_SUCCESS;
     });
@@ -241,6 +278,7 @@ PATTN_API pattn_status pattn_host_malloc_pinned(uint64_t bytes, void** ptr) {
 PATTN_API pattn_status pattn_host_free_pinned(void* ptr) {
     return guarded("pattn_host_free_pinned", [&]() -> pattn_status {
         if (ptr == nullptr) return PATTN_STATUS_SUCCESS;
+        pattn::registry().remove(ptr);
         PATTN_CUDA_TRY(cudaFreeHost(ptr));
         return PATTN_STATUS_SUCCESS;
     });

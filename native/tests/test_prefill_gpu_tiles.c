@@ -7,8 +7,13 @@
  * out-of-range values), strided views into one packed QKV buffer, an output
  * with a gap between heads (which must stay untouched), NaN/Inf in every
  * padding row, and lse. Every case is checked against the float64 reference
- * of test_util.h. Exit 77 without a GPU.
+ * of test_util.h. The edge-length cases run again with the mma.sync kernel's
+ * 64-row tiles at every head_dim that has them (PADDEDATTN_PREFILL_SHORT_TILES),
+ * with its 128-row tiles where the default takes 64-row ones
+ * (PADDEDATTN_PREFILL_TALL_TILES) and with one K/V buffer pair instead of the
+ * staged slots (PADDEDATTN_PREFILL_SINGLE_STAGE). Exit 77 without a GPU.
  */
+#define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +46,11 @@ static const char* mode_name(pattn_mask_mode m) {
     return "?";
 }
 
+static void set_env(const char* name, const char* value) {
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+}
+
 static void run_case(const gpu_case* c, tu_rng* rng, void* stream) {
     char label[256];
     const size_t es = tu_dtype_size(c->dtype);
@@ -60,10 +70,13 @@ static void run_case(const gpu_case* c, tu_rng* rng, void* stream) {
     tu_ref_problem rp;
 
     tu_mask_mode_flags(c->mode, &causal, &left);
-    snprintf(label, sizeof label, "%s d%d hq%d/hkv%d b%d q%d kv%d %s%s%s%s%s%s", tu_dtype_name(c->dtype), d, c->hq,
+    snprintf(label, sizeof label, "%s d%d hq%d/hkv%d b%d q%d kv%d %s%s%s%s%s%s%s%s%s", tu_dtype_name(c->dtype), d, c->hq,
              c->hkv, c->batch, c->q_len, c->kv_len, mode_name(c->mode), c->separate_kv_lens ? " kvlens" : "",
              c->no_lens ? " nolens" : "", c->lens_on_device ? " devlens" : "",
-             c->out_of_range_lens ? " clamped" : "", c->packed_qkv ? " packed" : "");
+             c->out_of_range_lens ? " clamped" : "", c->packed_qkv ? " packed" : "",
+             getenv("PADDEDATTN_PREFILL_SHORT_TILES") ? " short-tiles" : "",
+             getenv("PADDEDATTN_PREFILL_TALL_TILES") ? " tall-tiles" : "",
+             getenv("PADDEDATTN_PREFILL_SINGLE_STAGE") ? " single-stage" : "");
 
     for (b = 0; b < c->batch; ++b) {
         if (c->fixed_q_lens) {
@@ -266,7 +279,7 @@ int main(void) {
     static const int32_t hopper_edge_lens[6] = {127, 128, 255, 257, 300, 2};
     tu_rng rng = tu_rng_make(20261122u);
     void* stream = NULL;
-    int di, ti, mi;
+    int di, ti, mi, pass;
 
     if (!tu_have_gpu()) {
         printf("test_prefill_gpu_tiles: no CUDA device, skipped\n");
@@ -274,9 +287,17 @@ int main(void) {
     }
     CHECK_OK(pattn_stream_create(0, &stream));
 
+    /* pass 0: the default dispatch; 1: 64-row tiles wherever the head_dim
+       has them (32..128); 2: 128-row tiles also where the default takes
+       64-row ones (bf16 only); 3: one K/V buffer pair (bf16 only). */
+    for (pass = 0; pass < 4; ++pass) {
+    set_env("PADDEDATTN_PREFILL_SHORT_TILES", pass == 1 ? "1" : NULL);
+    set_env("PADDEDATTN_PREFILL_TALL_TILES", pass == 2 ? "1" : NULL);
+    set_env("PADDEDATTN_PREFILL_SINGLE_STAGE", pass == 3 ? "1" : NULL);
     for (di = 0; di < 6; ++di)
         for (ti = 0; ti < 2; ++ti)
             for (mi = 0; mi < 4; ++mi) {
+                if ((pass == 1 && dims[di] == 256) || (pass >= 2 && ti == 0)) continue;
                 /* GQA group 3: 128 packed rows are not a whole number of positions. */
                 gpu_case c = {.dtype = dtypes[ti], .head_dim = dims[di], .mode = modes[mi], .hq = 6, .hkv = 2,
                               .batch = 6, .q_len = 130, .kv_len = 130, .fixed_q_lens = edge_lens};
@@ -293,6 +314,10 @@ int main(void) {
                 c.lens_on_device = 1;
                 run_case(&c, &rng, stream);
             }
+    }
+    set_env("PADDEDATTN_PREFILL_SHORT_TILES", NULL);
+    set_env("PADDEDATTN_PREFILL_TALL_TILES", NULL);
+    set_env("PADDEDATTN_PREFILL_SINGLE_STAGE", NULL);
 
     for (di = 0; di < 3; ++di)
         for (ti = 0; ti < 2; ++ti)

@@ -4,14 +4,15 @@
  * parameters of the plain mma.sync kernel where CUDA 12.1+ allows it
  * (prefill_params.h PrefillLargeRows), 2049 and more (and every call with
  * PADDEDATTN_PREFILL_SMALL_PARAMS=1, or a sliding window, which takes the
- * general kernel) through the work list and its staging copy
- * (common/staging.cpp). Each case against the float64 reference of
+ * general kernel) are copied to the device through the staging ring
+ * (common/staging.cpp) for the device-length grid, and once more through
+ * the host-built work list (PADDEDATTN_PREFILL_WORK_LIST=1). Each case against the float64 reference of
  * test_util.h: odd lengths, 0 and full rows, GQA 3:1 and 1:1, NaN in every
  * padding row, o and lse poisoned before the call; packed host offsets of
  * 300 / 2047 / 2048 sequences (the last one past the 32 KB table: work
  * list); short-row tiles (64 rows) at their edges; then the same call again
- * many times back to back (the staging ring wraps) with the result compared
- * bit for bit. Exit 77 without a GPU.
+ * many times back to back (the staging ring wraps, grows and, full, waits)
+ * with the result compared bit for bit. Exit 77 without a GPU.
  */
 #define _POSIX_C_SOURCE 200112L /* setenv */
 #include <math.h>
@@ -52,19 +53,19 @@ static void run(pattn_mask_mode mode, pattn_dtype dtype, int32_t batch, int32_t 
         c.window_left = 17;
         c.window_right = -1;
     }
-    snprintf(label, sizeof label, "%s mode %d d%d %d/%d b%d q%d kv%d%s%s", tu_dtype_name(dtype), (int)mode, d, hq, hkv,
+    snprintf(label, sizeof label, "%s mode %d d%d %d/%d b%d q%d kv%d%s%s%s", tu_dtype_name(dtype), (int)mode, d, hq, hkv,
              batch, q_len, kv_len, window ? " window" : "",
-             getenv("PADDEDATTN_PREFILL_SMALL_PARAMS") ? " small-params" : "");
+             getenv("PADDEDATTN_PREFILL_SMALL_PARAMS") ? " small-params" : "",
+             getenv("PADDEDATTN_PREFILL_WORK_LIST") ? " work-list" : "");
     tu_run_prefill_case(&c, label);
 }
 
 /* The same large-batch call 40 times back to back without synchronising:
    every result equals the first bit for bit (the staging ring and the
    parameter copies never hand a call another call's lengths). */
-static void repeat_back_to_back(int32_t batch, void* stream, tu_rng* rng) {
+static void repeat_back_to_back(int32_t batch, int calls, void* stream, tu_rng* rng) {
     const int32_t S = 40, HQ = 2, HK = 1, D = 64;
     const size_t nq = (size_t)batch * S * HQ * D, nk = (size_t)batch * S * HK * D;
-    const int calls = 40;
     uint16_t* host = (uint16_t*)malloc((nq + 2 * nk) * 2);
     uint16_t* first = (uint16_t*)malloc(nq * 2);
     uint16_t* again = (uint16_t*)malloc(nq * 2);
@@ -246,9 +247,11 @@ int main(void) {
     }
     CHECK_OK(pattn_stream_create(0, &stream));
 
-    for (pass = 0; pass < 2; ++pass) {
-        /* pass 1: the work list wherever 32 KB parameters would carry the rows */
+    for (pass = 0; pass < 3; ++pass) {
+        /* pass 1: lengths copied to the device wherever 32 KB parameters would
+           carry the rows; pass 2: the host-built work list instead */
         set_env("PADDEDATTN_PREFILL_SMALL_PARAMS", pass ? "1" : NULL);
+        set_env("PADDEDATTN_PREFILL_WORK_LIST", pass == 2 ? "1" : NULL);
         for (bi = 0; bi < 5; ++bi) {
             const int32_t b = batches[bi];
             run(PATTN_MASK_PADDED, PATTN_DTYPE_F16, b, 37, 37, 2, 2, 64, 0, tu_rng_u64(&rng), stream);
@@ -258,19 +261,26 @@ int main(void) {
                 run(PATTN_MASK_PADDED_LEFT, PATTN_DTYPE_F16, b, 21, 21, 2, 1, 96, 0, tu_rng_u64(&rng), stream);
             }
         }
-        /* A sliding window: the general kernel, rows through the work list. */
+        /* A sliding window: the general kernel, rows copied to the device (pass 2: the work list). */
         run(PATTN_MASK_CAUSAL_PADDED_RIGHT, PATTN_DTYPE_BF16, 300, 50, 50, 2, 1, 64, 1, tu_rng_u64(&rng), stream);
         packed_case(300, PATTN_MASK_CAUSAL_PADDED_RIGHT, stream, &rng);
         packed_case(2047, PATTN_MASK_PADDED, stream, &rng);
         packed_case(2048, PATTN_MASK_CAUSAL_PADDED_RIGHT, stream, &rng);
-        repeat_back_to_back(pass ? 600 : 2048, stream, &rng);
-        repeat_back_to_back(3000, stream, &rng);
+        repeat_back_to_back(pass ? 600 : 2048, 40, stream, &rng);
+        repeat_back_to_back(3000, 40, stream, &rng);
+        /* More tables in flight than the staging ring first holds (1 MB):
+           it wraps and grows (pass 1: 80 KB of lengths per call), and with
+           the work list (384 KB per call, 46 MB in all) it reaches its 16 MB
+           and waits for the oldest copies. */
+        if (pass == 1) repeat_back_to_back(20000, 120, stream, &rng);
+        if (pass == 2) repeat_back_to_back(6000, 120, stream, &rng);
     }
     set_env("PADDEDATTN_PREFILL_SMALL_PARAMS", NULL);
+    set_env("PADDEDATTN_PREFILL_WORK_LIST", NULL);
 
-    /* Short-row tiles (64 query rows, head_dim 32 / 64, every row at most 256
-       packed query rows): lengths around the tile edges, GQA groups 1, 2, 4
-       (64 x 4 = 256 is the largest short case), q_len != kv_len, every mask. */
+    /* Short-row tiles (64 query rows; the default at head_dim 32 / 64 / 128
+       for rows of at most 1024 queries): lengths around the tile edges, GQA
+       groups 1, 2, 4, q_len != kv_len, every mask. */
     {
         static const pattn_mask_mode modes[4] = {PATTN_MASK_PADDED, PATTN_MASK_CAUSAL_PADDED_LEFT,
                                                  PATTN_MASK_CAUSAL_PADDED_RIGHT, PATTN_MASK_PADDED_LEFT};

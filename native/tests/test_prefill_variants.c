@@ -470,11 +470,16 @@ static void packed_cases(void) {
     size_t i;
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i) run_packed(&cases[i], "packed");
 #if VARIANTS_ON_GPU
-    /* Host offsets through the uploaded work list (the large-batch path;
-       PADDEDATTN_UPLOAD_LENGTHS is read on every call). */
+    /* Host offsets copied to the device (the large-batch path;
+       PADDEDATTN_UPLOAD_LENGTHS is read on every call), then through the
+       host-built work list (PADDEDATTN_PREFILL_WORK_LIST). */
     setenv("PADDEDATTN_UPLOAD_LENGTHS", "1", 1);
     for (i = 0; i < sizeof cases / sizeof cases[0]; ++i)
+        if (!cases[i].cu_on_device) run_packed(&cases[i], "packed uploaded");
+    setenv("PADDEDATTN_PREFILL_WORK_LIST", "1", 1);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; ++i)
         if (!cases[i].cu_on_device) run_packed(&cases[i], "packed work list");
+    unsetenv("PADDEDATTN_PREFILL_WORK_LIST");
     unsetenv("PADDEDATTN_UPLOAD_LENGTHS");
 #endif
 }
@@ -627,12 +632,19 @@ static void long_row_cases(void) {
     size_t i;
     for (i = 0; i < sizeof padded / sizeof padded[0]; ++i) run_padded(padded[i], "long row");
     for (i = 0; i < sizeof packed / sizeof packed[0]; ++i) run_packed(&packed[i], "long packed");
-    /* Host offsets and lengths through the uploaded work list as well. */
+    /* Host offsets and lengths copied to the device, and through the
+       host-built work list, as well. */
     setenv("PADDEDATTN_UPLOAD_LENGTHS", "1", 1);
+    for (i = 0; i < sizeof padded / sizeof padded[0]; ++i)
+        if (!padded[i].lens_on_device) run_padded(padded[i], "long row uploaded");
+    for (i = 0; i < sizeof packed / sizeof packed[0]; ++i)
+        if (!packed[i].cu_on_device) run_packed(&packed[i], "long packed uploaded");
+    setenv("PADDEDATTN_PREFILL_WORK_LIST", "1", 1);
     for (i = 0; i < sizeof padded / sizeof padded[0]; ++i)
         if (!padded[i].lens_on_device) run_padded(padded[i], "long row work list");
     for (i = 0; i < sizeof packed / sizeof packed[0]; ++i)
         if (!packed[i].cu_on_device) run_packed(&packed[i], "long packed work list");
+    unsetenv("PADDEDATTN_PREFILL_WORK_LIST");
     unsetenv("PADDEDATTN_UPLOAD_LENGTHS");
 }
 #endif

@@ -6,6 +6,7 @@
 
 #include "cuda_check.h"
 #include "errors.h"
+#include "placement.h"
 
 namespace pattn {
 namespace cuda {
@@ -22,9 +23,20 @@ __global__ void upload_chunk_kernel(const UploadChunk chunk) {
     for (uint32_t i = threadIdx.x; i < chunk.words; i += blockDim.x) chunk.dst[i] = chunk.data[i];
 }
 
-}  // namespace
+// The capture status check_stream_device learned for this thread's current
+// call (placement.h), so that the backends' query_capture does not ask the
+// runtime a second time.
+struct StreamAnswer {
+    bool valid = false;
+    bool capturing = false;
+    cudaStream_t stream = nullptr;
+};
+thread_local StreamAnswer t_answer;
 
-pattn_status query_capture(cudaStream_t stream, bool* capturing) {
+// cudaStreamGetCaptureInfo and the two refusals of query_capture (capture.h).
+// `unknown_stream_is_argument`: an error on an explicit handle means the
+// runtime does not know the stream (INVALID_ARGUMENT naming it).
+pattn_status ask_capture(cudaStream_t stream, bool* capturing, bool unknown_stream_is_argument) {
     *capturing = false;
     cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
     unsigned long long id = 0;
@@ -36,6 +48,11 @@ pattn_status query_capture(cudaStream_t stream, bool* capturing) {
                                   "device is being captured into a CUDA graph: work on it would invalidate "
                                   "that capture; pass the capturing stream (or a non-blocking stream)");
     }
+    if (e != cudaSuccess && unknown_stream_is_argument) {
+        (void)cudaGetLastError();
+        return set_error(PATTN_STATUS_INVALID_ARGUMENT, "stream = %p is not a CUDA stream the runtime knows (%s)",
+                         static_cast<void*>(stream), cudaGetErrorName(e));
+    }
     if (e != cudaSuccess) return cuda_error(e, "cudaStreamGetCaptureInfo");
     if (status == cudaStreamCaptureStatusInvalidated)
         return set_argument_error(PATTN_STATUS_INVALID_ARGUMENT, "stream",
@@ -43,6 +60,16 @@ pattn_status query_capture(cudaStream_t stream, bool* capturing) {
                                   "earlier work; end that capture (cudaStreamEndCapture) and start again");
     *capturing = status == cudaStreamCaptureStatusActive;
     return PATTN_STATUS_SUCCESS;
+}
+
+}  // namespace
+
+pattn_status query_capture(cudaStream_t stream, bool* capturing) {
+    if (t_answer.valid && t_answer.stream == stream) {
+        *capturing = t_answer.capturing;
+        return PATTN_STATUS_SUCCESS;
+    }
+    return ask_capture(stream, capturing, false);
 }
 
 CaptureScope::CaptureScope(bool capturing) : active_(capturing), previous_(cudaStreamCaptureModeRelaxed) {
@@ -76,4 +103,43 @@ pattn_status upload_by_kernel(void* dst, const void* src, size_t bytes, cudaStre
 }
 
 }  // namespace cuda
+
+// One cudaStreamGetCaptureInfo, then (not capturing, an explicit handle,
+// CUDA 12.8+) one cudaStreamGetDevice; the capture answer is kept for the
+// call (placement.h). NULL / cudaStreamLegacy / cudaStreamPerThread name the
+// current device's stream, which the caller made the tensors' device.
+pattn_status check_stream_device(void* stream_ptr, int32_t device_id) {
+    cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+    const bool named_by_device = stream_ptr == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread;
+    cuda::t_answer.valid = false;
+    bool capturing = false;
+    pattn_status s = cuda::ask_capture(stream, &capturing, !named_by_device);
+    if (s != PATTN_STATUS_SUCCESS) return s;
+#if CUDART_VERSION >= 12080
+    // A capturing stream may not be asked for its device (that would
+    // invalidate the caller's capture), so it is not checked.
+    if (!named_by_device && !capturing) {
+        int stream_device = -1;
+        const cudaError_t e = cudaStreamGetDevice(stream, &stream_device);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            return set_error(PATTN_STATUS_INVALID_ARGUMENT, "stream = %p is not a CUDA stream the runtime knows (%s)",
+                             stream_ptr, cudaGetErrorName(e));
+        }
+        if (stream_device != device_id)
+            return set_error(PATTN_STATUS_DEVICE_MISMATCH,
+                             "stream = %p belongs to CUDA device %d but the tensors are on CUDA device %d", stream_ptr,
+                             stream_device, (int)device_id);
+    }
+#else
+    (void)device_id;
+#endif
+    cuda::t_answer.valid = true;
+    cuda::t_answer.capturing = capturing;
+    cuda::t_answer.stream = stream;
+    return PATTN_STATUS_SUCCESS;
+}
+
+void forget_stream_check() { cuda::t_answer.valid = false; }
+
 }  // namespace pattn

@@ -49,6 +49,14 @@ __device__ __forceinline__ void cp_async_wait_dyn(int n) {
     }
 }
 
+// 16-byte global store marked evict-first (st.global.cs): for output that
+// nothing reads back soon, such as the zeros of padding rows, so that it
+// does not push inputs other blocks still read out of L2.
+__device__ __forceinline__ void st_global_cs_16(void* p, uint4 v) {
+    asm volatile("st.global.cs.v4.u32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w)
+                 : "memory");
+}
+
 __device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], uint32_t addr) {
     asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                  : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])

@@ -42,6 +42,23 @@ struct TuningSwitches {
     // PADDEDATTN_PREFILL_TALL_TILES=1: the plain prefill kernel keeps its
     // 128-row tiles also for short rows (prefill_params.h kPrefillShortBlockM).
     bool prefill_tall_tiles;
+    // PADDEDATTN_PREFILL_SINGLE_STAGE=1: the plain prefill kernel keeps one
+    // K and one V buffer (two barriers per KV tile) instead of its staged
+    // (K, V) slots (prefill_kernel.cuh Traits::KV_STAGES).
+    bool prefill_single_stage;
+    // PADDEDATTN_PREFILL_SHORT_TILES=1: the plain prefill kernel takes its
+    // 64-row tiles wherever the head_dim has them (32 to 128), whatever the
+    // row lengths (loses to PADDEDATTN_PREFILL_TALL_TILES=1).
+    bool prefill_short_tiles;
+    // PADDEDATTN_PREFILL_HOPPER_MAINLOOP=0..3: the KV mainloop of the Hopper
+    // prefill kernel (prefill_params.h kHopperMainloop*); -1 when unset or
+    // invalid (the default).
+    int prefill_hopper_mainloop;
+    // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
+    // kernel parameters go in a host-built work list of query tiles (sorted
+    // by cost, prefill_rows.h) instead of being copied to the device
+    // for the grid that device lengths take, for A/B runs.
+    bool prefill_work_list;
     // PADDEDATTN_DECODE_MMA: unset = 0 (the decode dispatch's own rule,
     // decode_dispatch.cu), "0" = -1 (the tensor-core decode kernel off),
     // 1..16 = the fewest rows per KV head that take it.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU session for decode kernel work: build native/ (sm_90 by default:
+# Everything for decode kernel work in one go on a GPU machine: build native/ (sm_90 by default:
 # the decode kernels use no sm_90a feature, and the Hopper prefill kernels
 # then compile to stubs, which keeps the build short; CUDA_ARCH=90a for the
 # release image), the decode GPU tests on the default dispatch and on each

@@ -1,4 +1,5 @@
-// Decode kernels for bf16, head_dim 32 (row packs of 1, 4, 6 and 8).
+// Decode kernels for bf16, head_dim 32 (row packs of 1, 4, 6 and 8, and the tensor-core pack of 16).
 #include "decode_launch.cuh"
 
 PATTN_DECODE_INSTANTIATE(__nv_bfloat16, 32)
+PATTN_DECODE_INSTANTIATE_MMA(__nv_bfloat16, 32)

@@ -1,5 +1,6 @@
-// Decode kernels for bf16, head_dim 80 (row packs of 1, 4, 6 and 8);
+// Decode kernels for bf16, head_dim 80 (row packs of 1, 4, 6 and 8, and the tensor-core pack of 16);
 // 16 lanes per key, 10 of them loading (DecodeShape in decode_params.h).
 #include "decode_launch.cuh"
 
 PATTN_DECODE_INSTANTIATE(__nv_bfloat16, 80)
+PATTN_DECODE_INSTANTIATE_MMA(__nv_bfloat16, 80)

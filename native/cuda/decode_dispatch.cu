@@ -38,6 +38,16 @@ PATTN_DECODE_EXTERN(__half, 96)
 PATTN_DECODE_EXTERN(__nv_bfloat16, 32)
 PATTN_DECODE_EXTERN(__nv_bfloat16, 80)
 PATTN_DECODE_EXTERN(__nv_bfloat16, 96)
+PATTN_DECODE_EXTERN_MMA(__half, 32)
+PATTN_DECODE_EXTERN_MMA(__half, 64)
+PATTN_DECODE_EXTERN_MMA(__half, 80)
+PATTN_DECODE_EXTERN_MMA(__half, 96)
+PATTN_DECODE_EXTERN_MMA(__half, 128)
+PATTN_DECODE_EXTERN_MMA(__nv_bfloat16, 32)
+PATTN_DECODE_EXTERN_MMA(__nv_bfloat16, 64)
+PATTN_DECODE_EXTERN_MMA(__nv_bfloat16, 80)
+PATTN_DECODE_EXTERN_MMA(__nv_bfloat16, 96)
+PATTN_DECODE_EXTERN_MMA(__nv_bfloat16, 128)
 
 namespace pattn {
 namespace cuda {
@@ -185,6 +195,15 @@ pattn_status run_decode(const AttentionArgs& a, DecodeParams p, const TuningSwit
 template <typename T, int HEAD_DIM>
 pattn_status run_decode_rows(const AttentionArgs& a, const DecodeParams& p, const TuningSwitches& tuning,
                              DeviceState& device, bool capturing, cudaStream_t stream) {
+    if constexpr (mma_decode_supported<HEAD_DIM>()) {
+        // Packs of several rows take the tensor-core kernel (decode_params.h
+        // kMmaRows): its cost per key does not grow with the rows, and rows
+        // of up to 16 read each K/V row once (the CUDA-core packs of 8 read
+        // a 14-row pack twice).
+        const int min_rows = tuning.decode_mma_min_rows == 0 ? kMmaMinRows : tuning.decode_mma_min_rows;
+        if (min_rows > 0 && p.rows_per_kv_head >= min_rows)
+            return run_decode<T, HEAD_DIM, kMmaRows>(a, p, tuning, device, capturing, stream);
+    }
     if (p.rows_per_kv_head == 1) return run_decode<T, HEAD_DIM, 1>(a, p, tuning, device, capturing, stream);
     if (p.rows_per_kv_head <= 4) return run_decode<T, HEAD_DIM, 4>(a, p, tuning, device, capturing, stream);
     // 5 or 6 rows (GQA groups of 5 or 6, e.g. 40/8 heads; q_len 3 x group 2)

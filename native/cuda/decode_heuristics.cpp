@@ -38,7 +38,13 @@ int64_t split_wave_cost(const SplitInputs& in, int splits) {
 //  - no split longer than kMaxKeysPerSplit keys;
 //  - a grid of between one and two waves of resident blocks, whose second
 //    wave would run mostly empty, is raised to two full waves when the
-//    splits keep at least kMinKeysForWaves keys (batch 64 x 1k: 87 -> 78 us);
+//    splits keep at least kMinKeysForWaves keys (batch 64 x 1k: 87 -> 78 us),
+//    on a latency-bound grid (small batches) at least
+//    kMinKeysForWavesLatency: the tensor-core kernel's blocks of 1 x 64k at
+//    99 splits (two waves of 662 keys, with the device lengths of the
+//    suite about 363 real ones) took 58.1 us, 48 splits (one wave) 46.9
+//    and 32 splits 45.8, while 1 x 128k (1324 keys) stays fastest at two
+//    waves (99 splits 99.2 us; 64, 128, 198: 108-115);
 //  - on a throughput-bound batch, a grid of less than one wave is raised
 //    to one full wave when the splits keep at least kMinKeysForOneWave
 //    keys (16 x 1k with 4 blocks per SM: 2 -> 4 splits, 24.7 -> 23.7 us);
@@ -53,6 +59,7 @@ int64_t split_wave_cost(const SplitInputs& in, int splits) {
 int choose_num_splits(const SplitInputs& in) {
     constexpr int kMaxKeysPerSplit = 1024;
     constexpr int kMinKeysForWaves = 256;
+    constexpr int kMinKeysForWavesLatency = 1024;
     constexpr int kMinKeysForOneWave = 128;
     constexpr int kMinKeysPerSplit = 64;
     constexpr int kWaves = 4;
@@ -69,7 +76,8 @@ int choose_num_splits(const SplitInputs& in) {
     const int64_t blocks = base_blocks * splits;
     if (blocks > slots && blocks < 2 * slots) {
         const int64_t two_waves = ceil_div(2 * slots, base_blocks);
-        if (max_kv / two_waves >= kMinKeysForWaves) splits = two_waves;
+        const int min_keys = throughput_bound(base_blocks, sms) ? kMinKeysForWaves : kMinKeysForWavesLatency;
+        if (max_kv / two_waves >= min_keys) splits = two_waves;
     }
     if (throughput_bound(base_blocks, sms) && base_blocks * splits < slots) {
         const int64_t one_wave = slots / base_blocks;

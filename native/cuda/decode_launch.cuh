@@ -15,6 +15,17 @@ namespace pattn {
 namespace cuda {
 namespace decode_detail {
 
+// The kernel of a row pack: the tensor-core one for kMmaRows, else the
+// CUDA-core one (decode_kernel.cuh).
+template <typename T, int HEAD_DIM, int ROWS>
+constexpr auto decode_kernel_ptr() {
+    if constexpr (ROWS == kMmaRows) {
+        return decode_mma_kernel<T, HEAD_DIM>;
+    } else {
+        return decode_split_kernel<T, HEAD_DIM, ROWS>;
+    }
+}
+
 // The deepest pipeline (2..kMaxStages) whose shared memory the device
 // grants one block of this kernel (opt-in limit).
 template <typename T, int HEAD_DIM, int ROWS>
@@ -38,7 +49,7 @@ cudaError_t decode_blocks_per_sm(DeviceState& device, int stages, int* blocks_pe
         *blocks_per_sm = c;
         return cudaSuccess;
     }
-    auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
+    auto kernel = decode_kernel_ptr<T, HEAD_DIM, ROWS>();
     const int smem = decode_smem_bytes<ROWS, HEAD_DIM>(stages);
     cudaError_t e = device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem);
     if (e != cudaSuccess) return e;
@@ -55,8 +66,8 @@ cudaError_t decode_blocks_per_sm(DeviceState& device, int stages, int* blocks_pe
 template <typename T, int HEAD_DIM, int ROWS>
 cudaError_t launch_decode_split(const DecodeParams& p, cudaStream_t stream) {
     const dim3 grid(p.num_splits, p.num_kv_heads * p.row_chunks, p.batch);
-    decode_split_kernel<T, HEAD_DIM, ROWS>
-        <<<grid, kThreads, decode_smem_bytes<ROWS, HEAD_DIM>(p.stages), stream>>>(p);
+    auto kernel = decode_kernel_ptr<T, HEAD_DIM, ROWS>();
+    kernel<<<grid, kThreads, decode_smem_bytes<ROWS, HEAD_DIM>(p.stages), stream>>>(p);
     return cudaGetLastError();
 }
 
@@ -69,7 +80,7 @@ int decode_max_cluster(DeviceState& device) {
     static const int slot = reserve_kernel_values(1);  // 0: not computed yet
     const int c = device.cached(slot);
     if (c > 0) return c;
-    auto kernel = decode_split_kernel<T, HEAD_DIM, ROWS>;
+    auto kernel = decode_kernel_ptr<T, HEAD_DIM, ROWS>();
     int result = 1;
     int per_sm = 0;  // opts the kernel into the shared memory queried below
     (void)decode_blocks_per_sm<T, HEAD_DIM, ROWS>(device, kDefaultStages, &per_sm);
@@ -115,7 +126,7 @@ cudaError_t launch_decode_cluster(const DecodeParams& p, cudaStream_t stream) {
     attribute[0].val.clusterDim.z = 1;
     config.attrs = attribute;
     config.numAttrs = 1;
-    return cudaLaunchKernelEx(&config, decode_split_kernel<T, HEAD_DIM, ROWS>, p);
+    return cudaLaunchKernelEx(&config, decode_kernel_ptr<T, HEAD_DIM, ROWS>(), p);
 }
 
 // Whether the combine kernel may be launched as a programmatic dependent of
@@ -177,6 +188,8 @@ cudaError_t launch_combine(const CombineParams& c, unsigned rows, size_t smem, D
     PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 4) \
     PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 6) \
     PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 8)
+// The tensor-core row pack (head_dim <= 128: decode_params.h mma_decode_supported).
+#define PATTN_DECODE_INSTANTIATE_MMA(T, HEAD_DIM) PATTN_DECODE_INSTANTIATE_ROWS(T, HEAD_DIM, 16)
 
 // For the dispatching translation unit: the instantiations live elsewhere.
 #define PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, ROWS)                                              \
@@ -194,3 +207,4 @@ cudaError_t launch_combine(const CombineParams& c, unsigned rows, size_t smem, D
     PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 4) \
     PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 6) \
     PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 8)
+#define PATTN_DECODE_EXTERN_MMA(T, HEAD_DIM) PATTN_DECODE_EXTERN_ROWS(T, HEAD_DIM, 16)

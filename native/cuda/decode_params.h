@@ -109,13 +109,34 @@ constexpr int cluster_bytes() {
     return (ROWS * HEAD_DIM + 2 * ROWS + ROWS * kMaxClusterSplits + ROWS) * 4;
 }
 
+// The tensor-core variant (decode_mma_kernel, decode_kernel.cuh): a block's
+// rows are the M = 16 rows of mma.sync m16n8k16, each warp owns the keys its
+// lanes copied and keeps one softmax state per row, so the key-group merge
+// has kWarps states. Row packs of 2 to 16 rows (GQA groups, speculative
+// q_len) of head_dim <= 128 take it (decode_dispatch.cu); head_dim 256 has
+// fewer than 8 keys per warp and tile (DecodeShape) and keeps the CUDA-core
+// kernel.
+constexpr int kMmaRows = 16;
+constexpr int kMmaMinRows = 2;  // the dispatch's default (PADDEDATTN_DECODE_MMA overrides it)
+template <int HEAD_DIM>
+constexpr bool mma_decode_supported() {
+    return DecodeShape<HEAD_DIM>::kLanesPerKey <= 16;
+}
+
+// The key-group merge area of a block: the CUDA-core kernel's (merge_bytes)
+// or the tensor-core kernel's (m, l and acc per warp and row).
+template <int ROWS, int HEAD_DIM>
+constexpr int merge_area_bytes() {
+    return ROWS == kMmaRows ? kWarps * ROWS * (HEAD_DIM + 2) * 4 : merge_bytes<ROWS>();
+}
+
 // Dynamic shared memory of a block: the pipeline buffers, reused after the
 // key loop by the key-group merge area and the cluster merge area behind it.
 template <int ROWS, int HEAD_DIM>
 constexpr int decode_smem_bytes(int stages) {
-    return stages * kStageBytes > merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>()
+    return stages * kStageBytes > merge_area_bytes<ROWS, HEAD_DIM>() + cluster_bytes<ROWS, HEAD_DIM>()
                ? stages * kStageBytes
-               : merge_bytes<ROWS>() + cluster_bytes<ROWS, HEAD_DIM>();
+               : merge_area_bytes<ROWS, HEAD_DIM>() + cluster_bytes<ROWS, HEAD_DIM>();
 }
 
 // The combine kernel's parameters. Its o/lse pointers and strides are those

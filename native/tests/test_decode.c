@@ -344,6 +344,28 @@ static void six_row_packs(int on_gpu) {
     }
 }
 
+/* The GPU's tensor-core row packs of up to 16 rows (decode_mma_kernel):
+ * 14 rows (q_len 2 x GQA 7, 28/4), 16 (q_len 4 x GQA 4 at d64; GQA 16),
+ * 18 (two chunks, the second of 2 rows), every head_dim of the kernel, with
+ * cache lengths that end inside a tile, splits that leave empty blocks, and
+ * both padding sides. */
+static void wide_row_packs(int on_gpu) {
+    static const int32_t shapes[5][3] = {{2, 28, 4}, {4, 32, 8}, {1, 16, 1}, {3, 12, 2}, {16, 8, 8}};
+    static const int32_t dims[5] = {128, 64, 32, 80, 96};
+    int n;
+    for (n = 0; n < 10; ++n) {
+        int32_t lens[4] = {1000, 0, 517, 2};
+        const int32_t* sh = shapes[n % 5];
+        const decode_case c = {.dtype = (n % 2) ? PATTN_DTYPE_BF16 : PATTN_DTYPE_F16, .batch = 4, .q_len = sh[0],
+                               .cache_len = 1000, .num_qo_heads = sh[1], .num_kv_heads = sh[2],
+                               .head_dim = dims[(n + n / 5) % 5], .left_padded = (n / 3) % 2, .kv_lens = lens,
+                               .lens_on_device = n % 3 == 1, .num_splits = n % 4 == 3 ? 64 : (n % 4) * 2,
+                               .with_lse = n != 4, .padding_value = (n % 2) ? NAN : INFINITY};
+        label_case(&c);
+        run_case(&c, on_gpu, 9100 + (uint64_t)n);
+    }
+}
+
 /* Long caches at head_dim 32/80/96: automatic and forced splits (the GPU's
  * combine kernel has idle threads at 80 and 96), q_len 1 and 16, GQA 4, 5
  * (6-row blocks), 6 and MHA, an empty row, full, odd lengths. */
@@ -437,6 +459,7 @@ int main(void) {
     split_cases(on_gpu);
     small_head_dim_splits(on_gpu);
     six_row_packs(on_gpu);
+    wide_row_packs(on_gpu);
     if (on_gpu) {
         clamped_lengths();
         unallocated_padding();

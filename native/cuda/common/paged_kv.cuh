@@ -36,6 +36,18 @@ struct PageSlot {
     int32_t slot;
 };
 
+// The two halves of page_slot, for kernels that load the table entries of
+// a tile's keys together, before computing their addresses
+// (decode_kernel.cuh load_pages).
+__device__ __forceinline__ int32_t page_of_key(const int32_t* row_table, int32_t j, int32_t page_size,
+                                               int32_t page_shift, int32_t num_pages) {
+    const int32_t entry = page_shift >= 0 ? j >> page_shift : j / page_size;
+    return min(max(__ldg(row_table + entry), 0), num_pages - 1);
+}
+__device__ __forceinline__ int32_t slot_of_key(int32_t j, int32_t page_size, int32_t page_shift) {
+    return page_shift >= 0 ? j & (page_size - 1) : j % page_size;
+}
+
 __device__ __forceinline__ PageSlot page_slot(const int32_t* row_table, int32_t j, int32_t page_size,
                                               int32_t page_shift, int32_t num_pages) {
     const int32_t entry = page_shift >= 0 ? j >> page_shift : j / page_size;

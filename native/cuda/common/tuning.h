@@ -59,6 +59,10 @@ struct TuningSwitches {
     // by cost, prefill_rows.h) instead of being copied to the device
     // for the grid that device lengths take, for A/B runs.
     bool prefill_work_list;
+    // PADDEDATTN_DECODE_MMA: unset = 0 (the decode dispatch's own rule,
+    // decode_dispatch.cu), "0" = -1 (the tensor-core decode kernel off),
+    // 1..16 = the fewest rows per KV head that take it.
+    int decode_mma_min_rows;
 };
 
 TuningSwitches read_tuning_switches();

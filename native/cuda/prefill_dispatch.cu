@@ -330,11 +330,15 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     // Packed offsets: on the device, read by the grid; on the host, by value
     // for a small batch, else copied to the device for the grid
     // (run_with_uploaded_lengths).
-    // Host lengths of larger batches travel in a second, 32 KB kernel parameter
-    // where the plain mma.sync kernel runs and runtime and driver allow it,
-    // else they are copied to the device too.
+    // Host lengths of larger batches are copied to the device too; during
+    // stream capture they travel in a second, 32 KB kernel parameter instead
+    // (one graph node) where the plain mma.sync kernel runs and runtime and
+    // driver allow it. Outside capture the copy wins: on an H200 it took
+    // 12-15 us of host time per call at 512-2048 rows against 20 us with the
+    // 32 KB parameter, and the kernels ran 3-4 % faster (docs/performance.md).
     const bool host_rows = a.packed ? !a.cu_on_device : !a.lens_on_device && !no_lens;
     const bool large_rows = host_rows && plain && !tuning.upload_lengths && !tuning.prefill_small_params &&
+                            (capturing || tuning.prefill_large_params) &&
                             (a.packed ? a.batch >= kPrefillParamRows && a.batch < kPrefillLargeParamRows
                                       : a.batch > kPrefillParamRows && a.batch <= kPrefillLargeParamRows) &&
                             large_kernel_params();

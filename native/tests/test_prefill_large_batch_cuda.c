@@ -2,9 +2,10 @@
  * CUDA prefill with host lengths of batches past the 256 rows that fit in
  * the 4 KB kernel parameters: 257 .. 2048 rows travel in the 32 KB
  * parameters of the plain mma.sync kernel where CUDA 12.1+ allows it
- * (prefill_params.h PrefillLargeRows), 2049 and more (and every call with
- * PADDEDATTN_PREFILL_SMALL_PARAMS=1, or a sliding window, which takes the
- * general kernel) are copied to the device through the staging ring
+ * (prefill_params.h PrefillLargeRows) during capture and with
+ * PADDEDATTN_PREFILL_LARGE_PARAMS=1 (the first pass here); otherwise (and
+ * for 2049 and more rows, or a sliding window, which takes the general
+ * kernel) they are copied to the device through the staging ring
  * (common/staging.cpp) for the device-length grid, and once more through
  * the host-built work list (PADDEDATTN_PREFILL_WORK_LIST=1). Each case against the float64 reference of
  * test_util.h: odd lengths, 0 and full rows, GQA 3:1 and 1:1, NaN in every
@@ -55,7 +56,7 @@ static void run(pattn_mask_mode mode, pattn_dtype dtype, int32_t batch, int32_t 
     }
     snprintf(label, sizeof label, "%s mode %d d%d %d/%d b%d q%d kv%d%s%s%s", tu_dtype_name(dtype), (int)mode, d, hq, hkv,
              batch, q_len, kv_len, window ? " window" : "",
-             getenv("PADDEDATTN_PREFILL_SMALL_PARAMS") ? " small-params" : "",
+             getenv("PADDEDATTN_PREFILL_LARGE_PARAMS") ? " large-params" : "",
              getenv("PADDEDATTN_PREFILL_WORK_LIST") ? " work-list" : "");
     tu_run_prefill_case(&c, label);
 }
@@ -248,9 +249,10 @@ int main(void) {
     CHECK_OK(pattn_stream_create(0, &stream));
 
     for (pass = 0; pass < 3; ++pass) {
-        /* pass 1: lengths copied to the device wherever 32 KB parameters would
-           carry the rows; pass 2: the host-built work list instead */
-        set_env("PADDEDATTN_PREFILL_SMALL_PARAMS", pass ? "1" : NULL);
+        /* pass 0: 257 .. 2048 rows in the 32 KB parameters (forced: outside
+           capture the default copies them); pass 1: the default, lengths
+           copied to the device; pass 2: the host-built work list instead */
+        set_env("PADDEDATTN_PREFILL_LARGE_PARAMS", pass == 0 ? "1" : NULL);
         set_env("PADDEDATTN_PREFILL_WORK_LIST", pass == 2 ? "1" : NULL);
         for (bi = 0; bi < 5; ++bi) {
             const int32_t b = batches[bi];
@@ -275,7 +277,7 @@ int main(void) {
         if (pass == 1) repeat_back_to_back(20000, 120, stream, &rng);
         if (pass == 2) repeat_back_to_back(6000, 120, stream, &rng);
     }
-    set_env("PADDEDATTN_PREFILL_SMALL_PARAMS", NULL);
+    set_env("PADDEDATTN_PREFILL_LARGE_PARAMS", NULL);
     set_env("PADDEDATTN_PREFILL_WORK_LIST", NULL);
 
     /* Short-row tiles (64 query rows; the default at head_dim 32 / 64 / 128

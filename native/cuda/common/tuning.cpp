@@ -31,13 +31,13 @@ const char* value_of(const char* entry, const char* name, size_t name_length) {
 TuningSwitches read_tuning_switches() {
     enum {
         kUpload, kMmaSync, kHopper, kCluster, kStages, kGeneral, kSmallParams, kTallTiles, kWorkList, kSingleStage,
-        kShortTiles, kHopperMainloop, kDecodeMma, kCount
+        kShortTiles, kHopperMainloop, kDecodeMma, kLargeParams, kCount
     };
     static const char* const names[kCount] = {
         "UPLOAD_LENGTHS",  "PREFILL_MMA_SYNC",     "PREFILL_HOPPER",     "DECODE_CLUSTER",
         "DECODE_STAGES",   "PREFILL_GENERAL",      "PREFILL_SMALL_PARAMS", "PREFILL_TALL_TILES",
         "PREFILL_WORK_LIST", "PREFILL_SINGLE_STAGE", "PREFILL_SHORT_TILES", "PREFILL_HOPPER_MAINLOOP",
-        "DECODE_MMA"};
+        "DECODE_MMA", "PREFILL_LARGE_PARAMS"};
     static const char kPrefix[] = "PADDEDATTN_";
     constexpr size_t kPrefixLength = sizeof(kPrefix) - 1;
     const char* v[kCount] = {};
@@ -68,6 +68,7 @@ TuningSwitches read_tuning_switches() {
     t.decode_stages = (s == nullptr || s[0] < '2' || s[0] > '9' || s[1] != '\0') ? 0 : s[0] - '0';
     t.prefill_general = on(kGeneral);
     t.prefill_small_params = on(kSmallParams);
+    t.prefill_large_params = on(kLargeParams);
     t.prefill_tall_tiles = on(kTallTiles);
     t.prefill_work_list = on(kWorkList);
     t.prefill_single_stage = on(kSingleStage);

@@ -36,9 +36,15 @@ struct TuningSwitches {
     // of it (prefill_params.h kPrefillPlainMaxKeys), for A/B runs.
     bool prefill_general;
     // PADDEDATTN_PREFILL_SMALL_PARAMS=1: host lengths of batches past
-    // kPrefillParamRows go through the work list even where 32 KB kernel
-    // parameters could carry them (prefill_params.h PrefillLargeRows).
+    // kPrefillParamRows are copied to the device also during stream capture,
+    // where 32 KB kernel parameters would carry them (prefill_params.h
+    // PrefillLargeRows).
     bool prefill_small_params;
+    // PADDEDATTN_PREFILL_LARGE_PARAMS=1: such lengths travel in the 32 KB
+    // kernel parameters also outside capture (there the default copies them:
+    // less host time per call and faster kernels, docs/performance.md), for
+    // A/B runs and the tests.
+    bool prefill_large_params;
     // PADDEDATTN_PREFILL_TALL_TILES=1: the plain prefill kernel keeps its
     // 128-row tiles also for short rows (prefill_params.h kPrefillShortBlockM).
     bool prefill_tall_tiles;

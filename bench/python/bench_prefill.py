@@ -76,6 +76,7 @@ import torch
 
 import paddedattn as pa  # noqa: E402  (the package in bindings/python: PYTHONPATH=bindings/python)
 from cuda_timing import median_event_ms  # noqa: E402
+from bench_common import report_failed_checks  # noqa: E402
 
 CASES = [
     # name, batch, seq, q heads, kv heads, head_dim, mode, length range
@@ -951,11 +952,7 @@ def main():
     for path in out_paths:
         with open(path, "w") as f:
             f.write(text)
-    failed = [r["case"] for r in results if not all(v for v in r["checks"].values() if isinstance(v, bool))]
-    if failed:
-        print("CHECKS FAILED: " + ", ".join(failed))
-        return 1
-    return 0
+    return report_failed_checks(results)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,8 @@ import sys
 import time
 import traceback
 
+from bench_common import report_failed_checks
+
 # torch and paddedattn are imported where the cases run (run_case, main), so
 # that the case construction below runs without them (--self-test).
 
@@ -777,11 +779,7 @@ def main(argv=None):
         write_json()
     print_tables(results, args.page_sizes)
     write_json()
-    failed = [r["case"] for r in results if not all(v for v in r["checks"].values() if isinstance(v, bool))]
-    if failed:
-        print("CHECKS FAILED: " + ", ".join(failed))
-        return 1
-    return 0
+    return report_failed_checks(results)
 
 
 if __name__ == "__main__":

@@ -80,14 +80,18 @@ if [ "$(left)" -gt 40 ]; then
     --mainloops "$MAINLOOPS" --runs 10) 2>&1 | tail -12
   echo "== mainloop A/B: $(( $(date +%s) - s )) s"
 fi
-for tool in $(echo $SANITIZE | cut -d" " -f1); do
-  [ "$(left)" -gt 40 ] || { echo "== skipped sanitizer $tool: time"; continue; }
+# One compute-sanitizer tool over test_prefill_variants_gpu on the sm_90a
+# kernels: the first of SANITIZE runs before the ncu runs, the others after.
+sanitize() {
+  local tool="$1" s
+  [ "$(left)" -gt 40 ] || { echo "== skipped sanitizer $tool: time"; return 0; }
   s=$(date +%s)
   PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_MAINLOOP=${SANITIZE_ML:-} timeout $(( $(left) - 10 )) compute-sanitizer --tool "$tool" "$B/test_prefill_variants_gpu" \
     > "$OUTDIR/sanitize_$tool.log" 2>&1
   echo "== compute-sanitizer $tool test_prefill_variants_gpu (mainloop ${SANITIZE_ML:-default}): rc=$? ($(( $(date +%s) - s )) s)"
   grep -E "ERROR SUMMARY|RACECHECK SUMMARY|hazard" "$OUTDIR/sanitize_$tool.log" | tail -3
-done
+}
+for tool in $(echo $SANITIZE | cut -d" " -f1); do sanitize "$tool"; done
 for ml in $NCU; do
   [ "$(left)" -gt 30 ] || { echo "== skipped ncu $ml: time"; continue; }
   s=$(date +%s)
@@ -99,12 +103,5 @@ for ml in $NCU; do
   grep -E "Duration|Compute \(SM\) Throughput|Tensor \(All\)|Issue Slots Busy|Warp Cycles Per Issued|Stall (Barrier|Wait|Long|Math|MIO|Not Selected|GMMA|Short|Sleeping|Branch|Dispatch|LG)" \
     "$OUTDIR/ncu_$ml.log" | sed 's/  */ /g' | head -24
 done
-for tool in $(echo $SANITIZE | cut -s -d" " -f2-); do
-  [ "$(left)" -gt 40 ] || { echo "== skipped sanitizer $tool: time"; continue; }
-  s=$(date +%s)
-  PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_MAINLOOP=${SANITIZE_ML:-} timeout $(( $(left) - 10 )) compute-sanitizer --tool "$tool" "$B/test_prefill_variants_gpu" \
-    > "$OUTDIR/sanitize_$tool.log" 2>&1
-  echo "== compute-sanitizer $tool test_prefill_variants_gpu (mainloop ${SANITIZE_ML:-default}): rc=$? ($(( $(date +%s) - s )) s)"
-  grep -E "ERROR SUMMARY|RACECHECK SUMMARY|hazard" "$OUTDIR/sanitize_$tool.log" | tail -3
-done
+for tool in $(echo $SANITIZE | cut -s -d" " -f2-); do sanitize "$tool"; done
 echo "== total $(( $(date +%s) - t0 )) s"

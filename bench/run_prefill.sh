@@ -10,15 +10,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="${1:-/tmp/paddedattn-bench-build}"
 shift || true
-arch="${CUDA_ARCH:-90a}"
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
-cmake -S "$repo/native" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_CUDA_ARCHITECTURES="$arch" -DBUILD_TESTING=OFF >"$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; exit 1; }
-cmake --build "$build" -j"$(nproc)" --target paddedattn
-lib="$(find "$build" -maxdepth 2 -name 'libpaddedattn.so' | head -1)"
-echo "library: $lib"
+# shellcheck source=bench/build_native.sh
+source "$here/build_native.sh"
+configure_native "$build" OFF
+build_native "$build" paddedattn
 results="${RESULTS:-$build}"
 mkdir -p "$results"
 PADDEDATTN_NATIVE_LIB="$lib" PYTHONPATH="$repo/bindings/python${PYTHONPATH:+:$PYTHONPATH}" python3 "$here/python/bench_prefill.py" --json "$results/bench_prefill.json" "$@" \

@@ -15,9 +15,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(dirname "$here")"
 build="${1:-/tmp/paddedattn-bench-build}"
 shift || true
-arch="${CUDA_ARCH:-90a}"
-generator=()
-command -v ninja >/dev/null && generator=(-G Ninja)
+# shellcheck source=bench/build_native.sh
+source "$here/build_native.sh"
 testing=OFF
 targets=(paddedattn)
 if [[ "${PAGED_TESTS:-0}" == 1 ]]; then
@@ -25,16 +24,12 @@ if [[ "${PAGED_TESTS:-0}" == 1 ]]; then
   targets+=(test_prefill_paged)
 fi
 # shellcheck disable=SC2086  # CMAKE_EXTRA is a list of arguments
-cmake -S "$repo/native" -B "$build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_CUDA_ARCHITECTURES="$arch" -DBUILD_TESTING="$testing" ${CMAKE_EXTRA:-} >"$build.configure.log" 2>&1 \
-  || { cat "$build.configure.log"; exit 1; }
+configure_native "$build" "$testing" ${CMAKE_EXTRA:-}
 # The graph-capture test exists only in CUDA builds.
 if [[ "$testing" == ON ]] && grep -q "test_prefill_paged_graph" "$build/build.ninja" "$build/Makefile" 2>/dev/null; then
   targets+=(test_prefill_paged_graph)
 fi
-cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
-lib="$(find "$build" -maxdepth 2 -name 'libpaddedattn.so' | head -1)"
-echo "library: $lib"
+build_native "$build" "${targets[@]}"
 results="${RESULTS:-$build}"
 mkdir -p "$results"
 status=0

@@ -76,6 +76,7 @@ import torch
 
 import paddedattn as pa  # noqa: E402  (the package in bindings/python: PYTHONPATH=bindings/python)
 from cuda_timing import median_event_ms  # noqa: E402
+from bench_common import report_failed_checks  # noqa: E402
 
 CASES = [
     # name, batch, seq, q heads, kv heads, head_dim, mode, length range
@@ -251,25 +252,27 @@ class OursCall:
         p.mask_mode = int(mask_mode)
         p.q, p.k, p.v, p.o = (pa.tensor_from_torch(x) for x in (q, k, v, o))
         p.lse = pa.tensor_from_torch(lse)
-        if lens is None:
-            p.q_valid_lens = pa.absent_tensor()
-        elif lens_on_device:
-            t = torch.tensor(lens, dtype=torch.int32, device=q.device)
-            self.keep.append(t)
-            p.q_valid_lens = pa.tensor_from_torch(t)
-        else:
-            host = (ctypes.c_int32 * len(lens))(*lens)
-            self.keep.append(host)
-            p.q_valid_lens = pa.tensor_from_pointer(ctypes.addressof(host), [len(lens)], pa.DType.I32,
-                                                    pa.DeviceType.CPU)
+        p.q_valid_lens = pa.absent_tensor() if lens is None else self.lens_tensor(lens, lens_on_device, q.device)
         p.kv_valid_lens = pa.absent_tensor()
         p.softmax_scale = 0.0
         p.reserved = 0
         self.params = p
         self.fn = pa.lib().pattn_sequence_prefill
+        self.on_cuda = q.device.type == "cuda"  # CPU tensors (bench_prefill_paged.py --self-test): stream 0
+
+    def lens_tensor(self, lens, on_device, device):
+        """An i32 length tensor for the parameters: a device copy, or host
+        memory the call reads; either is kept alive with the parameters."""
+        if on_device:
+            t = torch.tensor(lens, dtype=torch.int32, device=device)
+            self.keep.append(t)
+            return pa.tensor_from_torch(t)
+        host = (ctypes.c_int32 * len(lens))(*lens)
+        self.keep.append(host)
+        return pa.tensor_from_pointer(ctypes.addressof(host), [len(lens)], pa.DType.I32, pa.DeviceType.CPU)
 
     def __call__(self):
-        stream = torch.cuda.current_stream().cuda_stream
+        stream = torch.cuda.current_stream().cuda_stream if self.on_cuda else 0
         status = self.fn(ctypes.byref(self.params), ctypes.c_void_p(stream))
         if status != 0:
             raise pa.PattnError(status, pa.last_error_message())
@@ -396,34 +399,22 @@ def run_case(case, args, gen):
     ms = time_cuda(ours, args.warmup, args.runs)
     result["peers"]["ours"] = dict(ms=ms, tflops=flops / ms / 1e9)
     result["host_us"] = dict(ours=host_us(ours, args.warmup, args.runs))
-    if "mma" in peers:
-        with mma_sync_only():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-mma"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "hopper" in peers:
-        with hopper_always():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-hopper"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "general" in peers:
-        with general_mma_sync():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-general"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "largep" in peers and lens_arg is not None and b > 256:
-        with large_params():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-largep"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "tall" in peers and d <= 128:
-        with tall_tiles():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-tall"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "short" in peers and d <= 128:
-        with short_tiles():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-short"] = dict(ms=ms, tflops=flops / ms / 1e9)
-    if "single" in peers:
-        with single_stage():
-            ms = time_cuda(ours, args.warmup, args.runs)
-            result["peers"]["ours-single"] = dict(ms=ms, tflops=flops / ms / 1e9)
+    # The same call under one tuning switch each (peer, switch, whether the
+    # case has what the switch changes), timed in this order.
+    switched = [
+        ("mma", mma_sync_only, True),
+        ("hopper", hopper_always, True),
+        ("general", general_mma_sync, True),
+        ("largep", large_params, lens_arg is not None and b > 256),
+        ("tall", tall_tiles, d <= 128),
+        ("short", short_tiles, d <= 128),
+        ("single", single_stage, True),
+    ]
+    for peer, switch, applies in switched:
+        if peer in peers and applies:
+            with switch():
+                ms = time_cuda(ours, args.warmup, args.runs)
+                result["peers"]["ours-" + peer] = dict(ms=ms, tflops=flops / ms / 1e9)
     if "b2b" in peers:
         ms = time_cuda_back_to_back(ours, args.warmup, args.runs)
         result["peers"]["ours-b2b"] = dict(ms=ms, tflops=flops / ms / 1e9)
@@ -961,11 +952,7 @@ def main():
     for path in out_paths:
         with open(path, "w") as f:
             f.write(text)
-    failed = [r["case"] for r in results if not all(v for v in r["checks"].values() if isinstance(v, bool))]
-    if failed:
-        print("CHECKS FAILED: " + ", ".join(failed))
-        return 1
-    return 0
+    return report_failed_checks(results)
 
 
 if __name__ == "__main__":

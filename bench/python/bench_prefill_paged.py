@@ -57,6 +57,8 @@ import sys
 import time
 import traceback
 
+from bench_common import report_failed_checks
+
 # torch and paddedattn are imported where the cases run (run_case, main), so
 # that the case construction below runs without them (--self-test).
 
@@ -354,8 +356,6 @@ def short_error(e):
 def make_call_class():
     """PagedCall on bench_prefill.OursCall (the parameters built once, so a
     timed call is one ctypes call), with kv_valid_lens and page_table."""
-    import ctypes
-    import torch
     import paddedattn as pa
     from bench_prefill import OursCall
 
@@ -363,23 +363,8 @@ def make_call_class():
         def __init__(self, q, k, v, o, lse, q_lens, kv_lens, page_table=None, lens_on_device=False):
             super().__init__(q, k, v, o, lse, pa.MaskMode.CAUSAL_PADDED_RIGHT, q_lens, lens_on_device)
             p = self.params
-            if lens_on_device:
-                t = torch.tensor(kv_lens, dtype=torch.int32, device=q.device)
-                self.keep.append(t)
-                p.kv_valid_lens = pa.tensor_from_torch(t)
-            else:
-                host = (ctypes.c_int32 * len(kv_lens))(*kv_lens)
-                self.keep.append(host)
-                p.kv_valid_lens = pa.tensor_from_pointer(ctypes.addressof(host), [len(kv_lens)], pa.DType.I32,
-                                                         pa.DeviceType.CPU)
+            p.kv_valid_lens = self.lens_tensor(kv_lens, lens_on_device, q.device)
             p.page_table = pa.absent_tensor() if page_table is None else pa.tensor_from_torch(page_table)
-            self.on_cuda = q.device.type == "cuda"
-
-        def __call__(self):
-            stream = torch.cuda.current_stream().cuda_stream if self.on_cuda else 0
-            status = self.fn(ctypes.byref(self.params), ctypes.c_void_p(stream))
-            if status != 0:
-                raise pa.PattnError(status, pa.last_error_message())
 
     return PagedCall
 
@@ -794,11 +779,7 @@ def main(argv=None):
         write_json()
     print_tables(results, args.page_sizes)
     write_json()
-    failed = [r["case"] for r in results if not all(v for v in r["checks"].values() if isinstance(v, bool))]
-    if failed:
-        print("CHECKS FAILED: " + ", ".join(failed))
-        return 1
-    return 0
+    return report_failed_checks(results)
 
 
 if __name__ == "__main__":

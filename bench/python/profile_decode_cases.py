@@ -23,13 +23,8 @@ def main():
     paddedattn.load_library(args.lib)
     shapes = dict(bd.VARLEN_CASES)
     for name in args.cases:
-        batch, cache_len, q_len, qo_heads, kv_heads, dim = shapes[name]
-        gen = torch.Generator(device="cuda")
-        gen.manual_seed(batch * 7919 + cache_len + q_len)
-        q = torch.randn(batch, q_len, qo_heads, dim, device="cuda", dtype=bd.DTYPE, generator=gen)
-        k = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=bd.DTYPE, generator=gen)
-        v = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=bd.DTYPE, generator=gen)
-        lens = torch.randint(cache_len // 2, cache_len + 1, (batch,), device="cuda", dtype=torch.int32, generator=gen)
+        q, k, v, lens = bd.varlen_case_tensors(shapes[name])
+        kv_heads, dim = k.shape[2], k.shape[3]
         real = int(lens.sum().item())
         o = torch.empty_like(q)
         ours = bd.OursDecode(q, k, v, o, lens, padding=int(paddedattn.PaddingSide.RIGHT))

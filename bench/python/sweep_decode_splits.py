@@ -29,13 +29,7 @@ def main():
     right = int(paddedattn.PaddingSide.RIGHT)
     for spec in args.cases:
         name, _, splits = spec.partition("=")
-        batch, cache_len, q_len, qo_heads, kv_heads, dim = shapes[name]
-        gen = torch.Generator(device="cuda")
-        gen.manual_seed(batch * 7919 + cache_len + q_len)
-        q = torch.randn(batch, q_len, qo_heads, dim, device="cuda", dtype=bd.DTYPE, generator=gen)
-        k = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=bd.DTYPE, generator=gen)
-        v = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=bd.DTYPE, generator=gen)
-        lens = torch.randint(cache_len // 2, cache_len + 1, (batch,), device="cuda", dtype=torch.int32, generator=gen)
+        q, k, v, lens = bd.varlen_case_tensors(shapes[name])
         o_auto, o = torch.empty_like(q), torch.empty_like(q)
         auto = bd.OursDecode(q, k, v, o_auto, lens, padding=right)
         res = ["auto %.1f" % bd.time_graph(auto, 20, 15)[0]]

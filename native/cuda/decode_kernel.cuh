@@ -174,6 +174,112 @@ __device__ __forceinline__ void finish_block(const DecodeParams& p, unsigned cha
     }
 }
 
+// The row's cached length (clamped kv_lens, the lengths in the parameter, or
+// the full cache).
+__device__ __forceinline__ int row_kv_len(const DecodeParams& p, int b) {
+    return p.kv_lens ? clamp_len(p.kv_lens[b], p.cache_len) : (p.lens_in_params ? p.param_lens[b] : p.cache_len);
+}
+
+// The keys one block loads: this split's share of the keys the row's window
+// covers (from the first key of query 0, the same for every block of the
+// row), in whole tiles so splits of one row do the same amount of work.
+struct SplitKeys {
+    int begin, end;    // [begin, end): loaded, at most the block's last visible key
+    int unmasked_end;  // keys below it (and at or past every row's first key) every row sees
+    int num_tiles;
+};
+
+template <int TILE>
+__device__ __forceinline__ SplitKeys split_keys(const DecodeParams& p, int kv, const MaskSpec& mask, int split,
+                                                int vis_min, int vis_max) {
+    const int window_begin = visible_keys(0, p.q_len, kv, mask).first;
+    const int per_split_raw = (kv - window_begin + p.num_splits - 1) / p.num_splits;
+    const int per_split = (per_split_raw + TILE - 1) / TILE * TILE;
+    SplitKeys keys;
+    keys.begin = min(kv, window_begin + split * per_split);
+    keys.end = min(min(kv, keys.begin + per_split), vis_max);
+    keys.unmasked_end = min(keys.end, vis_min);
+    keys.num_tiles = keys.end > keys.begin ? (keys.end - keys.begin + TILE - 1) / TILE : 0;
+    return keys;
+}
+
+// The cp.async loader of both decode kernels (decode_split_kernel,
+// decode_mma_kernel): each thread copies one 16-byte
+// vector of K and of V for each of the kStepsPerTile steps of a tile into
+// [stage][K or V][step][kThreads] slots. Only real keys of the block's range
+// are read; out-of-range slots are zero-fills that read nothing.
+template <typename T, int HEAD_DIM>
+struct TileLoader {
+    using Shape = DecodeShape<HEAD_DIM>;
+    // Contiguous cache: row b's keys start at k_row; paged: k_row is page 0
+    // and every key finds its page through the row's page table.
+    const T* k_row;
+    const T* v_row;
+    const int32_t* page_row;
+    bool paged;
+    bool vec_lane;    // false: an idle lane (DecodeShape), zero-fills only
+    int key_in_step;  // this thread's key of each step
+    int key_begin, key_end;
+
+    __device__ __forceinline__ TileLoader(const DecodeParams& p, int b, int kv_head, const RowExtent& ext,
+                                          int vec_offset, bool vec_lane_, int key_in_step_, const SplitKeys& keys)
+        : vec_lane(vec_lane_), key_in_step(key_in_step_), key_begin(keys.begin), key_end(keys.end) {
+        paged = p.page_table != nullptr;
+        page_row = paged ? p.page_table + b * p.page_table_stride : nullptr;
+        const int64_t k_first = paged ? 0 : ext.k_first;
+        k_row = static_cast<const T*>(p.k) + (paged ? 0 : b * p.k_stride_b) + kv_head * p.k_stride_h +
+                k_first * p.k_stride_s + vec_offset;
+        v_row = static_cast<const T*>(p.v) + (paged ? 0 : b * p.v_stride_b) + kv_head * p.v_stride_h +
+                k_first * p.v_stride_s + vec_offset;
+    }
+
+    // Paged: the page of each step's key of a tile, loaded right before its
+    // copies (loading them one tile ahead, before the tile in front is
+    // computed, measured 1-3 % slower on 8 of 9 shapes, docs/performance.md
+    // Decode). `pages` is the kernel's own array: kept there (not here, nor
+    // local to copy_tile) the kernels compile to the registers they had with
+    // the loader written out in each of them.
+    __device__ __forceinline__ void load_pages(const DecodeParams& p, int32_t (&pages)[kStepsPerTile], int tile) const {
+        const int tile_begin = key_begin + tile * Shape::kTileKeys;
+#pragma unroll
+        for (int u = 0; u < kStepsPerTile; ++u) {
+            const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
+            pages[u] = page_of_key(page_row, j < key_end ? j : key_begin, p.page_size, p.page_shift, p.num_pages);
+        }
+    }
+
+    // Copies tile `tile` into stage `stage`; slot_of(u) is this thread's slot
+    // among the kThreads slots of step u (the same for K and V; the
+    // tensor-core kernel swizzles it).
+    template <typename SlotOf>
+    __device__ __forceinline__ void copy_tile(const DecodeParams& p, int32_t (&pages)[kStepsPerTile], uint4* slots,
+                                              int tile, int stage, SlotOf slot_of) const {
+        if (paged) load_pages(p, pages, tile);
+        const int tile_begin = key_begin + tile * Shape::kTileKeys;
+#pragma unroll
+        for (int u = 0; u < kStepsPerTile; ++u) {
+            const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
+            const bool real = j < key_end;
+            const int jj = real ? j : key_begin;  // a real key, never padding
+            int64_t k_off, v_off;
+            if (paged) {
+                // The key's page (load_pages).
+                const int32_t in_page = slot_of_key(jj, p.page_size, p.page_shift);
+                k_off = static_cast<int64_t>(pages[u]) * p.k_stride_b + in_page * p.k_stride_s;
+                v_off = static_cast<int64_t>(pages[u]) * p.v_stride_b + in_page * p.v_stride_s;
+            } else {
+                k_off = jj * p.k_stride_s;
+                v_off = jj * p.v_stride_s;
+            }
+            const int slot = slot_of(u);
+            cp_async_16(slots + ((stage * 2 + 0) * kStepsPerTile + u) * kThreads + slot, k_row + k_off,
+                        real && vec_lane);
+            cp_async_16(slots + ((stage * 2 + 1) * kStepsPerTile + u) * kThreads + slot, v_row + v_off,
+                        real && vec_lane);
+        }
+    }
+};
+
 template <typename T, int HEAD_DIM, int ROWS>
 __global__ void __launch_bounds__(kThreads)
 decode_split_kernel(const __grid_constant__ DecodeParams p) {
@@ -223,8 +329,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         }
     }
 
-    const int kv = p.kv_lens ? clamp_len(p.kv_lens[b], p.cache_len)
-                             : (p.lens_in_params ? p.param_lens[b] : p.cache_len);
+    const int kv = row_kv_len(p, b);
     const RowExtent ext = row_extent(p.q_len, p.cache_len, p.q_len, kv, p.left_padded != 0);
 
     // Rows of this block and the keys [first, visible) each one sees
@@ -246,71 +351,19 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         if (real_row) first_max = max(first_max, span.first);
     }
 
-    // This split's share of the keys the row's window covers (from the first
-    // key of query 0, the same for every block of the row), in whole tiles so
-    // splits of one row do the same amount of work.
-    const int window_begin = visible_keys(0, p.q_len, kv, mask).first;
-    const int per_split_raw = (kv - window_begin + p.num_splits - 1) / p.num_splits;
-    const int per_split = (per_split_raw + TILE - 1) / TILE * TILE;
-    const int key_begin = min(kv, window_begin + split * per_split);
-    const int key_end = min(min(kv, key_begin + per_split), vis_max);
-    const int unmasked_end = min(key_end, vis_min);  // keys every row sees
-    const int num_tiles = key_end > key_begin ? (key_end - key_begin + TILE - 1) / TILE : 0;
-
-    // Contiguous cache: row b's keys start at k_row; paged: k_row is page 0
-    // and every key finds its page through the row's page table.
-    const bool paged = p.page_table != nullptr;
-    const int32_t* page_row = paged ? p.page_table + b * p.page_table_stride : nullptr;
-    const int64_t k_first = paged ? 0 : ext.k_first;
-    const T* k_row = static_cast<const T*>(p.k) + (paged ? 0 : b * p.k_stride_b) + kv_head * p.k_stride_h +
-                     k_first * p.k_stride_s + vec_offset;
-    const T* v_row = static_cast<const T*>(p.v) + (paged ? 0 : b * p.v_stride_b) + kv_head * p.v_stride_h +
-                     k_first * p.v_stride_s + vec_offset;
+    const SplitKeys keys = split_keys<TILE>(p, kv, mask, split, vis_min, vis_max);
+    const int key_begin = keys.begin;
+    const int key_end = keys.end;
+    const int unmasked_end = keys.unmasked_end;
+    const int num_tiles = keys.num_tiles;
+    TileLoader<T, HEAD_DIM> loader(p, b, kv_head, ext, vec_offset, vec_lane, key_in_step, keys);
+    const auto slot_of = [&](int) { return tid; };
+    int32_t pages[kStepsPerTile];  // paged: TileLoader::load_pages
 
     const int stages = p.stages;
-    // Paged: the page of each step's key of the tile issue_tile copies next
-    // (loaded right before it: loading them one tile ahead, before the
-    // tile in front is computed, measured 1-3 % slower on 8 of 9 shapes,
-    // docs/performance.md Decode).
-    int32_t pages[kStepsPerTile];
-    auto load_pages = [&](int tile) {
-        const int tile_begin = key_begin + tile * TILE;
-#pragma unroll
-        for (int u = 0; u < kStepsPerTile; ++u) {
-            const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
-            pages[u] = page_of_key(page_row, j < key_end ? j : key_begin, p.page_size, p.page_shift, p.num_pages);
-        }
-    };
-    auto issue_tile = [&](int tile, int stage) {
-        const int tile_begin = key_begin + tile * TILE;
-#pragma unroll
-        for (int u = 0; u < kStepsPerTile; ++u) {
-            const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
-            const bool real = j < key_end;
-            const int jj = real ? j : key_begin;  // a real key, never padding
-            int64_t k_off, v_off;
-            if (paged) {
-                // The key's page (load_pages).
-                const int32_t in_page = slot_of_key(jj, p.page_size, p.page_shift);
-                k_off = static_cast<int64_t>(pages[u]) * p.k_stride_b + in_page * p.k_stride_s;
-                v_off = static_cast<int64_t>(pages[u]) * p.v_stride_b + in_page * p.v_stride_s;
-            } else {
-                k_off = jj * p.k_stride_s;
-                v_off = jj * p.v_stride_s;
-            }
-            uint4* k_slot = slots + ((stage * 2 + 0) * kStepsPerTile + u) * kThreads + tid;
-            uint4* v_slot = slots + ((stage * 2 + 1) * kStepsPerTile + u) * kThreads + tid;
-            cp_async_16(k_slot, k_row + k_off, real && vec_lane);
-            cp_async_16(v_slot, v_row + v_off, real && vec_lane);
-        }
-    };
-
     // Start the copies first: the query loads below overlap with them.
     for (int t = 0; t < stages - 1; ++t) {
-        if (t < num_tiles) {
-            if (paged) load_pages(t);
-            issue_tile(t, t);
-        }
+        if (t < num_tiles) loader.copy_tile(p, pages, slots, t, t, slot_of);
         cp_async_commit();
     }
 
@@ -416,10 +469,7 @@ decode_split_kernel(const __grid_constant__ DecodeParams p) {
         }
         // Refill the stage read in the previous iteration (all its values are
         // consumed), keeping stages - 1 tiles in flight.
-        if (t + stages - 1 < num_tiles) {
-            if (paged) load_pages(t + stages - 1);
-            issue_tile(t + stages - 1, prev_stage);
-        }
+        if (t + stages - 1 < num_tiles) loader.copy_tile(p, pages, slots, t + stages - 1, prev_stage, slot_of);
         cp_async_commit();
         prev_stage = stage;
         stage = stage + 1 == stages ? 0 : stage + 1;
@@ -526,8 +576,7 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
         }
     }
 
-    const int kv = p.kv_lens ? clamp_len(p.kv_lens[b], p.cache_len)
-                             : (p.lens_in_params ? p.param_lens[b] : p.cache_len);
+    const int kv = row_kv_len(p, b);
     const RowExtent ext = row_extent(p.q_len, p.cache_len, p.q_len, kv, p.left_padded != 0);
 
     const MaskSpec mask = mask_spec(true, p.window_left, -1);
@@ -548,68 +597,22 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
         visible[half] = row < p.rows_per_kv_head ? visible_keys(row / p.group, p.q_len, kv, mask).end : 0;
     }
 
-    const int window_begin = visible_keys(0, p.q_len, kv, mask).first;
-    const int per_split_raw = (kv - window_begin + p.num_splits - 1) / p.num_splits;
-    const int per_split = (per_split_raw + TILE - 1) / TILE * TILE;
-    const int key_begin = min(kv, window_begin + split * per_split);
-    const int key_end = min(min(kv, key_begin + per_split), vis_max);
-    const int unmasked_end = min(key_end, vis_min);
-    const int num_tiles = key_end > key_begin ? (key_end - key_begin + TILE - 1) / TILE : 0;
-
-    const bool paged = p.page_table != nullptr;
-    const int32_t* page_row = paged ? p.page_table + b * p.page_table_stride : nullptr;
-    const int64_t k_first = paged ? 0 : ext.k_first;
-    const T* k_row = static_cast<const T*>(p.k) + (paged ? 0 : b * p.k_stride_b) + kv_head * p.k_stride_h +
-                     k_first * p.k_stride_s + vec_offset;
-    const T* v_row = static_cast<const T*>(p.v) + (paged ? 0 : b * p.v_stride_b) + kv_head * p.v_stride_h +
-                     k_first * p.v_stride_s + vec_offset;
+    const SplitKeys keys = split_keys<TILE>(p, kv, mask, split, vis_min, vis_max);
+    const int key_begin = keys.begin;
+    const int key_end = keys.end;
+    const int unmasked_end = keys.unmasked_end;
+    const int num_tiles = keys.num_tiles;
+    TileLoader<T, HEAD_DIM> loader(p, b, kv_head, ext, vec_offset, vec_lane, key_in_step, keys);
+    int32_t pages[kStepsPerTile];  // paged: TileLoader::load_pages
+    // The [stage][K or V][step][thread] slots of decode_split_kernel, the
+    // vector index of each key row swizzled.
+    const auto slot_of = [&](int u) {
+        return warp * 32 + copy_key * LPK + (vec ^ key_swizzle<LPK>(u * KPW + copy_key));
+    };
 
     const int stages = p.stages;
-    // Paged: the page of each step's key of the tile issue_tile copies next
-    // (loaded right before it: loading them one tile ahead, before the
-    // tile in front is computed, measured 1-3 % slower on 8 of 9 shapes,
-    // docs/performance.md Decode).
-    int32_t pages[kStepsPerTile];
-    auto load_pages = [&](int tile) {
-        const int tile_begin = key_begin + tile * TILE;
-#pragma unroll
-        for (int u = 0; u < kStepsPerTile; ++u) {
-            const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
-            pages[u] = page_of_key(page_row, j < key_end ? j : key_begin, p.page_size, p.page_shift, p.num_pages);
-        }
-    };
-    // [stage][K or V][step][thread] 16-byte slots as in decode_split_kernel,
-    // the vector index of each key row swizzled.
-    auto issue_tile = [&](int tile, int stage) {
-        const int tile_begin = key_begin + tile * TILE;
-#pragma unroll
-        for (int u = 0; u < kStepsPerTile; ++u) {
-            const int j = tile_begin + u * Shape::kKeysPerStep + key_in_step;
-            const bool real = j < key_end;
-            const int jj = real ? j : key_begin;
-            int64_t k_off, v_off;
-            if (paged) {
-                // The key's page (load_pages).
-                const int32_t in_page = slot_of_key(jj, p.page_size, p.page_shift);
-                k_off = static_cast<int64_t>(pages[u]) * p.k_stride_b + in_page * p.k_stride_s;
-                v_off = static_cast<int64_t>(pages[u]) * p.v_stride_b + in_page * p.v_stride_s;
-            } else {
-                k_off = jj * p.k_stride_s;
-                v_off = jj * p.v_stride_s;
-            }
-            const int slot = warp * 32 + copy_key * LPK + (vec ^ key_swizzle<LPK>(u * KPW + copy_key));
-            cp_async_16(slots + ((stage * 2 + 0) * kStepsPerTile + u) * kThreads + slot, k_row + k_off,
-                        real && vec_lane);
-            cp_async_16(slots + ((stage * 2 + 1) * kStepsPerTile + u) * kThreads + slot, v_row + v_off,
-                        real && vec_lane);
-        }
-    };
-
     for (int t = 0; t < stages - 1; ++t) {
-        if (t < num_tiles) {
-            if (paged) load_pages(t);
-            issue_tile(t, t);
-        }
+        if (t < num_tiles) loader.copy_tile(p, pages, slots, t, t, slot_of);
         cp_async_commit();
     }
 
@@ -747,10 +750,7 @@ decode_mma_kernel(const __grid_constant__ DecodeParams p) {
         }
         // Refill the stage read in the previous iteration: every lane of the
         // warp has passed this iteration's __syncwarp, so its reads are done.
-        if (t + stages - 1 < num_tiles) {
-            if (paged) load_pages(t + stages - 1);
-            issue_tile(t + stages - 1, prev_stage);
-        }
+        if (t + stages - 1 < num_tiles) loader.copy_tile(p, pages, slots, t + stages - 1, prev_stage, slot_of);
         cp_async_commit();
         prev_stage = stage;
         stage = stage + 1 == stages ? 0 : stage + 1;

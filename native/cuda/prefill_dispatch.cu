@@ -206,6 +206,25 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
                                                num_blocks, device, stream);
 }
 
+// The end of a call that staged its own device buffer (uploaded lengths or
+// a work list): launches when the upload succeeded (s), then releases the
+// buffer stream-ordered, after the kernel has read it.
+template <int HEAD_DIM>
+pattn_status launch_and_free(const AttentionArgs& a, const PrefillParams& p, pattn_status s, int64_t num_blocks,
+                             KernelChoice kernel, DeviceState& device, void* buffer, cudaStream_t stream) {
+    if (s == PATTN_STATUS_SUCCESS) {
+        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
+            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
+                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)num_blocks, kernel, device, stream);
+            })
+        })
+    }
+    const cudaError_t free_error = cudaFreeAsync(buffer, stream);
+    if (s != PATTN_STATUS_SUCCESS) return s;
+    PATTN_CUDA_TRY(free_error);
+    return PATTN_STATUS_SUCCESS;
+}
+
 // Host lengths (or host packed offsets) that do not fit in the kernel
 // parameters: copied to stream-ordered device memory, and the grid runs as
 // with device lengths / offsets (the kernel clamps what it reads, and these
@@ -253,18 +272,7 @@ pattn_status run_with_uploaded_lengths(const AttentionArgs& a, PrefillParams& p,
     }
     p.work = nullptr;
     p.param_rows = 0;
-    if (s == PATTN_STATUS_SUCCESS) {
-        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
-            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)grid_blocks, kernel, device, stream);
-            })
-        })
-    }
-    // Stream-ordered: released after the kernel has read it.
-    const cudaError_t free_error = cudaFreeAsync(lens, stream);
-    if (s != PATTN_STATUS_SUCCESS) return s;
-    PATTN_CUDA_TRY(free_error);
-    return PATTN_STATUS_SUCCESS;
+    return launch_and_free<HEAD_DIM>(a, p, s, grid_blocks, kernel, device, lens, stream);
 }
 
 // PADDEDATTN_PREFILL_WORK_LIST=1 (tuning.h): the host-built work list of
@@ -290,18 +298,7 @@ pattn_status run_with_work_list(const AttentionArgs& a, PrefillParams& p, int bl
     p.work = static_cast<const PrefillWorkItem*>(device_items);
     p.q_lens_device = nullptr;
     p.kv_lens_device = nullptr;
-    if (s == PATTN_STATUS_SUCCESS) {
-        PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, {
-            PATTN_DISPATCH_BOOL(a.causal, CAUSAL, {
-                s = launch_selected<HEAD_DIM, T, CAUSAL>(p, nullptr, (int)count, kernel, device, stream);
-            })
-        })
-    }
-    // Stream-ordered: the buffer is released after the kernel has read it.
-    const cudaError_t free_error = cudaFreeAsync(device_items, stream);
-    if (s != PATTN_STATUS_SUCCESS) return s;
-    PATTN_CUDA_TRY(free_error);
-    return PATTN_STATUS_SUCCESS;
+    return launch_and_free<HEAD_DIM>(a, p, s, count, kernel, device, device_items, stream);
 }
 
 template <int HEAD_DIM>

@@ -467,8 +467,10 @@ def paged_copy(k, v, page_size, gen):
 
 
 def varlen_case_tensors(shape):
-    """q, k, v and the cached lengths of a VARLEN_CASES shape, seeded by the
-    shape (profile_decode_cases.py and sweep_decode_splits.py draw the same)."""
+    """q, k, v, the cached lengths of a VARLEN_CASES shape and the generator
+    that drew them, seeded by the shape (profile_decode_cases.py and
+    sweep_decode_splits.py draw the same; run_varlen_case draws its page
+    permutations from the same generator afterwards)."""
     batch, cache_len, q_len, qo_heads, kv_heads, dim = shape
     gen = torch.Generator(device="cuda")
     gen.manual_seed(batch * 7919 + cache_len + q_len)
@@ -476,12 +478,12 @@ def varlen_case_tensors(shape):
     k = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=DTYPE, generator=gen)
     v = torch.randn(batch, cache_len, kv_heads, dim, device="cuda", dtype=DTYPE, generator=gen)
     lens = torch.randint(cache_len // 2, cache_len + 1, (batch,), device="cuda", dtype=torch.int32, generator=gen)
-    return q, k, v, lens
+    return q, k, v, lens, gen
 
 
 def run_varlen_case(name, shape, args, read_gbs):
     batch, cache_len, q_len, qo_heads, kv_heads, dim = shape
-    q, k, v, lens = varlen_case_tensors(shape)
+    q, k, v, lens, gen = varlen_case_tensors(shape)
     host_lens = [int(x) for x in lens.tolist()]
     real_keys = sum(host_lens)
     kv_bytes = real_keys * kv_heads * dim * 2 * 2  # real K and V rows only

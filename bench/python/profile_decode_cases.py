@@ -23,7 +23,7 @@ def main():
     paddedattn.load_library(args.lib)
     shapes = dict(bd.VARLEN_CASES)
     for name in args.cases:
-        q, k, v, lens = bd.varlen_case_tensors(shapes[name])
+        q, k, v, lens, _ = bd.varlen_case_tensors(shapes[name])
         kv_heads, dim = k.shape[2], k.shape[3]
         real = int(lens.sum().item())
         o = torch.empty_like(q)

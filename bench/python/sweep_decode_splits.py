@@ -21,7 +21,7 @@ def main():
     ap.add_argument("--lib", default=None)
     ap.add_argument("--stages", default="3,6", help="depths to time at the automatic split count")
     ap.add_argument("--paged", type=int, default=0, help="also time a paged copy (this page size) at the automatic "
-                    "split count, with PADDEDATTN_DECODE_PAGE_PREFETCH=0, and at each --stages depth")
+                    "split count, and at each --stages depth")
     ap.add_argument("cases", nargs="+", help="NAME=split,split,...")
     args = ap.parse_args()
     paddedattn.load_library(args.lib)
@@ -29,7 +29,7 @@ def main():
     right = int(paddedattn.PaddingSide.RIGHT)
     for spec in args.cases:
         name, _, splits = spec.partition("=")
-        q, k, v, lens = bd.varlen_case_tensors(shapes[name])
+        q, k, v, lens, gen = bd.varlen_case_tensors(shapes[name])
         o_auto, o = torch.empty_like(q), torch.empty_like(q)
         auto = bd.OursDecode(q, k, v, o_auto, lens, padding=right)
         res = ["auto %.1f" % bd.time_graph(auto, 20, 15)[0]]
@@ -47,9 +47,6 @@ def main():
             paged = bd.OursDecode(q, kp, vp, o, lens, page_table=table, padding=right)
             res.append("paged%d %.1f" % (args.paged, bd.time_graph(paged, 20, 15)[0]))
             diff = max(diff, float((o.float() - o_auto.float()).abs().max().item()))
-            os.environ["PADDEDATTN_DECODE_PAGE_PREFETCH"] = "0"
-            res.append("paged%d/no-prefetch %.1f" % (args.paged, bd.time_graph(paged, 20, 15)[0]))
-            os.environ.pop("PADDEDATTN_DECODE_PAGE_PREFETCH", None)
             for st in [x for x in args.stages.split(",") if x]:
                 os.environ["PADDEDATTN_DECODE_STAGES"] = st
                 res.append("paged%d/st%s %.1f" % (args.paged, st, bd.time_graph(paged, 20, 15)[0]))

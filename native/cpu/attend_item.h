@@ -51,6 +51,18 @@ struct AttendItem {
 
 static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
+// Element offset (head 0) of key row `key` of batch row b in K or V, whose
+// batch and sequence strides are stride_b / stride_s: contiguous, or with a
+// page table slot key % page_size of page page_table[b][key / page_size]
+// (attention_args.h; host tables were range-checked in validate.cpp, and only
+// keys a query sees are ever asked for).
+static inline int64_t key_row_offset(const AttentionArgs& a, int64_t b, int64_t key, int64_t stride_b,
+                                     int64_t stride_s) {
+    if (a.page_table == nullptr) return b * stride_b + key * stride_s;
+    const int64_t page = a.page_table[b * a.page_table_stride + key / a.page_size];
+    return page * stride_b + (key % a.page_size) * stride_s;
+}
+
 // Offsets (in floats, each a multiple of kPad) of a thread's scratch.
 struct ScratchLayout {
     int64_t dp;        // head_dim padded

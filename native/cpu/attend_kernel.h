@@ -239,9 +239,10 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
         } else {
             for (int64_t c = 0; c < n; ++c) {
                 const int64_t key = it.k_first + j0 + c;
-                pack_score_row<DT>(kb + it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h,
+                pack_score_row<DT>(kb + key_row_offset(a, it.b, key, a.k_stride_b, a.k_stride_s) +
+                                       it.kv_head * a.k_stride_h,
                                    kt + c * dp, d, dp);
-                pack_row<DT>(vb + it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h,
+                pack_row<DT>(vb + key_row_offset(a, it.b, key, a.v_stride_b, a.v_stride_s) + it.kv_head * a.v_stride_h,
                              vt + c * dp, d, dp);
             }
         }
@@ -377,10 +378,10 @@ void pack_keys(const AttentionArgs& a, int32_t b, int32_t kv_head, int64_t key_b
     const T* vb = static_cast<const T*>(a.v);
     for (int64_t key = key_begin; key < key_end; ++key) {
         const int64_t j = key - key_begin;
-        pack_score_row<DT>(kb + b * a.k_stride_b + key * a.k_stride_s + kv_head * a.k_stride_h, k_out + j * dp,
-                           a.head_dim, dp);
-        pack_row<DT>(vb + b * a.v_stride_b + key * a.v_stride_s + kv_head * a.v_stride_h, v_out + j * dp,
-                     a.head_dim, dp);
+        pack_score_row<DT>(kb + key_row_offset(a, b, key, a.k_stride_b, a.k_stride_s) + kv_head * a.k_stride_h,
+                           k_out + j * dp, a.head_dim, dp);
+        pack_row<DT>(vb + key_row_offset(a, b, key, a.v_stride_b, a.v_stride_s) + kv_head * a.v_stride_h,
+                     v_out + j * dp, a.head_dim, dp);
     }
 }
 

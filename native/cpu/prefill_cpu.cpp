@@ -1,5 +1,7 @@
 // CPU backend of masked prefill (docs/semantics.md); also serves decode, which is
-// causal prefill with every query row real.
+// causal prefill with every query row real, and both against a paged KV cache
+// (args.page_table: the kernels and the packing read key rows through the
+// table, attend_item.h key_row_offset; a paged cache is always right-padded).
 //
 // The call is planned into items (attend_item.h): up to kItemRows query rows
 // of one (batch row, KV head), i.e. every query head of the KV group for a
@@ -119,15 +121,6 @@ void write_padding(const AttentionArgs& a, const AttendItem& it) {
         for (int64_t h = 0; h < a.num_qo_heads; ++h) write_empty_row(a, it.b, row, h);
 }
 
-// Element offset of key row `key` of batch row b (head 0): contiguous, or
-// through the page table (slot key % page_size of page page_table[b][key /
-// page_size]; host tables were range-checked by validate.cpp).
-int64_t key_offset(const AttentionArgs& a, int64_t b, int64_t key, int64_t stride_b, int64_t stride_s) {
-    if (a.page_table == nullptr) return b * stride_b + key * stride_s;
-    const int64_t page = a.page_table[b * a.page_table_stride + key / a.page_size];
-    return page * stride_b + (key % a.page_size) * stride_s;
-}
-
 // Double-precision recomputation of an item whose f32 scores were not all
 // finite: scores, running max and sums in f64, one key at a time. Finite f32
 // inputs cannot overflow there (|q.k| * scale < 1e120), so a non-finite score
@@ -151,8 +144,8 @@ void attend_double(const AttentionArgs& a, const AttendItem& it, double* scratch
             double m = -std::numeric_limits<double>::infinity(), l = 0.0;
             for (int64_t j = first; j < visible; ++j) {
                 const int64_t key = it.k_first + j;
-                const int64_t ko = key_offset(a, it.b, key, a.k_stride_b, a.k_stride_s) + it.kv_head * a.k_stride_h;
-                const int64_t vo = key_offset(a, it.b, key, a.v_stride_b, a.v_stride_s) + it.kv_head * a.v_stride_h;
+                const int64_t ko = key_row_offset(a, it.b, key, a.k_stride_b, a.k_stride_s) + it.kv_head * a.k_stride_h;
+                const int64_t vo = key_row_offset(a, it.b, key, a.v_stride_b, a.v_stride_s) + it.kv_head * a.v_stride_h;
                 double dot = 0.0;
                 for (int64_t x = 0; x < d; ++x) dot += q[x] * load_elem(a.dtype, a.k, ko + x);
                 double score = dot * static_cast<double>(a.scale);
@@ -201,7 +194,7 @@ struct Plan {
     std::vector<AttendItem> items;
     std::vector<PackTask> pack_tasks;  // empty: items convert their own tiles
     ThreadScratch packed;              // K and V rows of the call in f32, kept
-    std::vector<int64_t> key_lo, key_hi;  // paged: keys some item of row b sees
+    std::vector<int64_t> key_lo, key_hi;  // per row b: the keys some item sees
     int64_t max_rows = 0;
     double cost = 0.0;
 };
@@ -230,84 +223,37 @@ void plan_packing(const AttentionArgs& a, Plan& plan) {
     if (buffer == nullptr) return;  // no memory for it: the items pack their tiles
     float* k_all = buffer;
     float* v_all = buffer + rows * dp;
+    // Only keys some item of the row sees are packed (the others are never
+    // read: with a page table their pages may be unused and hold anything).
+    plan.key_lo.assign(static_cast<size_t>(a.batch), std::numeric_limits<int64_t>::max());
+    plan.key_hi.assign(static_cast<size_t>(a.batch), 0);
     for (AttendItem& it : plan.items) {
         if (it.i_begin == kPaddingItem) continue;
         const int64_t at = (base[it.b] + it.kv_head * it.kv) * dp;
         it.packed_k = k_all + at;
         it.packed_v = v_all + at;
+        if (it.keys_any > it.keys_first) {
+            plan.key_lo[it.b] = std::min(plan.key_lo[it.b], it.keys_first);
+            plan.key_hi[it.b] = std::max(plan.key_hi[it.b], it.keys_any);
+        }
     }
     for (int32_t b = 0; b < a.batch; ++b) {
         const int64_t kv = (base[b + 1] - base[b]) / (a.num_kv_heads > 0 ? a.num_kv_heads : 1);
         const int32_t k_len = a.kv_len;
         const int64_t k_first = a.left_padded ? k_len - kv : 0;
         for (int32_t h = 0; h < a.num_kv_heads; ++h)
-            for (int64_t j = 0; j < kv; j += kPackChunk) {
-                PackTask t;
-                t.b = b;
-                t.kv_head = h;
-                t.key_begin = k_first + j;
-                t.key_end = k_first + std::min(kv, j + kPackChunk);
-                const int64_t at = (base[b] + h * kv + j) * dp;
-                t.k_out = k_all + at;
-                t.v_out = v_all + at;
-                plan.pack_tasks.push_back(t);
-            }
-    }
-}
-
-// A paged cache (args.page_table) is always packed: the kernel then reads
-// contiguous rows and never the pages themselves. Only keys some item of a
-// row sees are gathered (unused pages and slots may hold anything, or be
-// unmapped); the rows are laid out as for plan_packing, so the kernel, the
-// per-ISA conversions and the results are those of the same tokens in a
-// contiguous cache. Returns false when the packed rows would not fit
-// (kMaxPackedFloats or no memory): the caller then runs paged_cpu.cpp.
-bool plan_paged_packing(const AttentionArgs& a, Plan& plan) {
-    plan.pack_tasks.clear();
-    const int64_t dp = scratch_layout(a.head_dim, plan.max_rows).dp;
-    plan.key_lo.assign(static_cast<size_t>(a.batch), 0);
-    plan.key_hi.assign(static_cast<size_t>(a.batch), 0);
-    std::vector<int64_t>& base = plan_offsets();
-    base.assign(static_cast<size_t>(a.batch) + 1, 0);
-    for (int32_t b = 0; b < a.batch; ++b) {
-        const int32_t kv = a.kv_lens ? clamp_len(a.kv_lens[b], a.kv_len) : a.kv_len;
-        base[b + 1] = base[b] + static_cast<int64_t>(kv) * a.num_kv_heads;
-        plan.key_lo[b] = kv;
-    }
-    for (const AttendItem& it : plan.items) {
-        if (it.i_begin == kPaddingItem || it.keys_any <= it.keys_first) continue;
-        plan.key_lo[it.b] = std::min(plan.key_lo[it.b], it.keys_first);
-        plan.key_hi[it.b] = std::max(plan.key_hi[it.b], it.keys_any);
-    }
-    const int64_t rows = base[a.batch];
-    if (2 * rows * dp > kMaxPackedFloats) return false;
-    if (rows == 0) return true;  // no item reads a key
-    float* buffer = plan.packed.get(static_cast<size_t>(2 * rows * dp));
-    if (buffer == nullptr) return false;
-    float* k_all = buffer;
-    float* v_all = buffer + rows * dp;
-    for (AttendItem& it : plan.items) {
-        if (it.i_begin == kPaddingItem) continue;
-        const int64_t at = (base[it.b] + it.kv_head * it.kv) * dp;
-        it.packed_k = k_all + at;
-        it.packed_v = v_all + at;
-    }
-    for (int32_t b = 0; b < a.batch; ++b) {
-        const int64_t kv = (base[b + 1] - base[b]) / (a.num_kv_heads > 0 ? a.num_kv_heads : 1);
-        for (int32_t h = 0; h < a.num_kv_heads; ++h)
             for (int64_t j = plan.key_lo[b]; j < plan.key_hi[b]; j += kPackChunk) {
                 PackTask t;
                 t.b = b;
                 t.kv_head = h;
-                t.key_begin = j;
-                t.key_end = std::min(plan.key_hi[b], j + kPackChunk);
+                t.key_begin = k_first + j;
+                t.key_end = k_first + std::min(plan.key_hi[b], j + kPackChunk);
                 const int64_t at = (base[b] + h * kv + j) * dp;
                 t.k_out = k_all + at;
                 t.v_out = v_all + at;
                 plan.pack_tasks.push_back(t);
             }
     }
-    return true;
 }
 
 void plan_call(const AttentionArgs& a, Plan& plan) {
@@ -402,21 +348,7 @@ void run_pack(void* context, int) {
     for (int64_t i = job.next.fetch_add(1, std::memory_order_relaxed); i < job.count;
          i = job.next.fetch_add(1, std::memory_order_relaxed)) {
         const PackTask& t = job.tasks[i];
-        const AttentionArgs& a = *job.args;
-        if (a.page_table == nullptr) {
-            job.pack(a, t.b, t.kv_head, t.key_begin, t.key_end, job.dp, t.k_out, t.v_out);
-            continue;
-        }
-        // Paged: one run of slots per page; the pack kernel's batch stride
-        // steps pages (attention_args.h), so the page stands in for the row.
-        for (int64_t key = t.key_begin; key < t.key_end;) {
-            const int64_t slot = key % a.page_size;
-            const int64_t n = std::min<int64_t>(t.key_end - key, a.page_size - slot);
-            const int32_t page = a.page_table[t.b * a.page_table_stride + key / a.page_size];
-            const int64_t out = (key - t.key_begin) * job.dp;
-            job.pack(a, page, t.kv_head, slot, slot + n, job.dp, t.k_out + out, t.v_out + out);
-            key += n;
-        }
+        job.pack(*job.args, t.b, t.kv_head, t.key_begin, t.key_end, job.dp, t.k_out, t.v_out);
     }
 }
 
@@ -473,11 +405,7 @@ pattn_status prefill(const AttentionArgs& args) {
     // The caller's scratch first, so that a failure surfaces in this thread.
     if (thread_scratch().get(job.scratch_floats) == nullptr) throw std::bad_alloc();
     const int threads = thread_count(args, plan);
-    if (args.page_table == nullptr) {
-        plan_packing(args, plan);
-    } else if (!plan_paged_packing(args, plan)) {
-        return attend_paged(args);  // packed rows too large: the f64 path reads the pages itself
-    }
+    plan_packing(args, plan);
     if (!plan.pack_tasks.empty()) {
         PackJob pack;
         pack.args = &args;

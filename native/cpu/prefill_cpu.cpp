@@ -1,7 +1,7 @@
 // CPU backend of masked prefill (docs/semantics.md); also serves decode, which is
 // causal prefill with every query row real, and both against a paged KV cache
 // (args.page_table: the kernels and the packing read key rows through the
-// table, attend_item.h key_row_offset; a paged cache is always right-padded).
+// table, attend_item.h key_run; a paged cache is always right-padded).
 //
 // The call is planned into items (attend_item.h): up to kItemRows query rows
 // of one (batch row, KV head), i.e. every query head of the KV group for a
@@ -144,8 +144,9 @@ void attend_double(const AttentionArgs& a, const AttendItem& it, double* scratch
             double m = -std::numeric_limits<double>::infinity(), l = 0.0;
             for (int64_t j = first; j < visible; ++j) {
                 const int64_t key = it.k_first + j;
-                const int64_t ko = key_row_offset(a, it.b, key, a.k_stride_b, a.k_stride_s) + it.kv_head * a.k_stride_h;
-                const int64_t vo = key_row_offset(a, it.b, key, a.v_stride_b, a.v_stride_s) + it.kv_head * a.v_stride_h;
+                const KeyRun at = key_run(a, it.b, key, key + 1);  // through the page table if any
+                const int64_t ko = at.k_off + it.kv_head * a.k_stride_h;
+                const int64_t vo = at.v_off + it.kv_head * a.v_stride_h;
                 double dot = 0.0;
                 for (int64_t x = 0; x < d; ++x) dot += q[x] * load_elem(a.dtype, a.k, ko + x);
                 double score = dot * static_cast<double>(a.scale);

@@ -60,7 +60,7 @@ pattn_status run_call(const char* function, const Params* params, void* stream, 
 
 // On the CPU a paged KV cache runs the padded path (cpu/prefill_cpu.cpp), for
 // prefill and decode alike: its kernels read key rows through the page table
-// (cpu/attend_item.h key_row_offset).
+// (cpu/attend_item.h key_run).
 pattn_status cpu_attention(const AttentionArgs& a) { return cpu::prefill(a); }
 
 }  // namespace

@@ -9,7 +9,6 @@
 namespace pattn {
 namespace cpu {
 pattn_status prefill(const AttentionArgs& args);   // also serves decode
-pattn_status attend_paged(const AttentionArgs& args);  // prefill and decode with args.page_table (cpu/paged_cpu.cpp)
 pattn_status merge_states(const MergeArgs& args);
 }  // namespace cpu
 

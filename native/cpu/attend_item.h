@@ -51,6 +51,26 @@ struct AttendItem {
 
 static inline int64_t round_up(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
 
+// Key rows [key, key + count) of batch row b lie at element offsets (head 0)
+// k_off + r * k_stride_s in K and v_off + r * v_stride_s in V: the rest of
+// the row when contiguous; with a page table (attention_args.h) the slots
+// left on key's page, page_table[b][key / page_size] (host tables were
+// range-checked in validate.cpp; only keys a query sees are asked for). One
+// division per run, not per key.
+struct KeyRun {
+    int64_t count, k_off, v_off;
+};
+
+static inline KeyRun key_run(const AttentionArgs& a, int64_t b, int64_t key, int64_t key_end) {
+    if (a.page_table == nullptr)
+        return KeyRun{key_end - key, b * a.k_stride_b + key * a.k_stride_s, b * a.v_stride_b + key * a.v_stride_s};
+    const int64_t entry = key / a.page_size, slot = key - entry * a.page_size;
+    const int64_t page = a.page_table[b * a.page_table_stride + entry];
+    const int64_t left = a.page_size - slot;
+    return KeyRun{key_end - key < left ? key_end - key : left, page * a.k_stride_b + slot * a.k_stride_s,
+                  page * a.v_stride_b + slot * a.v_stride_s};
+}
+
 // Offsets (in floats, each a multiple of kPad) of a thread's scratch.
 struct ScratchLayout {
     int64_t dp;        // head_dim padded

@@ -237,12 +237,14 @@ bool attend(const AttentionArgs& a, const AttendItem& it, float* scratch) {
             kt = const_cast<float*>(it.packed_k) + j0 * dp;  // read only
             vt = const_cast<float*>(it.packed_v) + j0 * dp;
         } else {
-            for (int64_t c = 0; c < n; ++c) {
-                const int64_t key = it.k_first + j0 + c;
-                pack_score_row<DT>(kb + it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h,
-                                   kt + c * dp, d, dp);
-                pack_row<DT>(vb + it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h,
-                             vt + c * dp, d, dp);
+            for (int64_t c = 0; c < n;) {
+                const KeyRun run = key_run(a, it.b, it.k_first + j0 + c, it.k_first + j0 + n);
+                const T* kr = kb + run.k_off + it.kv_head * a.k_stride_h;
+                const T* vr = vb + run.v_off + it.kv_head * a.v_stride_h;
+                for (int64_t x = 0; x < run.count; ++x, ++c) {
+                    pack_score_row<DT>(kr + x * a.k_stride_s, kt + c * dp, d, dp);
+                    pack_row<DT>(vr + x * a.v_stride_s, vt + c * dp, d, dp);
+                }
             }
         }
 
@@ -375,12 +377,15 @@ void pack_keys(const AttentionArgs& a, int32_t b, int32_t kv_head, int64_t key_b
     using T = typename Elem<DT>::T;
     const T* kb = static_cast<const T*>(a.k);
     const T* vb = static_cast<const T*>(a.v);
-    for (int64_t key = key_begin; key < key_end; ++key) {
-        const int64_t j = key - key_begin;
-        pack_score_row<DT>(kb + b * a.k_stride_b + key * a.k_stride_s + kv_head * a.k_stride_h, k_out + j * dp,
-                           a.head_dim, dp);
-        pack_row<DT>(vb + b * a.v_stride_b + key * a.v_stride_s + kv_head * a.v_stride_h, v_out + j * dp,
-                     a.head_dim, dp);
+    for (int64_t key = key_begin; key < key_end;) {
+        const KeyRun run = key_run(a, b, key, key_end);
+        const T* kr = kb + run.k_off + kv_head * a.k_stride_h;
+        const T* vr = vb + run.v_off + kv_head * a.v_stride_h;
+        for (int64_t x = 0; x < run.count; ++x, ++key) {
+            const int64_t j = key - key_begin;
+            pack_score_row<DT>(kr + x * a.k_stride_s, k_out + j * dp, a.head_dim, dp);
+            pack_row<DT>(vr + x * a.v_stride_s, v_out + j * dp, a.head_dim, dp);
+        }
     }
 }
 

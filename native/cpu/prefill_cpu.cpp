@@ -1,5 +1,7 @@
 // CPU backend of masked prefill (docs/semantics.md); also serves decode, which is
-// causal prefill with every query row real.
+// causal prefill with every query row real, and both against a paged KV cache
+// (args.page_table: the kernels and the packing read key rows through the
+// table, attend_item.h key_run; a paged cache is always right-padded).
 //
 // The call is planned into items (attend_item.h): up to kItemRows query rows
 // of one (batch row, KV head), i.e. every query head of the KV group for a
@@ -142,8 +144,9 @@ void attend_double(const AttentionArgs& a, const AttendItem& it, double* scratch
             double m = -std::numeric_limits<double>::infinity(), l = 0.0;
             for (int64_t j = first; j < visible; ++j) {
                 const int64_t key = it.k_first + j;
-                const int64_t ko = it.b * a.k_stride_b + key * a.k_stride_s + it.kv_head * a.k_stride_h;
-                const int64_t vo = it.b * a.v_stride_b + key * a.v_stride_s + it.kv_head * a.v_stride_h;
+                const KeyRun at = key_run(a, it.b, key, key + 1);  // through the page table if any
+                const int64_t ko = at.k_off + it.kv_head * a.k_stride_h;
+                const int64_t vo = at.v_off + it.kv_head * a.v_stride_h;
                 double dot = 0.0;
                 for (int64_t x = 0; x < d; ++x) dot += q[x] * load_elem(a.dtype, a.k, ko + x);
                 double score = dot * static_cast<double>(a.scale);
@@ -192,6 +195,7 @@ struct Plan {
     std::vector<AttendItem> items;
     std::vector<PackTask> pack_tasks;  // empty: items convert their own tiles
     ThreadScratch packed;              // K and V rows of the call in f32, kept
+    std::vector<int64_t> key_lo, key_hi;  // per row b: the keys some item sees
     int64_t max_rows = 0;
     double cost = 0.0;
 };
@@ -220,23 +224,31 @@ void plan_packing(const AttentionArgs& a, Plan& plan) {
     if (buffer == nullptr) return;  // no memory for it: the items pack their tiles
     float* k_all = buffer;
     float* v_all = buffer + rows * dp;
+    // Only keys some item of the row sees are packed (the others are never
+    // read: with a page table their pages may be unused and hold anything).
+    plan.key_lo.assign(static_cast<size_t>(a.batch), std::numeric_limits<int64_t>::max());
+    plan.key_hi.assign(static_cast<size_t>(a.batch), 0);
     for (AttendItem& it : plan.items) {
         if (it.i_begin == kPaddingItem) continue;
         const int64_t at = (base[it.b] + it.kv_head * it.kv) * dp;
         it.packed_k = k_all + at;
         it.packed_v = v_all + at;
+        if (it.keys_any > it.keys_first) {
+            plan.key_lo[it.b] = std::min(plan.key_lo[it.b], it.keys_first);
+            plan.key_hi[it.b] = std::max(plan.key_hi[it.b], it.keys_any);
+        }
     }
     for (int32_t b = 0; b < a.batch; ++b) {
         const int64_t kv = (base[b + 1] - base[b]) / (a.num_kv_heads > 0 ? a.num_kv_heads : 1);
         const int32_t k_len = a.kv_len;
         const int64_t k_first = a.left_padded ? k_len - kv : 0;
         for (int32_t h = 0; h < a.num_kv_heads; ++h)
-            for (int64_t j = 0; j < kv; j += kPackChunk) {
+            for (int64_t j = plan.key_lo[b]; j < plan.key_hi[b]; j += kPackChunk) {
                 PackTask t;
                 t.b = b;
                 t.kv_head = h;
                 t.key_begin = k_first + j;
-                t.key_end = k_first + std::min(kv, j + kPackChunk);
+                t.key_end = k_first + std::min(plan.key_hi[b], j + kPackChunk);
                 const int64_t at = (base[b] + h * kv + j) * dp;
                 t.k_out = k_all + at;
                 t.v_out = v_all + at;

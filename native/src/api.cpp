@@ -58,11 +58,10 @@ pattn_status run_call(const char* function, const Params* params, void* stream, 
     });
 }
 
-// On the CPU a paged KV cache has its own path (cpu/paged_cpu.cpp), for
-// prefill and decode alike.
-pattn_status cpu_attention(const AttentionArgs& a) {
-    return a.page_table ? cpu::attend_paged(a) : cpu::prefill(a);
-}
+// On the CPU a paged KV cache runs the padded path (cpu/prefill_cpu.cpp), for
+// prefill and decode alike: its kernels read key rows through the page table
+// (cpu/attend_item.h key_run).
+pattn_status cpu_attention(const AttentionArgs& a) { return cpu::prefill(a); }
 
 }  // namespace
 }  // namespace pattn

@@ -11,7 +11,9 @@
  * the table; q_len 1/3/16, GQA 4 and 5, MHA, MQA; head_dim 32/64/80/96/128; f16/bf16 (and
  * f32 on the CPU); lse; NaN-poisoned outputs; forced num_splits 1/2/7 and
  * automatic; host and device lengths (GPU); no lengths (full rows); the
- * argument checks of the page table; an ABI-1 struct_size.
+ * argument checks of the page table; an ABI-1 struct_size. On the CPU every
+ * case is also run on the same keys in a contiguous cache and must match bit
+ * for bit.
  */
 #include <math.h>
 #include <stddef.h>
@@ -85,6 +87,48 @@ static void label_case(const paged_case* c) {
              tu_dtype_name(c->dtype), c->q_len, c->num_qo_heads, c->num_kv_heads, c->head_dim, c->page_size,
              c->shared_pages, c->num_splits, c->no_lens ? "none" : (c->lens_on_device ? "device" : "host"),
              c->with_lse ? " lse" : "");
+}
+
+/* CPU: the paged call `paged` (already run, outputs in paged->o / lse) must
+ * give bit for bit what the same keys give in a contiguous cache
+ * [batch, cap, kv_heads, d] with NaN after each row's keys (the padded path,
+ * outputs poisoned first): both run the same per-ISA kernel on the same rows. */
+static void same_as_contiguous(const paged_case* c, const pattn_decode_params* paged, void* const* keys,
+                               void* const* vals, const int32_t* kv, int32_t cap, int64_t q_count, int64_t lse_count) {
+    const size_t es = tu_dtype_size(c->dtype), row_bytes = (size_t)c->num_kv_heads * c->head_dim * es;
+    const size_t cache_elems = (size_t)c->batch * cap * c->num_kv_heads * c->head_dim;
+    void* kc = malloc(cache_elems * es + 16);
+    void* vc = malloc(cache_elems * es + 16);
+    void* o2 = malloc((size_t)q_count * es + 16);
+    float* lse2 = (float*)malloc((size_t)lse_count * 4 + 16);
+    pattn_decode_params p = *paged;
+    int32_t b;
+    CHECK(kc && vc && o2 && lse2);
+    if (kc && vc && o2 && lse2) {
+        tu_fill_nan(kc, c->dtype, cache_elems);
+        tu_fill_nan(vc, c->dtype, cache_elems);
+        for (b = 0; b < c->batch; ++b) {
+            memcpy((char*)kc + (size_t)b * cap * row_bytes, keys[b], (size_t)kv[b] * row_bytes);
+            memcpy((char*)vc + (size_t)b * cap * row_bytes, vals[b], (size_t)kv[b] * row_bytes);
+        }
+        tu_fill_nan(o2, c->dtype, (size_t)q_count);
+        tu_fill_nan(lse2, PATTN_DTYPE_F32, (size_t)lse_count);
+        p.k_cache = tu_tensor_4d(kc, c->dtype, PATTN_DEVICE_CPU, 0, c->batch, cap, c->num_kv_heads, c->head_dim);
+        p.v_cache = tu_tensor_4d(vc, c->dtype, PATTN_DEVICE_CPU, 0, c->batch, cap, c->num_kv_heads, c->head_dim);
+        p.page_table.data = NULL;
+        p.o.data = o2;
+        if (c->with_lse) p.lse.data = lse2;
+        CHECK_OK(pattn_decode(&p, NULL));
+        CHECK_MSG(memcmp(o2, paged->o.data, (size_t)q_count * es) == 0, "%s: paged o differs from contiguous",
+                  g_label);
+        if (c->with_lse)
+            CHECK_MSG(memcmp(lse2, paged->lse.data, (size_t)lse_count * 4) == 0,
+                      "%s: paged lse differs from contiguous", g_label);
+    }
+    free(kc);
+    free(vc);
+    free(o2);
+    free(lse2);
 }
 
 static void run_case(const paged_case* c, int on_gpu, uint64_t seed) {
@@ -202,6 +246,7 @@ static void run_case(const paged_case* c, int on_gpu, uint64_t seed) {
             p.o.data = o_host;
             p.lse.data = c->with_lse ? lse_host : NULL;
             tu_check_attention(g_label, &shape_only, &p.o, c->with_lse ? &p.lse : NULL, ref_o, ref_lse);
+            if (!on_gpu) same_as_contiguous(c, &p, keys, vals, kv, max_pages * ps, q_count, lse_count);
         }
         if (on_gpu) {
             pattn_device_free(qd);

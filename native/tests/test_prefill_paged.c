@@ -14,7 +14,8 @@
  * row's last page, in the padding query rows and in the outputs before the
  * call; -1 in the unused table entries; host and device lengths (GPU);
  * lengths absent; the argument checks; an ABI-2 struct_size that ends
- * before page_table.
+ * before page_table. On the CPU every case is also run on the same tokens in
+ * a contiguous cache and must match bit for bit.
  */
 #include <math.h>
 #include <stddef.h>
@@ -50,6 +51,34 @@ static void label_case(const paged_prefill_case* c) {
              c->num_qo_heads, c->num_kv_heads, c->head_dim, c->page_size, c->shared_pages,
              c->no_lens ? "none" : (c->lens_on_device ? "device" : "host"), c->with_lse ? " lse" : "",
              c->window_left, (double)c->soft_cap);
+}
+
+/* CPU: the paged call `paged` (already run, outputs in paged->o / lse) must
+ * give bit for bit what the same tokens give in a contiguous cache
+ * [batch, cap, kv_heads, d] (the padded path, outputs poisoned first): both
+ * run the same per-ISA kernel on the same rows. */
+static void same_as_contiguous(const paged_prefill_case* c, const pattn_prefill_params* paged, void* k_logical,
+                               void* v_logical, int32_t cap, int64_t q_count, int64_t lse_count) {
+    const size_t es = tu_dtype_size(c->dtype);
+    void* o2 = malloc((size_t)q_count * es + 16);
+    float* lse2 = (float*)malloc((size_t)lse_count * 4 + 16);
+    pattn_prefill_params p = *paged;
+    CHECK(o2 && lse2);
+    if (!o2 || !lse2) return;
+    tu_fill_nan(o2, c->dtype, (size_t)q_count);
+    tu_fill_nan(lse2, PATTN_DTYPE_F32, (size_t)lse_count);
+    p.k = tu_tensor_4d(k_logical, c->dtype, PATTN_DEVICE_CPU, 0, c->batch, cap, c->num_kv_heads, c->head_dim);
+    p.v = tu_tensor_4d(v_logical, c->dtype, PATTN_DEVICE_CPU, 0, c->batch, cap, c->num_kv_heads, c->head_dim);
+    p.page_table.data = NULL;
+    p.o.data = o2;
+    if (c->with_lse) p.lse.data = lse2;
+    CHECK_OK(pattn_sequence_prefill(&p, NULL));
+    CHECK_MSG(memcmp(o2, paged->o.data, (size_t)q_count * es) == 0, "%s: paged o differs from contiguous", g_label);
+    if (c->with_lse)
+        CHECK_MSG(memcmp(lse2, paged->lse.data, (size_t)lse_count * 4) == 0, "%s: paged lse differs from contiguous",
+                  g_label);
+    free(o2);
+    free(lse2);
 }
 
 static void run_case(const paged_prefill_case* c, int on_gpu, uint64_t seed) {
@@ -206,6 +235,7 @@ static void run_case(const paged_prefill_case* c, int on_gpu, uint64_t seed) {
             p.lse.data = c->with_lse ? lse_host : NULL;
             p.lse.device_type = PATTN_DEVICE_CPU;
             tu_check_attention(g_label, &shape_only, &p.o, c->with_lse ? &p.lse : NULL, ref_o, ref_lse);
+            if (!on_gpu) same_as_contiguous(c, &p, k_logical, v_logical, cap, q_count, lse_count);
         }
         if (on_gpu) {
             pattn_device_free(qd);

@@ -8,7 +8,9 @@
 
 namespace pattn {
 namespace cpu {
-pattn_status prefill(const AttentionArgs& args);   // also serves decode
+// Also serves decode, and a paged KV cache for both: the kernels read key
+// rows through the page table (cpu/attend_item.h key_run).
+pattn_status prefill(const AttentionArgs& args);
 pattn_status merge_states(const MergeArgs& args);
 }  // namespace cpu
 

@@ -58,11 +58,6 @@ pattn_status run_call(const char* function, const Params* params, void* stream, 
     });
 }
 
-// On the CPU a paged KV cache runs the padded path (cpu/prefill_cpu.cpp), for
-// prefill and decode alike: its kernels read key rows through the page table
-// (cpu/attend_item.h key_run).
-pattn_status cpu_attention(const AttentionArgs& a) { return cpu::prefill(a); }
-
 }  // namespace
 }  // namespace pattn
 
@@ -80,14 +75,14 @@ PATTN_API const char* pattn_version_string(void) {
 
 PATTN_API pattn_status pattn_sequence_prefill(const pattn_prefill_params* params, void* stream) {
     return pattn::run_call<pattn::AttentionArgs>("pattn_sequence_prefill", params, stream, pattn::validate_prefill,
-                                                 pattn::cpu_attention, pattn::cuda::prefill);
+                                                 pattn::cpu::prefill, pattn::cuda::prefill);
 }
 
 // Decode is causal prefill with every query row real: the CPU backend serves
 // both with one function.
 PATTN_API pattn_status pattn_decode(const pattn_decode_params* params, void* stream) {
     return pattn::run_call<pattn::AttentionArgs>("pattn_decode", params, stream, pattn::validate_decode,
-                                                 pattn::cpu_attention, pattn::cuda::decode);
+                                                 pattn::cpu::prefill, pattn::cuda::decode);
 }
 
 PATTN_API pattn_status pattn_merge_states(const pattn_merge_params* params, void* stream) {

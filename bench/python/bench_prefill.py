@@ -29,6 +29,11 @@ for ours and ours-upld: what a caller's thread spends inside the library.
   ours-hopper ours with PADDEDATTN_PREFILL_HOPPER=1 (the Hopper kernel
               wherever it can run): the A/B of the two kernels; `ours` is
               the library's default choice between them
+  ours-hshort ours with PADDEDATTN_PREFILL_HOPPER=1 and
+              PADDEDATTN_PREFILL_HOPPER_SHORT=1: the Hopper kernel with its
+              64-row short-row tiles (head_dim 64 / 128)
+  ours-htall  the same with PADDEDATTN_PREFILL_HOPPER_SHORT=0: its 128-row
+              tiles only (A/B of the Hopper tile height)
   ours-general ours with PADDEDATTN_PREFILL_MMA_SYNC=1 and
               PADDEDATTN_PREFILL_GENERAL=1: the mma.sync kernel with the
               window / soft-cap / compensated-sum code the plain kernel
@@ -109,7 +114,7 @@ CASES = [
          mode="padded_right", lens=(8, 128), dtype="f16"),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "general", "largep", "tall", "short", "single", "efficient",
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "hshort", "htall", "general", "largep", "tall", "short", "single", "efficient",
              "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
 QUICK_PEERS = ("mma", "hopper", "general", "largep", "tall", "fa2", "cudnn-dense")
 
@@ -149,17 +154,17 @@ def draw_lens(spec, b, s, gen):
 
 
 class env_switch:
-    """Context: some of the library's diagnostic switches set to 1."""
+    """Context: some of the library's diagnostic switches set ("NAME" = 1, or "NAME=value")."""
 
     def __init__(self, *names):
-        self.names = names
+        self.values = [n.split("=", 1) if "=" in n else (n, "1") for n in names]
 
     def __enter__(self):
-        for name in self.names:
-            os.environ[name] = "1"
+        for name, value in self.values:
+            os.environ[name] = value
 
     def __exit__(self, *exc):
-        for name in self.names:
+        for name, _ in self.values:
             os.environ.pop(name, None)
 
 
@@ -171,6 +176,16 @@ def mma_sync_only():
 def hopper_always():
     """The library takes the Hopper kernel wherever it can run."""
     return env_switch("PADDEDATTN_PREFILL_HOPPER")
+
+
+def hopper_short():
+    """The Hopper kernel everywhere, with its 64-row short-row tiles at head_dim 64 / 128."""
+    return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=1")
+
+
+def hopper_tall():
+    """The Hopper kernel everywhere, with its 128-row tiles only."""
+    return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=0")
 
 
 def general_mma_sync():
@@ -404,6 +419,8 @@ def run_case(case, args, gen):
     switched = [
         ("mma", mma_sync_only, True),
         ("hopper", hopper_always, True),
+        ("hshort", hopper_short, d in (64, 128)),
+        ("htall", hopper_tall, d in (64, 128)),
         ("general", general_mma_sync, True),
         ("largep", large_params, lens_arg is not None and b > 256),
         ("tall", tall_tiles, d <= 128),
@@ -473,7 +490,8 @@ def run_case(case, args, gen):
         checks["max_row_rel_err_vs_mma_sync"] = row_rel_err(o_ours, o_mma, rows_real)
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
-    for peer, switch in (("hopper", hopper_always), ("general", general_mma_sync), ("largep", large_params),
+    for peer, switch in (("hopper", hopper_always), ("hshort", hopper_short), ("htall", hopper_tall),
+                         ("general", general_mma_sync), ("largep", large_params),
                          ("tall", tall_tiles), ("short", short_tiles), ("single", single_stage)):
         if peer not in peers:
             continue
@@ -831,6 +849,11 @@ def run_packed_suite(args, gen):
         except Exception as e:  # noqa: BLE001
             row["fa2_ms"] = None
             row["fa2_na"] = (type(e).__name__ + ": " + str(e).splitlines()[0])[:160]
+        # The packed call on each prefill kernel family (A/B of the dispatch's choice).
+        for name, switch in (("mma", mma_sync_only), ("hopper_tall", hopper_tall), ("hopper_short", hopper_short)):
+            if d in (64, 128) or name == "mma":
+                with switch():
+                    row["packed_%s_ms" % name] = time_cuda(packed, args.warmup, args.runs)
         row["packed_tflops"] = flops / row["packed_ms"] / 1e9
         row["packed_over_padded"] = row["padded_ms"] / row["packed_ms"]
         row["packed_over_fa2"] = row["fa2_ms"] / row["packed_ms"] if row["fa2_ms"] else None

@@ -93,10 +93,37 @@ void fill_packed_param_rows(const AttentionArgs& a, PrefillParams& p, int32_t* r
 // head_dim 128 and 256 it is 1.3-1.6x faster on rows of 2k-16k tokens but
 // 6-13% slower on batches of short rows (most below 300 tokens), whose
 // blocks are mostly padding and where one 160-192 KB block per SM hides
-// less latency than two mma.sync blocks; at head_dim 64 it was slower on
-// every case measured (0.26-0.95x), so it is not a default there.
+// less latency than two mma.sync blocks; at head_dim 64 its 128-row tiles
+// were slower on every case measured (0.26-0.95x), so only its short-row
+// tiles are a default there (hopper_short_tiles_default).
 int32_t hopper_min_row_len(int head_dim) {
     return head_dim == 64 ? INT32_MAX : 1024;
+}
+
+// The longest query count of a call: host lengths / offsets read once by
+// validate.cpp (AttentionArgs longest_q), else the padded q_len (device
+// offsets: max_q_seqlen).
+int64_t longest_queries(const AttentionArgs& a) { return a.packed && a.cu_on_device ? a.max_q_seqlen : a.longest_q; }
+
+// Where the Hopper kernel's short-row tiles (prefill_params.h
+// kPrefillHopperShortBlockM) are the default: head_dims whose rows of at
+// most kPrefillShortTileMaxQueries queries measured faster on them than on
+// the mma.sync kernel's 64-row tiles. On the H200 (docs/performance.md,
+// "Hopper short-row tiles") head_dim 64 ran 1.03-1.15x faster on every
+// case (BERT-like, b64 s512, b32 s1024, GQA 7:1, packed b64 s512); head_dim
+// 128, two 81 KB blocks per SM, ran 0.77-0.95x, so it keeps the mma.sync
+// kernel's short tiles.
+constexpr bool hopper_short_tiles_default(int head_dim) { return head_dim == 64; }
+
+// The Hopper kernel takes its short-row tiles at the head_dims of
+// hopper_short_tiles_default where no row has more than
+// kPrefillShortTileMaxQueries queries, unless PADDEDATTN_PREFILL_HOPPER_SHORT=0;
+// with =1 at head_dim 64 / 128 whatever the row lengths.
+template <int HEAD_DIM>
+bool use_hopper_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
+    if (!prefill_hopper_has_short_tiles(HEAD_DIM) || tuning.prefill_hopper_short == 0) return false;
+    if (tuning.prefill_hopper_short == 1) return true;
+    return hopper_short_tiles_default(HEAD_DIM) && longest_queries(a) <= kPrefillShortTileMaxQueries;
 }
 
 // Host lengths or host offsets: the longest real row, from validate.cpp's
@@ -142,7 +169,9 @@ bool use_hopper(const AttentionArgs& a, const TuningSwitches& tuning, DeviceStat
         // whole row and loses weight on rows past ~2^17 keys (docs/semantics.md,
         // "Limits"): long rows take it only when PADDEDATTN_PREFILL_HOPPER=1.
         if (has_long_rows(a)) return tuning.prefill_hopper;
-        return tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM);
+        if (tuning.prefill_hopper || longest_row(a) >= hopper_min_row_len(HEAD_DIM)) return true;
+        // Short rows where the short-row tiles are the measured default.
+        return hopper_short_tiles_default(HEAD_DIM) && use_hopper_short_tiles<HEAD_DIM>(a, tuning);
     }
 }
 
@@ -166,11 +195,7 @@ bool use_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
     if (!prefill_has_short_tiles(HEAD_DIM) || tuning.prefill_tall_tiles) return false;
     if (tuning.prefill_short_tiles) return true;
     if (!prefill_default_short_tiles(HEAD_DIM)) return false;
-    // The longest query count: host lengths / offsets read once by
-    // validate.cpp (AttentionArgs longest_q), else the padded q_len (device
-    // offsets: max_q_seqlen).
-    const int64_t longest = a.packed && a.cu_on_device ? a.max_q_seqlen : a.longest_q;
-    return longest <= kPrefillShortTileMaxQueries;
+    return longest_queries(a) <= kPrefillShortTileMaxQueries;
 }
 
 // Whether kernels may take more than 4 KB of parameters: built with CUDA
@@ -189,7 +214,7 @@ bool large_kernel_params() {
 
 // The kernel the dispatch chose for one call.
 struct KernelChoice {
-    bool hopper, plain, short_tiles;
+    bool hopper, plain, short_tiles;  // short_tiles: of the kernel chosen (Hopper or mma.sync plain)
     bool tile_sums;       // general mma.sync kernel for long rows (has_long_rows)
     bool single_stage;    // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
     int hopper_mainloop;  // PADDEDATTN_PREFILL_HOPPER_MAINLOOP, -1 = default
@@ -200,7 +225,8 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
                              KernelChoice k, DeviceState& device, cudaStream_t stream) {
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
         if (k.hopper)
-            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, device, stream);
+            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, k.short_tiles, device,
+                                                              stream);
     }
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
                                                num_blocks, device, stream);
@@ -307,11 +333,13 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     bool hopper = false;
     PATTN_DISPATCH_DTYPE("prefill", a.dtype, T, { hopper = use_hopper<HEAD_DIM, T>(a, tuning, device); })
     const bool plain = !hopper && use_plain_kernel(a, tuning);
-    const bool short_tiles = plain && use_short_tiles<HEAD_DIM>(a, tuning);
-    const int block_m = hopper        ? prefill_hopper_block_m(HEAD_DIM)
+    const bool short_tiles =
+        hopper ? use_hopper_short_tiles<HEAD_DIM>(a, tuning) : plain && use_short_tiles<HEAD_DIM>(a, tuning);
+    const int block_m = hopper ? (short_tiles ? kPrefillHopperShortBlockM : prefill_hopper_block_m(HEAD_DIM))
                         : short_tiles ? kPrefillShortBlockM
                                       : prefill_block_m(HEAD_DIM);
-    const int block_n = hopper ? prefill_hopper_block_n(HEAD_DIM) : prefill_block_n(HEAD_DIM);
+    const int block_n = hopper ? (short_tiles ? kPrefillHopperShortBlockN : prefill_hopper_block_n(HEAD_DIM))
+                               : prefill_block_n(HEAD_DIM);
     // Packed: tiles per sequence cover its longest query count.
     const int64_t total_rows = (int64_t)(a.packed ? a.max_q_seqlen : a.q_len) * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;

@@ -4,7 +4,9 @@
 //
 // Block = 128 packed query rows (the host builds the tiles and work items
 // with prefill_hopper_block_m, prefill_params.h) run by two consumer
-// warpgroups of 64 rows each, against KV tiles (128 keys; 64 at head_dim
+// warpgroups of 64 rows each, or for short rows (SHORT) 64 rows run by one
+// warpgroup that also loads K/V, several blocks per SM (prefill_params.h
+// kPrefillHopperShortBlockM), against KV tiles (128 keys; 64 at head_dim
 // 256, where the 128-column f32 output of each thread leaves room for 32
 // score registers only) visited from the last visible one down; K and V
 // each have two shared-memory stages, rows outside the real key range are
@@ -53,22 +55,27 @@ using prefill_detail::BlockTile;
 using prefill_detail::locate_block_tile;
 using prefill_detail::RowInfo;
 
-constexpr int kThreads = 256;    // two warpgroups, 64 rows each
+constexpr int kThreads = 256;    // the consumers of a 128-row tile: two warpgroups, 64 rows each
 
 // Tile shape per head_dim. Shared memory: Q, then K stage 0/1, then V stage
 // 0/1, plus 1 KB slack for the alignment the 128-byte swizzle needs (80 KB
-// at d64, 160 KB at d128, 192 KB at d256).
-template <int HEAD_DIM>
+// at d64, 160 KB at d128, 192 KB at d256; SHORT: 41 KB at d64, 81 KB at d128).
+template <int HEAD_DIM, bool SHORT = false>
 struct HopperTraits {
     static constexpr int kHeadDim = HEAD_DIM;
-    static constexpr int kBlockM = prefill_hopper_block_m(HEAD_DIM);
-    static constexpr int kBlockN = prefill_hopper_block_n(HEAD_DIM);
+    static constexpr int kBlockM = SHORT ? kPrefillHopperShortBlockM : prefill_hopper_block_m(HEAD_DIM);
+    static constexpr int kBlockN = SHORT ? kPrefillHopperShortBlockN : prefill_hopper_block_n(HEAD_DIM);
+    static constexpr int kConsumerThreads = kBlockM * 2;          // one warpgroup per 64 rows
+    static constexpr int kMinBlocks = SHORT ? prefill_hopper_short_blocks_per_sm(HEAD_DIM) : 1;
     static constexpr int kChunks = HEAD_DIM / 8;                 // 16-byte chunks per row
     static constexpr int kQTileBytes = kBlockM * HEAD_DIM * 2;
     static constexpr int kKvTileBytes = kBlockN * HEAD_DIM * 2;
     static constexpr int kSmemBytes = 1024 + kQTileBytes + 4 * kKvTileBytes;
-    static_assert(kBlockM == 128 && kBlockN % 64 == 0 && HEAD_DIM % 64 == 0, "tile shape");
+    static_assert((kBlockM == 128 || (SHORT && kBlockM == 64)) && kBlockN % 64 == 0 && HEAD_DIM % 64 == 0,
+                  "tile shape");
+    static_assert(!SHORT || prefill_hopper_has_short_tiles(HEAD_DIM), "short tiles at head_dim 64 / 128");
     static_assert(kSmemBytes <= 227 * 1024, "shared memory of one block");
+    static_assert(kMinBlocks * (kSmemBytes + 1024) <= 228 * 1024, "blocks per SM the shared memory allows");
 };
 
 // Byte offset of 16-byte chunk `chunk` of row `row` in a [ROWS][head_dim]
@@ -138,7 +145,7 @@ __device__ __forceinline__ void pack_probs(const float (&acc_s)[BLOCK_N / 2], ui
 // A K or V tile: `rows_valid` rows (the rest zero-filled, never read) into
 // one stage by THREADS threads; each copies chunk tid % CHUNKS of rows
 // tid / CHUNKS + (THREADS / CHUNKS) * pass.
-template <typename T, int ROWS, int CHUNKS, int THREADS = kThreads>
+template <typename T, int ROWS, int CHUNKS, int THREADS>
 __device__ __forceinline__ void load_tile(uint32_t dst, const T* src, int64_t stride_s, int rows_valid, int tid) {
     constexpr int kRowsPerPass = THREADS / CHUNKS;
     static_assert(ROWS % kRowsPerPass == 0, "whole passes");
@@ -178,8 +185,9 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const T* src, int64_t st
 //   kHopperMainloopPingPong: as warp-specialised, and the two consumer
 //     warpgroups take turns issuing their GEMMs (named barriers 2 and 3), so
 //     one's softmax runs under the other's GEMMs.
-constexpr int block_threads(int mainloop) {
-    return mainloop >= kHopperMainloopWarpSpecialized ? kThreads + 128 : kThreads;
+//   SHORT (64-row tiles): the overlap mainloop in the one warpgroup.
+constexpr int block_threads(int mainloop, bool short_tiles) {
+    return short_tiles ? 128 : mainloop >= kHopperMainloopWarpSpecialized ? kThreads + 128 : kThreads;
 }
 // Registers per thread after setmaxnreg: 128 x 40 + 256 x 232 <= 64K.
 constexpr int kProducerRegs = 40;
@@ -191,12 +199,14 @@ constexpr int kTurnBarrier = 2;
 
 // VARIANTS: the params may hold a sliding window and a soft cap (the launch
 // picks this instantiation only then, prefill_hopper_launch.cuh).
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP>
-__global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, bool SHORT>
+__global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT), HopperTraits<HEAD_DIM, SHORT>::kMinBlocks)
     prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using Tr = HopperTraits<HEAD_DIM>;
+    using Tr = HopperTraits<HEAD_DIM, SHORT>;
     constexpr int kBlockM = Tr::kBlockM, kBlockN = Tr::kBlockN, kChunks = Tr::kChunks;
+    constexpr int kConsumerThreads = Tr::kConsumerThreads;
+    static_assert(!SHORT || MAINLOOP == kHopperMainloopOverlap, "short tiles: the overlap mainloop");
     constexpr int kOutRegs = HEAD_DIM / 2;   // m64nHEAD_DIM accumulators per thread
     constexpr int kScoreRegs = kBlockN / 2;  // m64nBLOCK_N accumulators per thread
     constexpr bool kWs = MAINLOOP >= kHopperMainloopWarpSpecialized;
@@ -290,7 +300,7 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
 
     // ---- the two consumer warpgroups (all of the block unless warp-specialised)
     auto consume = [&]() {
-        const int ctid = kWs ? tid - 128 : tid;  // 0..255
+        const int ctid = kWs ? tid - 128 : tid;  // 0..kConsumerThreads - 1
         const int cwg = ctid >> 7;
         auto consumer_sync = [&]() {
             if constexpr (kWs) named_barrier_sync(kConsumerBarrier, kThreads);
@@ -300,7 +310,7 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
         if (num_steps > 0) {
             const T* q_base = static_cast<const T*>(params.q) + batch * params.q_stride_b;
             const int chunk = ctid % kChunks;
-            constexpr int kRowsPerPass = kThreads / kChunks;
+            constexpr int kRowsPerPass = kConsumerThreads / kChunks;
 #pragma unroll 2
             for (int pass = 0; pass < kBlockM / kRowsPerPass; ++pass) {
                 const int row = ctid / kChunks + pass * kRowsPerPass;
@@ -313,10 +323,12 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
             if constexpr (!kWs) {
                 const int kt = num_kv_tiles - 1;
                 const uint32_t stage = MAINLOOP == kHopperMainloopLockStep ? (uint32_t)(kt & 1) * Tr::kKvTileBytes : 0u;
-                load_tile<T, kBlockN, kChunks>(k_smem + stage, k_base + (int64_t)kt * kBlockN * params.k_stride_s,
-                                               params.k_stride_s, first_rows, ctid);
-                load_tile<T, kBlockN, kChunks>(v_smem + stage, v_base + (int64_t)kt * kBlockN * params.v_stride_s,
-                                               params.v_stride_s, first_rows, ctid);
+                load_tile<T, kBlockN, kChunks, kConsumerThreads>(
+                    k_smem + stage, k_base + (int64_t)kt * kBlockN * params.k_stride_s, params.k_stride_s,
+                    first_rows, ctid);
+                load_tile<T, kBlockN, kChunks, kConsumerThreads>(
+                    v_smem + stage, v_base + (int64_t)kt * kBlockN * params.v_stride_s, params.v_stride_s,
+                    first_rows, ctid);
             }
             cp_async_commit();
             if constexpr (kWs) {
@@ -373,12 +385,12 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
                 if (kt > first_kv_tile) {
                     const int next = kt - 1;
                     const uint32_t stage = (uint32_t)(next & 1) * Tr::kKvTileBytes;
-                    load_tile<T, kBlockN, kChunks>(k_smem + stage,
-                                                   k_base + (int64_t)next * kBlockN * params.k_stride_s,
-                                                   params.k_stride_s, kBlockN, ctid);
-                    load_tile<T, kBlockN, kChunks>(v_smem + stage,
-                                                   v_base + (int64_t)next * kBlockN * params.v_stride_s,
-                                                   params.v_stride_s, kBlockN, ctid);
+                    load_tile<T, kBlockN, kChunks, kConsumerThreads>(
+                        k_smem + stage, k_base + (int64_t)next * kBlockN * params.k_stride_s, params.k_stride_s,
+                        kBlockN, ctid);
+                    load_tile<T, kBlockN, kChunks, kConsumerThreads>(
+                        v_smem + stage, v_base + (int64_t)next * kBlockN * params.v_stride_s, params.v_stride_s,
+                        kBlockN, ctid);
                     cp_async_commit();
                 }
                 const uint64_t stage_desc = (uint64_t)(kt & 1) * kStageDesc;
@@ -424,13 +436,14 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
                     fence_proxy_async();
                     __syncthreads();  // K of this step, V of the last one visible; the other stages are free
                     if (i + 1 < num_steps)
-                        load_tile<T, kBlockN, kChunks>(k_smem + (ks ^ 1u) * Tr::kKvTileBytes,
-                                                       k_base + (int64_t)(kt - 1) * kBlockN * params.k_stride_s,
-                                                       params.k_stride_s, kBlockN, ctid);
+                        load_tile<T, kBlockN, kChunks, kConsumerThreads>(
+                            k_smem + (ks ^ 1u) * Tr::kKvTileBytes,
+                            k_base + (int64_t)(kt - 1) * kBlockN * params.k_stride_s, params.k_stride_s, kBlockN,
+                            ctid);
                     if (i > 0 && i < num_steps)  // step 0's V came with the prologue
-                        load_tile<T, kBlockN, kChunks>(v_smem + ks * Tr::kKvTileBytes,
-                                                       v_base + (int64_t)kt * kBlockN * params.v_stride_s,
-                                                       params.v_stride_s, kBlockN, ctid);
+                        load_tile<T, kBlockN, kChunks, kConsumerThreads>(
+                            v_smem + ks * Tr::kKvTileBytes, v_base + (int64_t)kt * kBlockN * params.v_stride_s,
+                            params.v_stride_s, kBlockN, ctid);
                     cp_async_commit();
                 }
             };
@@ -529,7 +542,7 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP), 1)
             consumer_sync();
             T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
             const int chunk = ctid % kChunks;
-            constexpr int kRowsPerPass = kThreads / kChunks;
+            constexpr int kRowsPerPass = kConsumerThreads / kChunks;
 #pragma unroll 2
             for (int pass = 0; pass < kBlockM / kRowsPerPass; ++pass) {
                 const int row = ctid / kChunks + pass * kRowsPerPass;

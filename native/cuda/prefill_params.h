@@ -172,6 +172,15 @@ pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows*
 // 128-column f32 output per thread leaves room for 64-key score tiles only.
 constexpr int prefill_hopper_block_m(int /*head_dim*/) { return 128; }
 constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64 : 128; }
+// The short-row tiles of the Hopper kernel (head_dim 64 and 128): one
+// consumer warpgroup of 64 rows against 64-key tiles, loading its own K/V,
+// so that several blocks share an SM and one block's load and epilogue
+// latency runs under another's GEMMs (prefill_hopper_kernel.cuh SHORT):
+// 4 blocks per SM at head_dim 64 (41 KB of shared memory each), 2 at 128.
+constexpr bool prefill_hopper_has_short_tiles(int head_dim) { return head_dim == 64 || head_dim == 128; }
+constexpr int kPrefillHopperShortBlockM = 64;
+constexpr int kPrefillHopperShortBlockN = 64;
+constexpr int prefill_hopper_short_blocks_per_sm(int head_dim) { return head_dim == 64 ? 4 : 2; }
 
 // True when `device` is compute capability 9.0 and the library holds the
 // sm_90a image of the Hopper kernel for (HEAD_DIM, T) (decided once per device).
@@ -193,10 +202,12 @@ constexpr int kHopperMainloopPingPong = 3;
 constexpr int kHopperDefaultMainloop = kHopperMainloopPingPong;
 
 // Launches the Hopper kernel on the tiles / work items of `params`, built
-// with prefill_hopper_block_m rows per tile, with `mainloop` (-1: default).
+// with prefill_hopper_block_m rows per tile, with `mainloop` (-1: default);
+// `short_tiles`: the short-row tiles (kPrefillHopperShortBlockM rows per
+// tile, its own mainloop: `mainloop` does not apply).
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, DeviceState& device,
-                                   cudaStream_t stream);
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, bool short_tiles,
+                                   DeviceState& device, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace pattn

@@ -60,6 +60,12 @@ struct TuningSwitches {
     // prefill kernel (prefill_params.h kHopperMainloop*); -1 when unset or
     // invalid (the default).
     int prefill_hopper_mainloop;
+    // PADDEDATTN_PREFILL_HOPPER_SHORT: unset = -1 (the dispatch's rule,
+    // prefill_dispatch.cu use_hopper_short_tiles), 0 = the Hopper kernel
+    // keeps its 128-row tiles, 1 = it takes its 64-row short-row tiles
+    // (prefill_params.h kPrefillHopperShortBlockM) at head_dim 64 / 128
+    // whatever the row lengths.
+    int prefill_hopper_short;
     // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
     // kernel parameters go in a host-built work list of query tiles (sorted
     // by cost, prefill_rows.h) instead of being copied to the device

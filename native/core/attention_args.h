@@ -54,14 +54,13 @@ struct AttentionArgs : QkvLayout {
 
     // Packed layout (cu_seqlens): q_len / kv_len are the total token counts,
     // the tensors are seen as [1, total, heads, head_dim] (batch strides 0),
-    // sequence b's extent is mask_rules.h packed_row_extent. max_q_seqlen
-    // bounds every sequence's query count (the CUDA grid; the total when the
-    // offsets are on the device). q_lens / kv_lens are null.
+    // sequence b's extent is mask_rules.h packed_row_extent; longest_q
+    // (below) bounds every sequence's query count (the CUDA grid). q_lens /
+    // kv_lens are null.
     bool packed = false;
     bool cu_on_device = false;
     const int32_t* cu_q = nullptr;   // [batch + 1]
     const int32_t* cu_kv = nullptr;  // [batch + 1] (= cu_q when absent)
-    int32_t max_q_seqlen = 0;
 
     // The most real queries / keys of one row, from validate.cpp's single
     // pass over host lengths or host offsets (checked); where those are not

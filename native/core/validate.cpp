@@ -1183,7 +1183,6 @@ pattn_status check_packed_offsets(const pattn_prefill_params& p, AttentionArgs* 
     a.cu_q = static_cast<const int32_t*>(cu[0]->data);
     a.cu_kv = cu[1] ? static_cast<const int32_t*>(cu[1]->data) : a.cu_q;
     a.batch = static_cast<int32_t>(entries - 1);
-    a.max_q_seqlen = max_q;
     a.longest_q = max_q;
     a.longest_kv = max_kv;
     // One sequence axis: the batch strides are never applied.

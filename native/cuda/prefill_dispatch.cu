@@ -102,8 +102,8 @@ int32_t hopper_min_row_len(int head_dim) {
 
 // The longest query count of a call: host lengths / offsets read once by
 // validate.cpp (AttentionArgs longest_q), else the padded q_len (device
-// offsets: max_q_seqlen).
-int64_t longest_queries(const AttentionArgs& a) { return a.packed && a.cu_on_device ? a.max_q_seqlen : a.longest_q; }
+// offsets: the query total).
+int64_t longest_queries(const AttentionArgs& a) { return a.longest_q; }
 
 // Where the Hopper kernel's short-row tiles (prefill_params.h
 // kPrefillHopperShortBlockM) are the default: head_dims whose rows of at
@@ -341,7 +341,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     const int block_n = hopper ? (short_tiles ? kPrefillHopperShortBlockN : prefill_hopper_block_n(HEAD_DIM))
                                : prefill_block_n(HEAD_DIM);
     // Packed: tiles per sequence cover its longest query count.
-    const int64_t total_rows = (int64_t)(a.packed ? a.max_q_seqlen : a.q_len) * p.group_size;
+    const int64_t total_rows = (int64_t)(a.packed ? a.longest_q : a.q_len) * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;
     // validate.cpp limits batch * q_len * num_qo_heads to 2^30, which bounds
     // both the packed rows (plus a tile) and the grid below 2^31.

@@ -147,7 +147,6 @@ void test_work_list(const Case& c, std::mt19937_64& rng) {
         a.cu_kv = cu_kv.data();
         a.q_len = cu_q[c.batch];
         a.kv_len = cu_kv[c.batch];
-        a.max_q_seqlen = longest_q;
     } else {
         a.q_len = c.q_len;
         a.kv_len = c.kv_len;

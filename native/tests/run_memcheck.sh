@@ -11,8 +11,11 @@
 #     keys take many minutes under memcheck (their index arithmetic is what
 #     the plain run checks against the float64 reference).
 # The prefill matrix runs once more with the Hopper kernel forced, as ctest's
-# test_prefill_gpu_hopper does. Logs go to $OUT (default /tmp/memcheck-out).
-#   native/tests/run_memcheck.sh BUILD_DIR [program ...]
+# test_prefill_gpu_hopper does (program:hopper: its 128-row tiles;
+# program:hopper_short: its short-row tiles at head_dim 64 / 128). Logs go to
+# $OUT (default /tmp/memcheck-out). SANITIZER_TOOL=racecheck (or synccheck,
+# initcheck) runs that tool instead of memcheck.
+#   native/tests/run_memcheck.sh BUILD_DIR [program[:hopper|:hopper_short] ...]
 set -uo pipefail
 build="${1:?usage: run_memcheck.sh BUILD_DIR [program ...]}"
 shift
@@ -20,19 +23,24 @@ out="${OUT:-/tmp/memcheck-out}"
 mkdir -p "$out"
 programs=("$@")
 if [ "${#programs[@]}" -eq 0 ]; then
-    programs=(test_prefill_gpu test_prefill_gpu:hopper test_prefill_gpu_tiles test_prefill_variants_gpu
+    programs=(test_prefill_gpu test_prefill_gpu:hopper test_prefill_gpu:hopper_short test_prefill_gpu_tiles
+              test_prefill_variants_gpu
               test_decode_cuda test_decode_paged_cuda test_merge_states_cuda test_overflow_cuda
               test_capture_cuda test_capture_legacy_cuda)
 fi
+tool="${SANITIZER_TOOL:-memcheck}"
 failed=0
 for entry in "${programs[@]}"; do
     program="${entry%%:*}"
     env_args=()
-    [ "$entry" != "$program" ] && [ "${entry#*:}" = hopper ] && env_args=(PADDEDATTN_PREFILL_HOPPER=1)
+    case "$entry" in
+        *:hopper) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=0) ;;
+        *:hopper_short) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=1) ;;
+    esac
     api_args=()
     [ "$program" = test_capture_legacy_cuda ] && api_args=(--report-api-errors no)
-    log="$out/${entry//:/_}.memcheck.log"
-    env "${env_args[@]}" compute-sanitizer --tool memcheck --error-exitcode 3 "${api_args[@]}" \
+    log="$out/${entry//:/_}.$tool.log"
+    env "${env_args[@]}" compute-sanitizer --tool "$tool" --error-exitcode 3 "${api_args[@]}" \
         "$build/$program" > "$log" 2>&1
     rc=$?
     summary="$(grep -E "ERROR SUMMARY" "$log" | tail -1)"
@@ -40,5 +48,5 @@ for entry in "${programs[@]}"; do
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then failed=$((failed + 1)); fi
     printf '%-28s rc %-3d %s\n' "$entry" "$rc" "${summary:-no summary}"
 done
-echo "memcheck: $failed program(s) failed"
+echo "$tool: $failed program(s) failed"
 [ "$failed" -eq 0 ]

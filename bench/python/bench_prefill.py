@@ -32,6 +32,8 @@ for ours and ours-upld: what a caller's thread spends inside the library.
   ours-hshort ours with PADDEDATTN_PREFILL_HOPPER=1 and
               PADDEDATTN_PREFILL_HOPPER_SHORT=1: the Hopper kernel with its
               64-row short-row tiles (head_dim 64 / 128)
+  ours-hshortw the same with PADDEDATTN_PREFILL_HOPPER_SHORT=2: 128-key
+              tiles at head_dim 64, 48-key tiles at 128 (3 blocks per SM)
   ours-htall  the same with PADDEDATTN_PREFILL_HOPPER_SHORT=0: its 128-row
               tiles only (A/B of the Hopper tile height)
   ours-general ours with PADDEDATTN_PREFILL_MMA_SYNC=1 and
@@ -114,7 +116,7 @@ CASES = [
          mode="padded_right", lens=(8, 128), dtype="f16"),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "hshort", "htall", "general", "largep", "tall", "short", "single", "efficient",
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "hshort", "hshortw", "htall", "general", "largep", "tall", "short", "single", "efficient",
              "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
 QUICK_PEERS = ("mma", "hopper", "general", "largep", "tall", "fa2", "cudnn-dense")
 
@@ -181,6 +183,11 @@ def hopper_always():
 def hopper_short():
     """The Hopper kernel everywhere, with its 64-row short-row tiles at head_dim 64 / 128."""
     return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=1")
+
+
+def hopper_short_wide():
+    """As hopper_short, with 128-key tiles at head_dim 64 and 48-key tiles at 128."""
+    return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=2")
 
 
 def hopper_tall():
@@ -420,6 +427,7 @@ def run_case(case, args, gen):
         ("mma", mma_sync_only, True),
         ("hopper", hopper_always, True),
         ("hshort", hopper_short, d in (64, 128)),
+        ("hshortw", hopper_short_wide, d in (64, 128)),
         ("htall", hopper_tall, d in (64, 128)),
         ("general", general_mma_sync, True),
         ("largep", large_params, lens_arg is not None and b > 256),
@@ -490,7 +498,8 @@ def run_case(case, args, gen):
         checks["max_row_rel_err_vs_mma_sync"] = row_rel_err(o_ours, o_mma, rows_real)
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
-    for peer, switch in (("hopper", hopper_always), ("hshort", hopper_short), ("htall", hopper_tall),
+    for peer, switch in (("hopper", hopper_always), ("hshort", hopper_short), ("hshortw", hopper_short_wide),
+                         ("htall", hopper_tall),
                          ("general", general_mma_sync), ("largep", large_params),
                          ("tall", tall_tiles), ("short", short_tiles), ("single", single_stage)):
         if peer not in peers:
@@ -850,8 +859,9 @@ def run_packed_suite(args, gen):
             row["fa2_ms"] = None
             row["fa2_na"] = (type(e).__name__ + ": " + str(e).splitlines()[0])[:160]
         # The packed call on each prefill kernel family (A/B of the dispatch's choice).
-        for name, switch in (("mma", mma_sync_only), ("hopper_tall", hopper_tall), ("hopper_short", hopper_short)):
-            if d in (64, 128) or name == "mma":
+        for name, switch in (("mma", mma_sync_only), ("hopper_tall", hopper_tall), ("hopper_short", hopper_short),
+                             ("hopper_short_wide", hopper_short_wide)):
+            if name == "mma" or d in (64, 128):
                 with switch():
                     row["packed_%s_ms" % name] = time_cuda(packed, args.warmup, args.runs)
         row["packed_tflops"] = flops / row["packed_ms"] / 1e9

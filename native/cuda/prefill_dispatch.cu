@@ -118,12 +118,19 @@ constexpr bool hopper_short_tiles_default(int head_dim) { return head_dim == 64;
 // The Hopper kernel takes its short-row tiles at the head_dims of
 // hopper_short_tiles_default where no row has more than
 // kPrefillShortTileMaxQueries queries, unless PADDEDATTN_PREFILL_HOPPER_SHORT=0;
-// with =1 at head_dim 64 / 128 whatever the row lengths.
+// with =1 (=2: the alternative key count, prefill_params.h
+// prefill_hopper_short_alt_block_n) at head_dim 64 / 128 whatever the row
+// lengths.
 template <int HEAD_DIM>
 bool use_hopper_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
     if (!prefill_hopper_has_short_tiles(HEAD_DIM) || tuning.prefill_hopper_short == 0) return false;
-    if (tuning.prefill_hopper_short == 1) return true;
+    if (tuning.prefill_hopper_short > 0) return true;
     return hopper_short_tiles_default(HEAD_DIM) && longest_queries(a) <= kPrefillShortTileMaxQueries;
+}
+
+// Keys per KV tile of the short-row tiles (prefill_params.h).
+int hopper_short_block_n(int head_dim, const TuningSwitches& tuning) {
+    return tuning.prefill_hopper_short == 2 ? prefill_hopper_short_alt_block_n(head_dim) : kPrefillHopperShortBlockN;
 }
 
 // Host lengths or host offsets: the longest real row, from validate.cpp's
@@ -218,6 +225,7 @@ struct KernelChoice {
     bool tile_sums;       // general mma.sync kernel for long rows (has_long_rows)
     bool single_stage;    // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
     int hopper_mainloop;  // PADDEDATTN_PREFILL_HOPPER_MAINLOOP, -1 = default
+    int hopper_short_n;   // Hopper short-row tiles: keys per KV tile, 0 = the 128-row tiles
 };
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
@@ -225,8 +233,8 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
                              KernelChoice k, DeviceState& device, cudaStream_t stream) {
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
         if (k.hopper)
-            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, k.short_tiles, device,
-                                                              stream);
+            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, k.hopper_short_n,
+                                                              device, stream);
     }
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
                                                num_blocks, device, stream);
@@ -338,7 +346,8 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     const int block_m = hopper ? (short_tiles ? kPrefillHopperShortBlockM : prefill_hopper_block_m(HEAD_DIM))
                         : short_tiles ? kPrefillShortBlockM
                                       : prefill_block_m(HEAD_DIM);
-    const int block_n = hopper ? (short_tiles ? kPrefillHopperShortBlockN : prefill_hopper_block_n(HEAD_DIM))
+    const int hopper_short_n = hopper && short_tiles ? hopper_short_block_n(HEAD_DIM, tuning) : 0;
+    const int block_n = hopper ? (short_tiles ? hopper_short_n : prefill_hopper_block_n(HEAD_DIM))
                                : prefill_block_n(HEAD_DIM);
     // Packed: tiles per sequence cover its longest query count.
     const int64_t total_rows = (int64_t)(a.packed ? a.longest_q : a.q_len) * p.group_size;
@@ -349,7 +358,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     p.num_q_tiles = (int32_t)num_q_tiles;
     const bool tile_sums = !hopper && !plain && has_long_rows(a);
     const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage,
-                              tuning.prefill_hopper_mainloop};
+                              tuning.prefill_hopper_mainloop, hopper_short_n};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value

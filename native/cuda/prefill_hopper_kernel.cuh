@@ -4,7 +4,7 @@
 //
 // Block = 128 packed query rows (the host builds the tiles and work items
 // with prefill_hopper_block_m, prefill_params.h) run by two consumer
-// warpgroups of 64 rows each, or for short rows (SHORT) 64 rows run by one
+// warpgroups of 64 rows each, or for short rows (SHORT_N) 64 rows run by one
 // warpgroup that also loads K/V, several blocks per SM (prefill_params.h
 // kPrefillHopperShortBlockM), against KV tiles (128 keys; 64 at head_dim
 // 256, where the 128-column f32 output of each thread leaves room for 32
@@ -59,21 +59,26 @@ constexpr int kThreads = 256;    // the consumers of a 128-row tile: two warpgro
 
 // Tile shape per head_dim. Shared memory: Q, then K stage 0/1, then V stage
 // 0/1, plus 1 KB slack for the alignment the 128-byte swizzle needs (80 KB
-// at d64, 160 KB at d128, 192 KB at d256; SHORT: 41 KB at d64, 81 KB at d128).
-template <int HEAD_DIM, bool SHORT = false>
+// at d64, 160 KB at d128, 192 KB at d256; short-row tiles: 41 KB at d64, 81
+// KB at d128; 73 / 65 KB with the alternative 128 / 48-key tiles at d64 /
+// d128). SHORT_N: 0 for the 128-row
+// tiles, else the keys per KV tile of the short-row tiles.
+template <int HEAD_DIM, int SHORT_N = 0>
 struct HopperTraits {
+    static constexpr bool kShort = SHORT_N != 0;
     static constexpr int kHeadDim = HEAD_DIM;
-    static constexpr int kBlockM = SHORT ? kPrefillHopperShortBlockM : prefill_hopper_block_m(HEAD_DIM);
-    static constexpr int kBlockN = SHORT ? kPrefillHopperShortBlockN : prefill_hopper_block_n(HEAD_DIM);
+    static constexpr int kBlockM = kShort ? kPrefillHopperShortBlockM : prefill_hopper_block_m(HEAD_DIM);
+    static constexpr int kBlockN = kShort ? SHORT_N : prefill_hopper_block_n(HEAD_DIM);
     static constexpr int kConsumerThreads = kBlockM * 2;          // one warpgroup per 64 rows
-    static constexpr int kMinBlocks = SHORT ? prefill_hopper_short_blocks_per_sm(HEAD_DIM) : 1;
+    static constexpr int kMinBlocks = kShort ? prefill_hopper_short_blocks_per_sm(HEAD_DIM, SHORT_N) : 1;
     static constexpr int kChunks = HEAD_DIM / 8;                 // 16-byte chunks per row
     static constexpr int kQTileBytes = kBlockM * HEAD_DIM * 2;
     static constexpr int kKvTileBytes = kBlockN * HEAD_DIM * 2;
     static constexpr int kSmemBytes = 1024 + kQTileBytes + 4 * kKvTileBytes;
-    static_assert((kBlockM == 128 || (SHORT && kBlockM == 64)) && kBlockN % 64 == 0 && HEAD_DIM % 64 == 0,
+    static_assert((kBlockM == 128 || (kShort && kBlockM == 64)) && kBlockN % (kShort ? 16 : 64) == 0 &&
+                      HEAD_DIM % 64 == 0,
                   "tile shape");
-    static_assert(!SHORT || prefill_hopper_has_short_tiles(HEAD_DIM), "short tiles at head_dim 64 / 128");
+    static_assert(!kShort || prefill_hopper_has_short_tiles(HEAD_DIM), "short tiles at head_dim 64 / 128");
     static_assert(kSmemBytes <= 227 * 1024, "shared memory of one block");
     static_assert(kMinBlocks * (kSmemBytes + 1024) <= 228 * 1024, "blocks per SM the shared memory allows");
 };
@@ -185,7 +190,7 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const T* src, int64_t st
 //   kHopperMainloopPingPong: as warp-specialised, and the two consumer
 //     warpgroups take turns issuing their GEMMs (named barriers 2 and 3), so
 //     one's softmax runs under the other's GEMMs.
-//   SHORT (64-row tiles): the overlap mainloop in the one warpgroup.
+//   short-row tiles (SHORT_N > 0): the overlap mainloop in the one warpgroup.
 constexpr int block_threads(int mainloop, bool short_tiles) {
     return short_tiles ? 128 : mainloop >= kHopperMainloopWarpSpecialized ? kThreads + 128 : kThreads;
 }
@@ -199,14 +204,14 @@ constexpr int kTurnBarrier = 2;
 
 // VARIANTS: the params may hold a sliding window and a soft cap (the launch
 // picks this instantiation only then, prefill_hopper_launch.cuh).
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, bool SHORT>
-__global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT), HopperTraits<HEAD_DIM, SHORT>::kMinBlocks)
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N>
+__global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0), HopperTraits<HEAD_DIM, SHORT_N>::kMinBlocks)
     prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using Tr = HopperTraits<HEAD_DIM, SHORT>;
+    using Tr = HopperTraits<HEAD_DIM, SHORT_N>;
     constexpr int kBlockM = Tr::kBlockM, kBlockN = Tr::kBlockN, kChunks = Tr::kChunks;
     constexpr int kConsumerThreads = Tr::kConsumerThreads;
-    static_assert(!SHORT || MAINLOOP == kHopperMainloopOverlap, "short tiles: the overlap mainloop");
+    static_assert(!Tr::kShort || MAINLOOP == kHopperMainloopOverlap, "short tiles: the overlap mainloop");
     constexpr int kOutRegs = HEAD_DIM / 2;   // m64nHEAD_DIM accumulators per thread
     constexpr int kScoreRegs = kBlockN / 2;  // m64nBLOCK_N accumulators per thread
     constexpr bool kWs = MAINLOOP >= kHopperMainloopWarpSpecialized;

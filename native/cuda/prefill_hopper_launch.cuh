@@ -24,10 +24,10 @@ bool ready_on_device(DeviceState& device) {
     if (device.cc_major == 9 && device.cc_minor == 0) {
         cudaFuncAttributes attr;
         constexpr int ml = kHopperMainloopLockStep;
-        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false, ml, false>) ==
+        if (cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, false, false, ml, 0>) ==
                 cudaSuccess &&
             attr.sharedSizeBytes > 0 &&
-            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false, ml, false>) ==
+            cudaFuncGetAttributes(&attr, prefill_hopper_kernel<HEAD_DIM, T, true, false, ml, 0>) ==
                 cudaSuccess &&
             attr.sharedSizeBytes > 0)
             ok = true;
@@ -41,13 +41,13 @@ bool ready_on_device(DeviceState& device) {
 #endif
 }
 
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, bool SHORT = false>
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N = 0>
 pattn_status launch_kernel(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
-    constexpr int smem_bytes = HopperTraits<HEAD_DIM, SHORT>::kSmemBytes;
-    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT>;
+    constexpr int smem_bytes = HopperTraits<HEAD_DIM, SHORT_N>::kSmemBytes;
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N>;
     static const int opt_in_slot = reserve_kernel_values(1);  // one per instantiation
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
-    kernel<<<num_blocks, block_threads(MAINLOOP, SHORT), smem_bytes, stream>>>(params);
+    kernel<<<num_blocks, block_threads(MAINLOOP, SHORT_N != 0), smem_bytes, stream>>>(params);
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
 }
@@ -75,28 +75,36 @@ pattn_status launch_mainloop(const PrefillParams& params, int num_blocks, int ma
 }
 
 // The short-row tiles (prefill_params.h kPrefillHopperShortBlockM) at the
-// head_dims that have them; the others never get here with short_tiles.
+// head_dims that have them, with `block_n` keys per KV tile; the others
+// never get here with short tiles.
 template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS>
-pattn_status launch_short(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
+pattn_status launch_short(const PrefillParams& params, int num_blocks, int block_n, DeviceState& device,
+                          cudaStream_t stream) {
+    constexpr int ml = kHopperMainloopOverlap;
     if constexpr (prefill_hopper_has_short_tiles(HEAD_DIM)) {
-        return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, kHopperMainloopOverlap, true>(params, num_blocks, device,
-                                                                                         stream);
-    } else {
-        (void)params, (void)num_blocks, (void)device, (void)stream;
-        return PATTN_STATUS_UNSUPPORTED;
+        constexpr int alt = prefill_hopper_short_alt_block_n(HEAD_DIM);
+        if (block_n == kPrefillHopperShortBlockN)
+            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, ml, kPrefillHopperShortBlockN>(params, num_blocks,
+                                                                                            device, stream);
+        if (block_n == alt)
+            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, ml, alt>(params, num_blocks, device, stream);
     }
+    (void)params, (void)num_blocks, (void)device, (void)stream;
+    return set_argument_error(PATTN_STATUS_UNSUPPORTED, "head_dim",
+                              "the Hopper prefill kernel has no short-row tiles of %d keys at head_dim %d", block_n,
+                              HEAD_DIM);
 }
 
 // A sliding window or a soft cap takes the VARIANTS instantiation; plain
 // calls (packed or padded) keep the KV loop without their checks.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch(const PrefillParams& params, int num_blocks, int mainloop, bool short_tiles, DeviceState& device,
+pattn_status launch(const PrefillParams& params, int num_blocks, int mainloop, int short_block_n, DeviceState& device,
                     cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     const bool variants = params.window_left >= 0 || params.window_right >= 0 || params.soft_cap_pre != 0.f;
-    if (short_tiles) {
-        if (variants) return launch_short<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, device, stream);
-        return launch_short<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, device, stream);
+    if (short_block_n > 0) {
+        if (variants) return launch_short<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, short_block_n, device, stream);
+        return launch_short<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, short_block_n, device, stream);
     }
     if (variants) return launch_mainloop<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, mainloop, device, stream);
     return launch_mainloop<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, mainloop, device, stream);
@@ -113,8 +121,8 @@ bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop,
-                                                bool short_tiles, DeviceState& device, cudaStream_t stream) {
-    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, mainloop, short_tiles,
+                                                int short_block_n, DeviceState& device, cudaStream_t stream) {
+    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, mainloop, short_block_n,
                                                                           device, stream);
 }
 
@@ -123,6 +131,6 @@ pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
     template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
-        const pattn::cuda::PrefillParams&, int, int, bool, pattn::cuda::DeviceState&, cudaStream_t);       \
+        const pattn::cuda::PrefillParams&, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);        \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
-        const pattn::cuda::PrefillParams&, int, int, bool, pattn::cuda::DeviceState&, cudaStream_t);    
+        const pattn::cuda::PrefillParams&, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);    

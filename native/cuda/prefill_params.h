@@ -177,10 +177,16 @@ constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64
 // so that several blocks share an SM and one block's load and epilogue
 // latency runs under another's GEMMs (prefill_hopper_kernel.cuh SHORT):
 // 4 blocks per SM at head_dim 64 (41 KB of shared memory each), 2 at 128.
+// The alternative key count of prefill_hopper_short_alt_block_n, for A/B
+// runs (PADDEDATTN_PREFILL_HOPPER_SHORT=2): 128-key tiles at head_dim 64 (3
+// blocks per SM of 73 KB), 48-key tiles at 128 (3 blocks per SM of 65 KB).
 constexpr bool prefill_hopper_has_short_tiles(int head_dim) { return head_dim == 64 || head_dim == 128; }
 constexpr int kPrefillHopperShortBlockM = 64;
 constexpr int kPrefillHopperShortBlockN = 64;
-constexpr int prefill_hopper_short_blocks_per_sm(int head_dim) { return head_dim == 64 ? 4 : 2; }
+constexpr int prefill_hopper_short_alt_block_n(int head_dim) { return head_dim == 64 ? 128 : 48; }
+constexpr int prefill_hopper_short_blocks_per_sm(int head_dim, int block_n) {
+    return block_n == kPrefillHopperShortBlockN ? (head_dim == 64 ? 4 : 2) : 3;
+}
 
 // True when `device` is compute capability 9.0 and the library holds the
 // sm_90a image of the Hopper kernel for (HEAD_DIM, T) (decided once per device).
@@ -203,10 +209,12 @@ constexpr int kHopperDefaultMainloop = kHopperMainloopPingPong;
 
 // Launches the Hopper kernel on the tiles / work items of `params`, built
 // with prefill_hopper_block_m rows per tile, with `mainloop` (-1: default);
-// `short_tiles`: the short-row tiles (kPrefillHopperShortBlockM rows per
-// tile, its own mainloop: `mainloop` does not apply).
+// `short_block_n` > 0: the short-row tiles (kPrefillHopperShortBlockM rows
+// per tile) with that many keys per KV tile (kPrefillHopperShortBlockN, or
+// prefill_hopper_short_alt_block_n), whose own mainloop
+// `mainloop` does not change.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, bool short_tiles,
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, int short_block_n,
                                    DeviceState& device, cudaStream_t stream);
 
 }  // namespace cuda

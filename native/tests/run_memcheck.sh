@@ -12,10 +12,11 @@
 #     the plain run checks against the float64 reference).
 # The prefill matrix runs once more with the Hopper kernel forced, as ctest's
 # test_prefill_gpu_hopper does (program:hopper: its 128-row tiles;
-# program:hopper_short: its short-row tiles at head_dim 64 / 128). Logs go to
+# program:hopper_short: its short-row tiles at head_dim 64 / 128;
+# program:hopper_short_wide: those with their alternative key count). Logs go to
 # $OUT (default /tmp/memcheck-out). SANITIZER_TOOL=racecheck (or synccheck,
 # initcheck) runs that tool instead of memcheck.
-#   native/tests/run_memcheck.sh BUILD_DIR [program[:hopper|:hopper_short] ...]
+#   native/tests/run_memcheck.sh BUILD_DIR [program[:hopper|:hopper_short|:hopper_short_wide] ...]
 set -uo pipefail
 build="${1:?usage: run_memcheck.sh BUILD_DIR [program ...]}"
 shift
@@ -36,6 +37,7 @@ for entry in "${programs[@]}"; do
     case "$entry" in
         *:hopper) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=0) ;;
         *:hopper_short) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=1) ;;
+        *:hopper_short_wide) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=2) ;;
     esac
     api_args=()
     [ "$program" = test_capture_legacy_cuda ] && api_args=(--report-api-errors no)

@@ -76,7 +76,7 @@ TuningSwitches read_tuning_switches() {
     const char* m = v[kHopperMainloop];
     t.prefill_hopper_mainloop = (m == nullptr || m[0] < '0' || m[0] > '3' || m[1] != '\0') ? -1 : m[0] - '0';
     const char* hs = v[kHopperShort];
-    t.prefill_hopper_short = (hs == nullptr || (hs[0] != '0' && hs[0] != '1')) ? -1 : hs[0] - '0';
+    t.prefill_hopper_short = (hs == nullptr || hs[0] < '0' || hs[0] > '2' || hs[1] != '\0') ? -1 : hs[0] - '0';
     const char* d = v[kDecodeMma];
     t.decode_mma_min_rows = 0;
     if (d != nullptr && d[0] >= '0' && d[0] <= '9') {

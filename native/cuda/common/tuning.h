@@ -64,7 +64,9 @@ struct TuningSwitches {
     // prefill_dispatch.cu use_hopper_short_tiles), 0 = the Hopper kernel
     // keeps its 128-row tiles, 1 = it takes its 64-row short-row tiles
     // (prefill_params.h kPrefillHopperShortBlockM) at head_dim 64 / 128
-    // whatever the row lengths.
+    // whatever the row lengths, 2 = the same with the alternative key count
+    // (prefill_params.h prefill_hopper_short_alt_block_n: 128 keys at
+    // head_dim 64, 48 at 128).
     int prefill_hopper_short;
     // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
     // kernel parameters go in a host-built work list of query tiles (sorted

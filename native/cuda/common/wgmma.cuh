@@ -54,6 +54,12 @@ __device__ __forceinline__ void fence_regs(uint32_t (&r)[M][N]) {
 // and bf16 instructions differ only in the operand type's name.
 template <typename T, int N> struct Wgmma;
 // Accumulator register lists per N (the asm of each shape names every register).
+#define PATTN_WGMMA_N48_REGS "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}"
+#define PATTN_WGMMA_N48_OUTS(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23])
+#define PATTN_WGMMA_N48_SS_OPERANDS "%24, %25"
+#define PATTN_WGMMA_N48_SS_PRED "%26"
+#define PATTN_WGMMA_N48_RS_OPERANDS "{%24, %25, %26, %27}, %28"
+#define PATTN_WGMMA_N48_RS_PRED "%29"
 #define PATTN_WGMMA_N64_REGS "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}"
 #define PATTN_WGMMA_N64_OUTS(d) "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
 #define PATTN_WGMMA_N64_SS_OPERANDS "%32, %33"
@@ -91,6 +97,8 @@ template <> struct Wgmma<T, N> { \
     } \
 };
 
+PATTN_DEFINE_WGMMA(__half, "f16", 48)
+PATTN_DEFINE_WGMMA(__nv_bfloat16, "bf16", 48)
 PATTN_DEFINE_WGMMA(__half, "f16", 64)
 PATTN_DEFINE_WGMMA(__nv_bfloat16, "bf16", 64)
 PATTN_DEFINE_WGMMA(__half, "f16", 128)
@@ -98,6 +106,12 @@ PATTN_DEFINE_WGMMA(__nv_bfloat16, "bf16", 128)
 PATTN_DEFINE_WGMMA(__half, "f16", 256)
 PATTN_DEFINE_WGMMA(__nv_bfloat16, "bf16", 256)
 #undef PATTN_DEFINE_WGMMA
+#undef PATTN_WGMMA_N48_REGS
+#undef PATTN_WGMMA_N48_OUTS
+#undef PATTN_WGMMA_N48_SS_OPERANDS
+#undef PATTN_WGMMA_N48_SS_PRED
+#undef PATTN_WGMMA_N48_RS_OPERANDS
+#undef PATTN_WGMMA_N48_RS_PRED
 #undef PATTN_WGMMA_N64_REGS
 #undef PATTN_WGMMA_N64_OUTS
 #undef PATTN_WGMMA_N64_SS_OPERANDS

@@ -226,6 +226,7 @@ struct KernelChoice {
     bool single_stage;    // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
     int hopper_mainloop;  // PADDEDATTN_PREFILL_HOPPER_MAINLOOP, -1 = default
     int hopper_short_n;   // Hopper short-row tiles: keys per KV tile, 0 = the 128-row tiles
+    int hopper_tall_n;    // Hopper 128-row tiles: keys per KV tile when not the default, else 0
 };
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
@@ -234,7 +235,7 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
         if (k.hopper)
             return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, k.hopper_short_n,
-                                                              device, stream);
+                                                              k.hopper_tall_n, device, stream);
     }
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
                                                num_blocks, device, stream);
@@ -347,8 +348,16 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
                         : short_tiles ? kPrefillShortBlockM
                                       : prefill_block_m(HEAD_DIM);
     const int hopper_short_n = hopper && short_tiles ? hopper_short_block_n(HEAD_DIM, tuning) : 0;
-    const int block_n = hopper ? (short_tiles ? hopper_short_n : prefill_hopper_block_n(HEAD_DIM))
-                               : prefill_block_n(HEAD_DIM);
+    // PADDEDATTN_PREFILL_HOPPER_WIDE=1: the wide KV tiles where they exist (prefill_params.h).
+    const int hopper_tall_n = hopper && !short_tiles && tuning.prefill_hopper_wide && HEAD_DIM == 128 && !a.causal &&
+                                      (tuning.prefill_hopper_mainloop < 0 ||
+                                       tuning.prefill_hopper_mainloop == kHopperMainloopPingPong)
+                                  ? kPrefillHopperWideBlockN
+                                  : 0;
+    const int block_n = !hopper       ? prefill_block_n(HEAD_DIM)
+                        : short_tiles   ? hopper_short_n
+                        : hopper_tall_n ? hopper_tall_n
+                                        : prefill_hopper_block_n(HEAD_DIM);
     // Packed: tiles per sequence cover its longest query count.
     const int64_t total_rows = (int64_t)(a.packed ? a.longest_q : a.q_len) * p.group_size;
     const int64_t num_q_tiles = (total_rows + block_m - 1) / block_m;
@@ -358,7 +367,7 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     p.num_q_tiles = (int32_t)num_q_tiles;
     const bool tile_sums = !hopper && !plain && has_long_rows(a);
     const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage,
-                              tuning.prefill_hopper_mainloop, hopper_short_n};
+                              tuning.prefill_hopper_mainloop, hopper_short_n, hopper_tall_n};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value

@@ -63,19 +63,21 @@ constexpr int kThreads = 256;    // the consumers of a 128-row tile: two warpgro
 // KB at d128; 73 / 65 KB with the alternative 128 / 48-key tiles at d64 /
 // d128). SHORT_N: 0 for the 128-row
 // tiles, else the keys per KV tile of the short-row tiles.
-template <int HEAD_DIM, int SHORT_N = 0>
+// TALL_N: 0, or the keys per KV tile of the 128-row tiles when not the
+// default (kPrefillHopperWideBlockN).
+template <int HEAD_DIM, int SHORT_N = 0, int TALL_N = 0>
 struct HopperTraits {
     static constexpr bool kShort = SHORT_N != 0;
     static constexpr int kHeadDim = HEAD_DIM;
     static constexpr int kBlockM = kShort ? kPrefillHopperShortBlockM : prefill_hopper_block_m(HEAD_DIM);
-    static constexpr int kBlockN = kShort ? SHORT_N : prefill_hopper_block_n(HEAD_DIM);
+    static constexpr int kBlockN = kShort ? SHORT_N : TALL_N != 0 ? TALL_N : prefill_hopper_block_n(HEAD_DIM);
     static constexpr int kConsumerThreads = kBlockM * 2;          // one warpgroup per 64 rows
     static constexpr int kMinBlocks = kShort ? prefill_hopper_short_blocks_per_sm(HEAD_DIM, SHORT_N) : 1;
     static constexpr int kChunks = HEAD_DIM / 8;                 // 16-byte chunks per row
     static constexpr int kQTileBytes = kBlockM * HEAD_DIM * 2;
     static constexpr int kKvTileBytes = kBlockN * HEAD_DIM * 2;
     static constexpr int kSmemBytes = 1024 + kQTileBytes + 4 * kKvTileBytes;
-    static_assert((kBlockM == 128 || (kShort && kBlockM == 64)) && kBlockN % (kShort ? 16 : 64) == 0 &&
+    static_assert((kBlockM == 128 || (kShort && kBlockM == 64)) && kBlockN % (kShort || TALL_N ? 16 : 64) == 0 &&
                       HEAD_DIM % 64 == 0,
                   "tile shape");
     static_assert(!kShort || prefill_hopper_has_short_tiles(HEAD_DIM), "short tiles at head_dim 64 / 128");
@@ -204,11 +206,12 @@ constexpr int kTurnBarrier = 2;
 
 // VARIANTS: the params may hold a sliding window and a soft cap (the launch
 // picks this instantiation only then, prefill_hopper_launch.cuh).
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N>
-__global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0), HopperTraits<HEAD_DIM, SHORT_N>::kMinBlocks)
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N = 0>
+__global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0),
+                                  HopperTraits<HEAD_DIM, SHORT_N, TALL_N>::kMinBlocks)
     prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-    using Tr = HopperTraits<HEAD_DIM, SHORT_N>;
+    using Tr = HopperTraits<HEAD_DIM, SHORT_N, TALL_N>;
     constexpr int kBlockM = Tr::kBlockM, kBlockN = Tr::kBlockN, kChunks = Tr::kChunks;
     constexpr int kConsumerThreads = Tr::kConsumerThreads;
     static_assert(!Tr::kShort || MAINLOOP == kHopperMainloopOverlap, "short tiles: the overlap mainloop");

@@ -41,10 +41,10 @@ bool ready_on_device(DeviceState& device) {
 #endif
 }
 
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N = 0>
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N = 0, int TALL_N = 0>
 pattn_status launch_kernel(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
-    constexpr int smem_bytes = HopperTraits<HEAD_DIM, SHORT_N>::kSmemBytes;
-    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N>;
+    constexpr int smem_bytes = HopperTraits<HEAD_DIM, SHORT_N, TALL_N>::kSmemBytes;
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>;
     static const int opt_in_slot = reserve_kernel_values(1);  // one per instantiation
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
     kernel<<<num_blocks, block_threads(MAINLOOP, SHORT_N != 0), smem_bytes, stream>>>(params);
@@ -98,13 +98,29 @@ pattn_status launch_short(const PrefillParams& params, int num_blocks, int block
 // A sliding window or a soft cap takes the VARIANTS instantiation; plain
 // calls (packed or padded) keep the KV loop without their checks.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch(const PrefillParams& params, int num_blocks, int mainloop, int short_block_n, DeviceState& device,
-                    cudaStream_t stream) {
+pattn_status launch(const PrefillParams& params, int num_blocks, int mainloop, int short_block_n, int tall_block_n,
+                    DeviceState& device, cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     const bool variants = params.window_left >= 0 || params.window_right >= 0 || params.soft_cap_pre != 0.f;
     if (short_block_n > 0) {
         if (variants) return launch_short<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, short_block_n, device, stream);
         return launch_short<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, short_block_n, device, stream);
+    }
+    if (tall_block_n == kPrefillHopperWideBlockN) {
+        // The wide KV tiles (prefill_params.h), for A/B runs: head_dim 128,
+        // no causal mask, the ping-pong mainloop.
+        constexpr int pp = kHopperMainloopPingPong, wide = kPrefillHopperWideBlockN;
+        if constexpr (HEAD_DIM == 128 && !CAUSAL) {
+            if (mainloop < 0 || mainloop == pp) {
+                if (variants) return launch_kernel<HEAD_DIM, T, CAUSAL, true, pp, 0, wide>(params, num_blocks, device,
+                                                                                        stream);
+                return launch_kernel<HEAD_DIM, T, CAUSAL, false, pp, 0, wide>(params, num_blocks, device, stream);
+            }
+        }
+        return set_argument_error(PATTN_STATUS_UNSUPPORTED, "head_dim",
+                                  "the Hopper prefill kernel has %d-key tiles only at head_dim 128 without a causal "
+                                  "mask, in its default mainloop (head_dim %d)",
+                                  wide, HEAD_DIM);
     }
     if (variants) return launch_mainloop<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, mainloop, device, stream);
     return launch_mainloop<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, mainloop, device, stream);
@@ -121,8 +137,10 @@ bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop,
-                                                int short_block_n, DeviceState& device, cudaStream_t stream) {
+                                                int short_block_n, int tall_block_n, DeviceState& device,
+                                                cudaStream_t stream) {
     return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, mainloop, short_block_n,
+                                                                          tall_block_n,
                                                                           device, stream);
 }
 
@@ -131,6 +149,6 @@ pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
     template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
-        const pattn::cuda::PrefillParams&, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);        \
+        const pattn::cuda::PrefillParams&, int, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);   \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
-        const pattn::cuda::PrefillParams&, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);    
+        const pattn::cuda::PrefillParams&, int, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);    

@@ -172,6 +172,12 @@ pattn_status launch_prefill(const PrefillParams& params, const PrefillLargeRows*
 // 128-column f32 output per thread leaves room for 64-key score tiles only.
 constexpr int prefill_hopper_block_m(int /*head_dim*/) { return 128; }
 constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64 : 128; }
+// Keys per KV tile of the 128-row tiles at head_dim 128 without a causal
+// mask for A/B runs (PADDEDATTN_PREFILL_HOPPER_WIDE=1, the ping-pong
+// mainloop only): FlashAttention-3 takes 176 there, so that the fixed costs
+// of one KV step (barriers, the turn hand-over, the row max) are spread over
+// more keys; 208 KB of shared memory.
+constexpr int kPrefillHopperWideBlockN = 176;
 // The short-row tiles of the Hopper kernel (head_dim 64 and 128): one
 // consumer warpgroup of 64 rows against 64-key tiles, loading its own K/V,
 // so that several blocks share an SM and one block's load and epilogue
@@ -212,10 +218,11 @@ constexpr int kHopperDefaultMainloop = kHopperMainloopPingPong;
 // `short_block_n` > 0: the short-row tiles (kPrefillHopperShortBlockM rows
 // per tile) with that many keys per KV tile (kPrefillHopperShortBlockN, or
 // prefill_hopper_short_alt_block_n), whose own mainloop
-// `mainloop` does not change.
+// `mainloop` does not change; `tall_block_n`: 0, or kPrefillHopperWideBlockN
+// for the 128-row tiles (head_dim 128, no causal mask, ping-pong mainloop).
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, int short_block_n,
-                                   DeviceState& device, cudaStream_t stream);
+                                   int tall_block_n, DeviceState& device, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace pattn

@@ -68,6 +68,10 @@ struct TuningSwitches {
     // (prefill_params.h prefill_hopper_short_alt_block_n: 128 keys at
     // head_dim 64, 48 at 128).
     int prefill_hopper_short;
+    // PADDEDATTN_PREFILL_HOPPER_WIDE=1: the Hopper kernel's 128-row tiles at
+    // head_dim 128 without a causal mask take 176-key KV tiles
+    // (prefill_params.h kPrefillHopperWideBlockN), for A/B runs.
+    bool prefill_hopper_wide;
     // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
     // kernel parameters go in a host-built work list of query tiles (sorted
     // by cost, prefill_rows.h) instead of being copied to the device

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A/B of the Hopper prefill kernel's tile shapes on one GPU, in one call:
+# build (sm_90a, ptxas report of the kernels in question), the prefill GPU
+# tests under every tile switch, memcheck of the new shapes, then the
+# benchmark cases they are for against the mma.sync kernel, FA2 varlen and
+# cuDNN dense, and the packed-layout suite. Prints a summary; JSON in $OUT.
+#   bench/run_hopper_tiles_ab.sh [BUILD_DIR]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="${1:-/tmp/b-hopper-tiles}"
+out="${OUT:-/tmp/hopper-tiles-out}"
+mkdir -p "$out"
+t0=$(date +%s)
+el() { echo $(( $(date +%s) - t0 )); }
+cmake -S "$root/native" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
+    -DPADDEDATTN_PTXAS_VERBOSE=ON > "$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
+cmake --build "$build" -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -E "error" "$out/build.log" | head -30; exit 1; }
+echo "== built ($(el) s); Hopper kernels with other tile shapes (registers, non-zero spills):"
+python3 - "$out/build.log" <<'PY'
+import re, sys
+fn = None
+for line in open(sys.argv[1]).read().splitlines():
+    m = re.search(r"Compiling entry function '(\S+)'", line)
+    if m:
+        fn = m.group(1)
+        continue
+    # prefill_hopper_kernel<..., MAINLOOP, SHORT_N, TALL_N>: a non-zero tile argument
+    if fn and "prefill_hopper_kernel" in fn and not fn.endswith("ELi0ELi0EEEvNS0_13PrefillParamsE"):
+        if "Used" in line or ("spill" in line and " 0 bytes spill stores, 0 bytes spill loads" not in line):
+            print("  ", fn[-48:], line.strip()[14:96])
+PY
+export PADDEDATTN_NATIVE_LIB="$build/libpaddedattn.so" PYTHONPATH="$root/bindings/python"
+echo "== ctest prefill ($(el) s)"
+(cd "$build" && ctest -j5 --timeout 200 -R prefill 2>&1 | grep -E "tests passed|Failed|\*\*\*|Not Run|Timeout" | tail -20)
+echo "== memcheck ($(el) s)"
+OUT="$out/memcheck" bash "$root/native/tests/run_memcheck.sh" "$build" test_prefill_gpu test_prefill_gpu:hopper_short \
+    test_prefill_gpu:hopper_short_wide test_prefill_gpu:hopper_wide test_prefill_variants_gpu:hopper_short 2>&1 | tail -7
+echo "== bench ($(el) s)"
+cd "$root/bench/python"
+python3 bench_prefill.py --cases 3,7,9,12,0,10,8,4,15 --peers mma,hshort,hshortw,htall,hwide,fa2,cudnn-dense \
+    --runs 10 --json "$out/ab.json" > "$out/ab.log" 2>&1
+echo "rc=$?"
+python3 - "$out/ab.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = ["ours", "ours-mma", "ours-hshort", "ours-hshortw", "ours-htall", "ours-hwide", "fa2", "cudnn-dense"]
+print("%-48s " % "case (TFLOP/s)" + " ".join("%11s" % n.replace("ours-", "") for n in names))
+for r in d["results"]:
+    p = r["peers"]
+    bad = [k for k, v in r.get("checks", {}).items() if v is False]
+    print("%-48s " % r["case"][:48] + " ".join("%11s" % ("%.1f" % p[n]["tflops"] if "tflops" in p.get(n, {}) else "-")
+                                               for n in names) + ("  FAIL " + ",".join(bad) if bad else ""))
+PY
+python3 bench_prefill.py --variants --runs 10 --json "$out/variants.json" > "$out/variants.log" 2>&1
+echo "variants rc=$?"
+python3 - "$out/variants.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+for r in d["packed"]:
+    ms = lambda k: "%.3f" % r[k] if isinstance(r.get(k), float) else "-"
+    print("%-30s padded %s packed %s | mma %s tall %s short %s short-alt %s | fa2 %s" % (
+        r["case"], ms("padded_ms"), ms("packed_ms"), ms("packed_mma_ms"), ms("packed_hopper_tall_ms"),
+        ms("packed_hopper_short_ms"), ms("packed_hopper_short_wide_ms"), ms("fa2_ms")))
+PY
+echo "== end ($(el) s)"

@@ -61,10 +61,10 @@ constexpr int kThreads = 256;    // the consumers of a 128-row tile: two warpgro
 // 0/1, plus 1 KB slack for the alignment the 128-byte swizzle needs (80 KB
 // at d64, 160 KB at d128, 192 KB at d256; short-row tiles: 41 KB at d64, 81
 // KB at d128; 73 / 65 KB with the alternative 128 / 48-key tiles at d64 /
-// d128). SHORT_N: 0 for the 128-row
-// tiles, else the keys per KV tile of the short-row tiles.
-// TALL_N: 0, or the keys per KV tile of the 128-row tiles when not the
-// default (kPrefillHopperWideBlockN).
+// d128; 209 KB with the wide 176-key tiles at d128). SHORT_N: 0 for the
+// 128-row tiles, else the keys per KV tile of the short-row tiles. TALL_N:
+// 0, or the keys per KV tile of the 128-row tiles where not the default
+// (prefill_params.h kPrefillHopperWideBlockN).
 template <int HEAD_DIM, int SHORT_N = 0, int TALL_N = 0>
 struct HopperTraits {
     static constexpr bool kShort = SHORT_N != 0;

@@ -250,6 +250,32 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0),
     const int num_kv_tiles = (keys_any + kBlockN - 1) / kBlockN;
     const int first_kv_tile = VARIANTS ? min(tile.keys_first / kBlockN, num_kv_tiles) : 0;
     const int num_steps = num_kv_tiles - first_kv_tile;  // tiles visited, from the last one down
+
+    // A tile none of whose rows sees a key (padding rows past the real ones,
+    // rows with no visible key) is o = 0 and lse = -inf: written directly by
+    // every thread of the block, without the epilogue's staging and barriers,
+    // as the mma.sync kernel does (prefill_kernel.cuh). The condition is the
+    // block's, so the whole block returns here. Not at head_dim 256, whose
+    // warp-specialised kernels already spill.
+    if constexpr (HEAD_DIM < 256) {
+        if (num_steps <= 0) {
+            constexpr int kBlockThreads = block_threads(MAINLOOP, Tr::kShort);
+            T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
+            for (int c = tid; c < kBlockM * kChunks; c += kBlockThreads) {
+                const int row = c / kChunks;
+                const int chunk = c % kChunks;
+                const int32_t pr = p0 + row;
+                if (pr >= p_end) break;  // rows only grow with c
+                const RowInfo ri = row_info(pr, group, kv_head, ext, params.left_padded, mask);
+                T* out = o_base + (int64_t)ri.position * params.o_stride_s + (int64_t)ri.head * params.o_stride_h;
+                st_global_cs_16(out + chunk * 8, make_uint4(0u, 0u, 0u, 0u));
+                if (params.lse != nullptr && chunk == 0)
+                    params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
+                               (int64_t)ri.head * params.lse_stride_h] = -INFINITY;
+            }
+            return;
+        }
+    }
     enum { S_BATCH, S_KV_HEAD, S_QV, S_KV, S_KEYS_ALL, S_KEYS_ANY, S_Q_TILE, S_Q_FIRST, S_KEYS_ALL_FIRST };
     if (tid == 0) {
         block_state[S_BATCH] = batch;

@@ -4,7 +4,7 @@
 # tests under every tile switch, memcheck of the new shapes, then the
 # benchmark cases they are for against the mma.sync kernel, FA2 varlen and
 # cuDNN dense, and the packed-layout suite. Prints a summary; JSON in $OUT.
-#   bench/run_hopper_tiles_ab.sh [BUILD_DIR]
+#   [BASE_LIB=other/libpaddedattn.so] bench/run_hopper_tiles_ab.sh [BUILD_DIR]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${1:-/tmp/b-hopper-tiles}"
@@ -51,6 +51,19 @@ for r in d["results"]:
     print("%-48s " % r["case"][:48] + " ".join("%11s" % ("%.1f" % p[n]["tflops"] if "tflops" in p.get(n, {}) else "-")
                                                for n in names) + ("  FAIL " + ",".join(bad) if bad else ""))
 PY
+if [ -n "${BASE_LIB:-}" ]; then
+    # The same cases on another build (e.g. main's), for changes that no switch selects.
+    echo "== the same cases with BASE_LIB=$BASE_LIB ($(el) s)"
+    PADDEDATTN_NATIVE_LIB="$BASE_LIB" python3 bench_prefill.py --cases 3,7,9,12,0,10,8,4,15 --peers mma,hshort,fa2 \
+        --runs 10 --json "$out/base.json" > "$out/base.log" 2>&1
+    python3 - "$out/base.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["results"]:
+    p = r["peers"]
+    print("%-48s " % r["case"][:48] + " ".join("%s %s" % (n, "%.1f" % p[n]["tflops"] if "tflops" in p.get(n, {}) else "-")
+                                               for n in ("ours", "ours-mma", "ours-hshort", "fa2")))
+PY
+fi
 python3 bench_prefill.py --variants --runs 10 --json "$out/variants.json" > "$out/variants.log" 2>&1
 echo "variants rc=$?"
 python3 - "$out/variants.json" <<'PY'

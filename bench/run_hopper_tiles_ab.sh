@@ -24,8 +24,8 @@ for line in open(sys.argv[1]).read().splitlines():
     if m:
         fn = m.group(1)
         continue
-    # prefill_hopper_kernel<..., MAINLOOP, SHORT_N, TALL_N>: a non-zero tile argument
-    if fn and "prefill_hopper_kernel" in fn and not fn.endswith("ELi0ELi0EEEvNS0_13PrefillParamsE"):
+    # prefill_hopper_kernel<..., MAINLOOP, SHORT_N, TALL_N, PERSISTENT>: not the 128-row default
+    if fn and "prefill_hopper_kernel" in fn and "ELi0ELi0ELb0EEEv" not in fn:
         if "Used" in line or ("spill" in line and " 0 bytes spill stores, 0 bytes spill loads" not in line):
             print("  ", fn[-48:], line.strip()[14:96])
 PY
@@ -34,16 +34,18 @@ echo "== ctest prefill ($(el) s)"
 (cd "$build" && ctest -j5 --timeout 200 -R prefill 2>&1 | grep -E "tests passed|Failed|\*\*\*|Not Run|Timeout" | tail -20)
 echo "== memcheck ($(el) s)"
 OUT="$out/memcheck" bash "$root/native/tests/run_memcheck.sh" "$build" test_prefill_gpu test_prefill_gpu:hopper_short \
-    test_prefill_gpu:hopper_short_wide test_prefill_gpu:hopper_wide test_prefill_variants_gpu:hopper_short 2>&1 | tail -7
+    test_prefill_gpu:hopper_short_wide test_prefill_gpu:hopper_wide test_prefill_gpu:hopper_persistent \
+    test_prefill_variants_gpu:hopper_short test_prefill_variants_gpu:hopper_persistent 2>&1 | tail -9
 echo "== bench ($(el) s)"
 cd "$root/bench/python"
-python3 bench_prefill.py --cases 3,7,9,12,0,10,8,4,15 --peers mma,hshort,hshortw,htall,hwide,fa2,cudnn-dense \
+python3 bench_prefill.py --cases 3,7,9,12,0,10,8,4,15 --peers mma,hshort,hshortw,hpersist,htall,hwide,fa2,cudnn-dense \
     --runs 10 --json "$out/ab.json" > "$out/ab.log" 2>&1
 echo "rc=$?"
 python3 - "$out/ab.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-names = ["ours", "ours-mma", "ours-hshort", "ours-hshortw", "ours-htall", "ours-hwide", "fa2", "cudnn-dense"]
+names = ["ours", "ours-mma", "ours-hshort", "ours-hshortw", "ours-hpersist", "ours-htall", "ours-hwide", "fa2",
+         "cudnn-dense"]
 print("%-48s " % "case (TFLOP/s)" + " ".join("%11s" % n.replace("ours-", "") for n in names))
 for r in d["results"]:
     p = r["peers"]

@@ -34,6 +34,8 @@ for ours and ours-upld: what a caller's thread spends inside the library.
               64-row short-row tiles (head_dim 64 / 128)
   ours-hshortw the same with PADDEDATTN_PREFILL_HOPPER_SHORT=2: 128-key
               tiles at head_dim 64, 48-key tiles at 128 (3 blocks per SM)
+  ours-hpersist as ours-hshort with PADDEDATTN_PREFILL_HOPPER_PERSISTENT=1:
+              the short-row tiles as a persistent grid
   ours-hwide  PADDEDATTN_PREFILL_HOPPER=1, PADDEDATTN_PREFILL_HOPPER_SHORT=0 and
               PADDEDATTN_PREFILL_HOPPER_WIDE=1: 176-key tiles at head_dim 128
               without a causal mask
@@ -119,8 +121,8 @@ CASES = [
          mode="padded_right", lens=(8, 128), dtype="f16"),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "hshort", "hshortw", "htall", "hwide", "general", "largep", "tall", "short", "single", "efficient",
-             "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "hshort", "hshortw", "hpersist", "htall", "hwide", "general",
+             "largep", "tall", "short", "single", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
 QUICK_PEERS = ("mma", "hopper", "general", "largep", "tall", "fa2", "cudnn-dense")
 
 # The small models' head_dims (mma.sync kernels; the Hopper kernel has none of
@@ -196,6 +198,12 @@ def hopper_short_wide():
 def hopper_wide():
     """The Hopper kernel everywhere, 128-row tiles, 176-key tiles at head_dim 128 without a causal mask."""
     return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=0", "PADDEDATTN_PREFILL_HOPPER_WIDE")
+
+
+def hopper_persistent():
+    """As hopper_short, the short-row tiles as a persistent grid."""
+    return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=1",
+                      "PADDEDATTN_PREFILL_HOPPER_PERSISTENT")
 
 
 def hopper_tall():
@@ -436,6 +444,7 @@ def run_case(case, args, gen):
         ("hopper", hopper_always, True),
         ("hshort", hopper_short, d in (64, 128)),
         ("hshortw", hopper_short_wide, d in (64, 128)),
+        ("hpersist", hopper_persistent, d in (64, 128)),
         ("htall", hopper_tall, d in (64, 128)),
         ("hwide", hopper_wide, d == 128 and not causal),
         ("general", general_mma_sync, True),
@@ -508,7 +517,7 @@ def run_case(case, args, gen):
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
     for peer, switch in (("hopper", hopper_always), ("hshort", hopper_short), ("hshortw", hopper_short_wide),
-                         ("htall", hopper_tall), ("hwide", hopper_wide),
+                         ("hpersist", hopper_persistent), ("htall", hopper_tall), ("hwide", hopper_wide),
                          ("general", general_mma_sync), ("largep", large_params),
                          ("tall", tall_tiles), ("short", short_tiles), ("single", single_stage)):
         if peer not in peers:

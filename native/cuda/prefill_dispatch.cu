@@ -225,8 +225,7 @@ struct KernelChoice {
     bool tile_sums;       // general mma.sync kernel for long rows (has_long_rows)
     bool single_stage;    // plain: one K/V buffer pair (PADDEDATTN_PREFILL_SINGLE_STAGE=1)
     int hopper_mainloop;  // PADDEDATTN_PREFILL_HOPPER_MAINLOOP, -1 = default
-    int hopper_short_n;   // Hopper short-row tiles: keys per KV tile, 0 = the 128-row tiles
-    int hopper_tall_n;    // Hopper 128-row tiles: keys per KV tile when not the default, else 0
+    HopperTiles hopper_tiles;  // the Hopper kernel's tile shape (prefill_params.h)
 };
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
@@ -234,8 +233,8 @@ pattn_status launch_selected(const PrefillParams& p, const PrefillLargeRows* lar
                              KernelChoice k, DeviceState& device, cudaStream_t stream) {
     if constexpr (kHopperHeadDim<HEAD_DIM>) {
         if (k.hopper)
-            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, k.hopper_short_n,
-                                                              k.hopper_tall_n, device, stream);
+            return launch_prefill_hopper<HEAD_DIM, T, CAUSAL>(p, num_blocks, k.hopper_mainloop, k.hopper_tiles, device,
+                                                              stream);
     }
     return launch_prefill<HEAD_DIM, T, CAUSAL>(p, large_rows, k.plain, k.short_tiles, k.tile_sums, k.single_stage,
                                                num_blocks, device, stream);
@@ -366,8 +365,10 @@ pattn_status run_with_head_dim(const AttentionArgs& a, PrefillParams& p, const T
     const int64_t grid_blocks = num_q_tiles * a.num_kv_heads * a.batch;
     p.num_q_tiles = (int32_t)num_q_tiles;
     const bool tile_sums = !hopper && !plain && has_long_rows(a);
+    const HopperTiles hopper_tiles{hopper_short_n, hopper_tall_n,
+                                   hopper_short_n > 0 && tuning.prefill_hopper_persistent};
     const KernelChoice kernel{hopper, plain, short_tiles, tile_sums, plain && tuning.prefill_single_stage,
-                              tuning.prefill_hopper_mainloop, hopper_short_n, hopper_tall_n};
+                              tuning.prefill_hopper_mainloop, hopper_tiles};
 
     const bool no_lens = a.q_lens == nullptr && a.kv_lens == nullptr && !a.packed;
     // Packed offsets: on the device, read by the grid; on the host, by value

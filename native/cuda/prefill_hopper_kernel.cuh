@@ -204,13 +204,13 @@ constexpr int kConsumerRegs = 232;
 constexpr int kConsumerBarrier = 1;
 constexpr int kTurnBarrier = 2;
 
-// VARIANTS: the params may hold a sliding window and a soft cap (the launch
-// picks this instantiation only then, prefill_hopper_launch.cuh).
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N = 0>
-__global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0),
-                                  HopperTraits<HEAD_DIM, SHORT_N, TALL_N>::kMinBlocks)
-    prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+
+// One tile (or work item) `work` of the grid (prefill_params.h), run by the
+// whole block: the kernel below runs one, or with PERSISTENT a strided
+// sequence of them.
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N>
+__device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t work) {
     using Tr = HopperTraits<HEAD_DIM, SHORT_N, TALL_N>;
     constexpr int kBlockM = Tr::kBlockM, kBlockN = Tr::kBlockN, kChunks = Tr::kChunks;
     constexpr int kConsumerThreads = Tr::kConsumerThreads;
@@ -238,7 +238,7 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0),
     const int warp_in_wg = (tid >> 5) & 3;
 
     // ---- which work, which lengths (shared with prefill_kernel.cuh)
-    const BlockTile tile = locate_block_tile<CAUSAL>(params, kBlockM);
+    const BlockTile tile = locate_block_tile<CAUSAL>(params, kBlockM, work);
     const int32_t batch = tile.batch, kv_head = tile.kv_head, q_tile = tile.q_tile;
     const int32_t qv = tile.qv, kv = tile.kv;
     const int32_t keys_all = tile.keys_all, keys_any = tile.keys_any;
@@ -603,6 +603,33 @@ __global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0),
         }
     } else {
         consume();
+    }
+}
+
+#endif  // __CUDA_ARCH_FEAT_SM90_ALL
+
+// VARIANTS: the params may hold a sliding window and a soft cap (the launch
+// picks this instantiation only then, prefill_hopper_launch.cuh).
+// PERSISTENT (short-row tiles only): the grid is what the SMs hold at once
+// (prefill_hopper_launch.cuh), block x runs tiles x, x + gridDim.x, ... of
+// params.num_tiles: the heaviest tiles (the first ones) still start first,
+// and no block is launched per tile.
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N = 0,
+          bool PERSISTENT = false>
+__global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0),
+                                  HopperTraits<HEAD_DIM, SHORT_N, TALL_N>::kMinBlocks)
+    prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    static_assert(!PERSISTENT || SHORT_N != 0, "persistent: the short-row tiles (no producer warpgroup)");
+    if constexpr (PERSISTENT) {
+        for (int32_t work = blockIdx.x; work < params.num_tiles; work += gridDim.x) {
+            run_tile<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>(params, work);
+            // The next tile rewrites the row table, the block state and the
+            // Q / output staging buffer that this one's epilogue read.
+            __syncthreads();
+        }
+    } else {
+        run_tile<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>(params, blockIdx.x);
     }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 }

@@ -2,6 +2,8 @@
 // element type); included only by prefill_hopper_<dtype>_hdim<d>.cu.
 #pragma once
 
+#include <algorithm>
+
 #include "cuda_check.h"
 #include "errors.h"
 #include "common/device_state.h"
@@ -41,13 +43,24 @@ bool ready_on_device(DeviceState& device) {
 #endif
 }
 
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N = 0, int TALL_N = 0>
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N = 0, int TALL_N = 0,
+          bool PERSISTENT = false>
 pattn_status launch_kernel(const PrefillParams& params, int num_blocks, DeviceState& device, cudaStream_t stream) {
-    constexpr int smem_bytes = HopperTraits<HEAD_DIM, SHORT_N, TALL_N>::kSmemBytes;
-    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>;
+    using Tr = HopperTraits<HEAD_DIM, SHORT_N, TALL_N>;
+    constexpr int smem_bytes = Tr::kSmemBytes;
+    auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N, PERSISTENT>;
     static const int opt_in_slot = reserve_kernel_values(1);  // one per instantiation
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
-    kernel<<<num_blocks, block_threads(MAINLOOP, SHORT_N != 0), smem_bytes, stream>>>(params);
+    if constexpr (PERSISTENT) {
+        // As many blocks as the SMs hold at once (the launch bounds' count),
+        // each running every gridDim.x-th of the num_blocks tiles.
+        PrefillParams p = params;
+        p.num_tiles = num_blocks;
+        const int grid = std::min(num_blocks, device.sm_count * Tr::kMinBlocks);
+        kernel<<<grid, block_threads(MAINLOOP, SHORT_N != 0), smem_bytes, stream>>>(p);
+    } else {
+        kernel<<<num_blocks, block_threads(MAINLOOP, SHORT_N != 0), smem_bytes, stream>>>(params);
+    }
     PATTN_CUDA_TRY(cudaGetLastError());
     return PATTN_STATUS_SUCCESS;
 }
@@ -77,19 +90,27 @@ pattn_status launch_mainloop(const PrefillParams& params, int num_blocks, int ma
 // The short-row tiles (prefill_params.h kPrefillHopperShortBlockM) at the
 // head_dims that have them, with `block_n` keys per KV tile; the others
 // never get here with short tiles.
-template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS>
-pattn_status launch_short(const PrefillParams& params, int num_blocks, int block_n, DeviceState& device,
-                          cudaStream_t stream) {
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int SHORT_N>
+pattn_status launch_short_n(const PrefillParams& params, int num_blocks, bool persistent, DeviceState& device,
+                            cudaStream_t stream) {
     constexpr int ml = kHopperMainloopOverlap;
+    if (persistent)
+        return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, ml, SHORT_N, 0, true>(params, num_blocks, device, stream);
+    return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, ml, SHORT_N>(params, num_blocks, device, stream);
+}
+
+template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS>
+pattn_status launch_short(const PrefillParams& params, int num_blocks, int block_n, bool persistent,
+                          DeviceState& device, cudaStream_t stream) {
     if constexpr (prefill_hopper_has_short_tiles(HEAD_DIM)) {
         constexpr int alt = prefill_hopper_short_alt_block_n(HEAD_DIM);
         if (block_n == kPrefillHopperShortBlockN)
-            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, ml, kPrefillHopperShortBlockN>(params, num_blocks,
-                                                                                            device, stream);
+            return launch_short_n<HEAD_DIM, T, CAUSAL, VARIANTS, kPrefillHopperShortBlockN>(params, num_blocks,
+                                                                                           persistent, device, stream);
         if (block_n == alt)
-            return launch_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, ml, alt>(params, num_blocks, device, stream);
+            return launch_short_n<HEAD_DIM, T, CAUSAL, VARIANTS, alt>(params, num_blocks, persistent, device, stream);
     }
-    (void)params, (void)num_blocks, (void)device, (void)stream;
+    (void)params, (void)num_blocks, (void)persistent, (void)device, (void)stream;
     return set_argument_error(PATTN_STATUS_UNSUPPORTED, "head_dim",
                               "the Hopper prefill kernel has no short-row tiles of %d keys at head_dim %d", block_n,
                               HEAD_DIM);
@@ -98,15 +119,18 @@ pattn_status launch_short(const PrefillParams& params, int num_blocks, int block
 // A sliding window or a soft cap takes the VARIANTS instantiation; plain
 // calls (packed or padded) keep the KV loop without their checks.
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch(const PrefillParams& params, int num_blocks, int mainloop, int short_block_n, int tall_block_n,
-                    DeviceState& device, cudaStream_t stream) {
+pattn_status launch(const PrefillParams& params, int num_blocks, int mainloop, HopperTiles tiles, DeviceState& device,
+                    cudaStream_t stream) {
     if (num_blocks <= 0) return PATTN_STATUS_SUCCESS;
     const bool variants = params.window_left >= 0 || params.window_right >= 0 || params.soft_cap_pre != 0.f;
-    if (short_block_n > 0) {
-        if (variants) return launch_short<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, short_block_n, device, stream);
-        return launch_short<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, short_block_n, device, stream);
+    if (tiles.short_block_n > 0) {
+        if (variants)
+            return launch_short<HEAD_DIM, T, CAUSAL, true>(params, num_blocks, tiles.short_block_n, tiles.persistent,
+                                                           device, stream);
+        return launch_short<HEAD_DIM, T, CAUSAL, false>(params, num_blocks, tiles.short_block_n, tiles.persistent,
+                                                        device, stream);
     }
-    if (tall_block_n == kPrefillHopperWideBlockN) {
+    if (tiles.tall_block_n == kPrefillHopperWideBlockN) {
         // The wide KV tiles (prefill_params.h), for A/B runs: head_dim 128,
         // no causal mask, the ping-pong mainloop.
         constexpr int pp = kHopperMainloopPingPong, wide = kPrefillHopperWideBlockN;
@@ -137,11 +161,9 @@ bool pattn::cuda::prefill_hopper_ready(DeviceState& device) {
 
 template <int HEAD_DIM, typename T, bool CAUSAL>
 pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop,
-                                                int short_block_n, int tall_block_n, DeviceState& device,
-                                                cudaStream_t stream) {
-    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, mainloop, short_block_n,
-                                                                          tall_block_n,
-                                                                          device, stream);
+                                                HopperTiles tiles, DeviceState& device, cudaStream_t stream) {
+    return pattn::cuda::prefill_hopper_detail::launch<HEAD_DIM, T, CAUSAL>(params, num_blocks, mainloop, tiles, device,
+                                                                          stream);
 }
 
 // Explicit instantiation for one (head_dim, element type), both mask kinds
@@ -149,6 +171,8 @@ pattn_status pattn::cuda::launch_prefill_hopper(const PrefillParams& params, int
 #define PATTN_INSTANTIATE_PREFILL_HOPPER(HEAD_DIM, T)                                                       \
     template bool pattn::cuda::prefill_hopper_ready<HEAD_DIM, T>(pattn::cuda::DeviceState&);                \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, false>(                           \
-        const pattn::cuda::PrefillParams&, int, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);   \
+        const pattn::cuda::PrefillParams&, int, int, pattn::cuda::HopperTiles, pattn::cuda::DeviceState&,    \
+        cudaStream_t);                                                                                      \
     template pattn_status pattn::cuda::launch_prefill_hopper<HEAD_DIM, T, true>(                            \
-        const pattn::cuda::PrefillParams&, int, int, int, int, pattn::cuda::DeviceState&, cudaStream_t);    
+        const pattn::cuda::PrefillParams&, int, int, pattn::cuda::HopperTiles, pattn::cuda::DeviceState&,    \
+        cudaStream_t);    

@@ -310,7 +310,7 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     ParamRowArrays rows{params.row_batch, params.row_q, params.row_kv};
     if constexpr (std::is_same_v<Rows, PrefillLargeRows>)
         rows = ParamRowArrays{large_rows.row_batch, large_rows.row_q, large_rows.row_kv};
-    const BlockTile tile = locate_block_tile<CAUSAL, PLAIN>(params, BLOCK_M, rows);
+    const BlockTile tile = locate_block_tile<CAUSAL, PLAIN>(params, BLOCK_M, rows, blockIdx.x);
     const int32_t batch = tile.batch, kv_head = tile.kv_head, q_tile = tile.q_tile;
     const int32_t qv = tile.qv, kv = tile.kv;
     const int32_t keys_all = tile.keys_all, keys_any = tile.keys_any;

@@ -53,6 +53,10 @@ struct PrefillParams : QkvLayout {
     int32_t batch, q_len, kv_len;
     int32_t num_kv_heads, group_size;
     int32_t num_q_tiles;   // tiles per (batch, kv_head) over q_len * group_size rows
+    // Persistent kernels (the Hopper short-row tiles with
+    // PADDEDATTN_PREFILL_HOPPER_PERSISTENT=1): the tiles (or work items) in
+    // all; block x runs x, x + gridDim.x, ... (the launch sets it).
+    int32_t num_tiles;
     float scale_log2;      // softmax scale * log2(e): scores go through exp2
     bool left_padded;
 
@@ -215,14 +219,22 @@ constexpr int kHopperDefaultMainloop = kHopperMainloopPingPong;
 
 // Launches the Hopper kernel on the tiles / work items of `params`, built
 // with prefill_hopper_block_m rows per tile, with `mainloop` (-1: default);
-// `short_block_n` > 0: the short-row tiles (kPrefillHopperShortBlockM rows
-// per tile) with that many keys per KV tile (kPrefillHopperShortBlockN, or
-// prefill_hopper_short_alt_block_n), whose own mainloop
-// `mainloop` does not change; `tall_block_n`: 0, or kPrefillHopperWideBlockN
-// for the 128-row tiles (head_dim 128, no causal mask, ping-pong mainloop).
+// tiles.short_block_n > 0: the short-row tiles (kPrefillHopperShortBlockM
+// rows per tile) with that many keys per KV tile (kPrefillHopperShortBlockN,
+// or prefill_hopper_short_alt_block_n), whose own mainloop `mainloop` does
+// not change; tiles.tall_block_n: 0, or kPrefillHopperWideBlockN for the
+// 128-row tiles (head_dim 128, no causal mask, ping-pong mainloop).
+// `persistent` (short-row tiles only): a grid of as many blocks as the SMs
+// hold, each running every gridDim.x-th tile from its own index on, so that
+// the most work still starts first.
+struct HopperTiles {
+    int short_block_n;  // 0: the 128-row tiles
+    int tall_block_n;   // 0: their default key count
+    bool persistent;
+};
 template <int HEAD_DIM, typename T, bool CAUSAL>
-pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, int short_block_n,
-                                   int tall_block_n, DeviceState& device, cudaStream_t stream);
+pattn_status launch_prefill_hopper(const PrefillParams& params, int num_blocks, int mainloop, HopperTiles tiles,
+                                   DeviceState& device, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace pattn

@@ -78,10 +78,10 @@ struct BlockTile {
 
 template <bool CAUSAL, bool PLAIN = false>
 __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m,
-                                                       const ParamRowArrays& rows) {
+                                                       const ParamRowArrays& rows, int32_t index) {
     BlockTile t;
     if (params.work != nullptr) {
-        const PrefillWorkItem item = params.work[blockIdx.x];
+        const PrefillWorkItem item = params.work[index];
         t.batch = item.batch;
         t.kv_head = item.kv_head;
         t.q_tile = item.q_tile;
@@ -94,7 +94,7 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
         // full grid runs, heaviest tiles (the last ones, under a causal mask)
         // first; blocks whose tile holds no real query only write the
         // padding rows.
-        int32_t x = blockIdx.x;
+        int32_t x = index;
         int32_t bh = x / params.num_q_tiles;
         t.q_tile = params.num_q_tiles - 1 - (x - bh * params.num_q_tiles);
         const int32_t rank = bh / params.num_kv_heads;
@@ -152,8 +152,10 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
 
 // The same with the rows of PrefillParams itself.
 template <bool CAUSAL>
-__device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m) {
-    return locate_block_tile<CAUSAL>(params, block_m, ParamRowArrays{params.row_batch, params.row_q, params.row_kv});
+__device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& params, int32_t block_m,
+                                                       int32_t index) {
+    return locate_block_tile<CAUSAL>(params, block_m, ParamRowArrays{params.row_batch, params.row_q, params.row_kv},
+                                     index);
 }
 
 }  // namespace prefill_detail

@@ -16,7 +16,7 @@
 # program:hopper_short_wide: those with their alternative key count). Logs go to
 # $OUT (default /tmp/memcheck-out). SANITIZER_TOOL=racecheck (or synccheck,
 # initcheck) runs that tool instead of memcheck.
-#   native/tests/run_memcheck.sh BUILD_DIR [program[:hopper|:hopper_short|:hopper_short_wide|:hopper_wide] ...]
+#   native/tests/run_memcheck.sh BUILD_DIR [program[:hopper|:hopper_short|:hopper_short_wide|:hopper_wide|:hopper_persistent] ...]
 set -uo pipefail
 build="${1:?usage: run_memcheck.sh BUILD_DIR [program ...]}"
 shift
@@ -39,6 +39,8 @@ for entry in "${programs[@]}"; do
         *:hopper_short) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=1) ;;
         *:hopper_short_wide) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=2) ;;
         *:hopper_wide) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=0 PADDEDATTN_PREFILL_HOPPER_WIDE=1) ;;
+        *:hopper_persistent) env_args=(PADDEDATTN_PREFILL_HOPPER=1 PADDEDATTN_PREFILL_HOPPER_SHORT=1
+                                       PADDEDATTN_PREFILL_HOPPER_PERSISTENT=1) ;;
     esac
     api_args=()
     [ "$program" = test_capture_legacy_cuda ] && api_args=(--report-api-errors no)

@@ -72,6 +72,9 @@ struct TuningSwitches {
     // head_dim 128 without a causal mask take 176-key KV tiles
     // (prefill_params.h kPrefillHopperWideBlockN), for A/B runs.
     bool prefill_hopper_wide;
+    // PADDEDATTN_PREFILL_HOPPER_PERSISTENT=1: the Hopper kernel's short-row
+    // tiles run as a persistent grid (prefill_params.h HopperTiles), for A/B runs.
+    bool prefill_hopper_persistent;
     // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
     // kernel parameters go in a host-built work list of query tiles (sorted
     // by cost, prefill_rows.h) instead of being copied to the device

@@ -334,6 +334,7 @@ def bool_mask(lens, s, left, causal, device):
 
 
 def make_flex(lens, s, left, causal, b, device):
+    import torch._dynamo
     from torch.nn.attention.flex_attention import create_block_mask, flex_attention
 
     n = torch.tensor(lens, device=device, dtype=torch.int32)
@@ -347,6 +348,12 @@ def make_flex(lens, s, left, causal, b, device):
         return ok
 
     block_mask = create_block_mask(mask_mod, b, None, s, s, device=device)
+    # Every case is a new static shape, hence a recompile; past dynamo's
+    # recompile limit (8) torch.compile falls back to running flex_attention eagerly
+    # (scores materialised, 10-200x slower), which from the ninth case on made
+    # a full run's Flex column meaningless. A fresh dynamo per case keeps it
+    # compiled (compilation is in the warm-up, not timed).
+    torch._dynamo.reset()
     compiled = torch.compile(flex_attention, dynamic=False)
     return compiled, block_mask
 

@@ -105,38 +105,48 @@ int32_t hopper_min_row_len(int head_dim) {
 // offsets: the query total).
 int64_t longest_queries(const AttentionArgs& a) { return a.longest_q; }
 
+// Host lengths or host offsets: the longest real row, from validate.cpp's
+// one pass (AttentionArgs longest_q / longest_kv); lengths on the device or
+// absent: the padded lengths (device offsets: the totals).
+int32_t longest_row(const AttentionArgs& a) { return std::max(a.longest_q, a.longest_kv); }
+
 // Where the Hopper kernel's short-row tiles (prefill_params.h
 // kPrefillHopperShortBlockM) are the default: head_dims whose rows of at
 // most kPrefillShortTileMaxQueries queries measured faster on them than on
-// the mma.sync kernel's 64-row tiles. On the H200 (docs/performance.md,
-// "Hopper short-row tiles") head_dim 64 ran 1.03-1.15x faster on every
-// case (BERT-like, b64 s512, b32 s1024, GQA 7:1, packed b64 s512); head_dim
-// 128, two 81 KB blocks per SM, ran 0.77-0.95x, so it keeps the mma.sync
-// kernel's short tiles.
-constexpr bool hopper_short_tiles_default(int head_dim) { return head_dim == 64; }
+// the mma.sync kernel's 64-row tiles (docs/performance.md, "Hopper
+// short-row tiles" and the H100 run's tile-shape A/B). head_dim 64, with
+// 64-key tiles and four blocks per SM: 1.03-1.17x on every case (BERT-like,
+// b64 s512, b32 s1024, GQA 7:1, packed b64 s512; H200 and H100). head_dim
+// 128, with 48-key tiles and three blocks per SM: 1.10-1.19x on b64 s512
+// causal, b256 s256 and log-normal b128 s1024 in three invocations (its
+// 64-key tiles, two blocks per SM, ran 0.77-0.95x), but slower than the
+// 128-row ping-pong tiles on rows of 2k tokens, so at 128 they replace only
+// the mma.sync default: rows shorter than hopper_min_row_len.
+constexpr bool hopper_short_tiles_default(int head_dim) { return head_dim == 64 || head_dim == 128; }
 
 // The Hopper kernel takes its short-row tiles at the head_dims of
 // hopper_short_tiles_default where no row has more than
-// kPrefillShortTileMaxQueries queries, unless PADDEDATTN_PREFILL_HOPPER_SHORT=0;
-// with =1 (=2: the alternative key count, prefill_params.h
+// kPrefillShortTileMaxQueries queries (at head_dim 128 also no row of
+// hopper_min_row_len keys or queries), unless PADDEDATTN_PREFILL_HOPPER_SHORT=0;
+// with =1 (64-key tiles) or =2 (the alternative key count, prefill_params.h
 // prefill_hopper_short_alt_block_n) at head_dim 64 / 128 whatever the row
 // lengths.
 template <int HEAD_DIM>
 bool use_hopper_short_tiles(const AttentionArgs& a, const TuningSwitches& tuning) {
     if (!prefill_hopper_has_short_tiles(HEAD_DIM) || tuning.prefill_hopper_short == 0) return false;
     if (tuning.prefill_hopper_short > 0) return true;
-    return hopper_short_tiles_default(HEAD_DIM) && longest_queries(a) <= kPrefillShortTileMaxQueries;
+    if (!hopper_short_tiles_default(HEAD_DIM) || longest_queries(a) > kPrefillShortTileMaxQueries) return false;
+    return HEAD_DIM == 64 || longest_row(a) < hopper_min_row_len(HEAD_DIM);
 }
 
-// Keys per KV tile of the short-row tiles (prefill_params.h).
+// Keys per KV tile of the short-row tiles (prefill_params.h): by default
+// 64 at head_dim 64 and the alternative count (48) at 128, the two measured
+// defaults; =1 / =2 pick one for both head_dims.
 int hopper_short_block_n(int head_dim, const TuningSwitches& tuning) {
-    return tuning.prefill_hopper_short == 2 ? prefill_hopper_short_alt_block_n(head_dim) : kPrefillHopperShortBlockN;
+    if (tuning.prefill_hopper_short == 1) return kPrefillHopperShortBlockN;
+    if (tuning.prefill_hopper_short == 2 || head_dim == 128) return prefill_hopper_short_alt_block_n(head_dim);
+    return kPrefillHopperShortBlockN;
 }
-
-// Host lengths or host offsets: the longest real row, from validate.cpp's
-// one pass (AttentionArgs longest_q / longest_kv); lengths on the device or
-// absent: the padded lengths (device offsets: the totals).
-int32_t longest_row(const AttentionArgs& a) { return std::max(a.longest_q, a.longest_kv); }
 
 // The Hopper (wgmma) kernel where its sm_90a image runs on this device
 // (prefill_params.h) and the shape is one where it was measured faster, or

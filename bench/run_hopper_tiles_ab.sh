@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A/B of the Hopper prefill kernel's tile shapes on one GPU, in one call:
-# build (sm_90a, ptxas report of the kernels in question), the prefill GPU
-# tests under every tile switch, memcheck of the new shapes, then the
+# build (sm_90a, ptxas report of the kernels in question), every ctest program
+# (the prefill ones under every tile switch), memcheck and racecheck of the
+# default and the new shapes, then the
 # benchmark cases they are for against the mma.sync kernel, FA2 varlen and
 # cuDNN dense, and the packed-layout suite. Prints a summary; JSON in $OUT.
 #   [BASE_LIB=other/libpaddedattn.so] bench/run_hopper_tiles_ab.sh [BUILD_DIR]
@@ -30,12 +31,27 @@ for line in open(sys.argv[1]).read().splitlines():
             print("  ", fn[-48:], line.strip()[14:96])
 PY
 export PADDEDATTN_NATIVE_LIB="$build/libpaddedattn.so" PYTHONPATH="$root/bindings/python"
-echo "== ctest prefill ($(el) s)"
-(cd "$build" && ctest -j5 --timeout 200 -R prefill 2>&1 | grep -E "tests passed|Failed|\*\*\*|Not Run|Timeout" | tail -20)
-echo "== memcheck ($(el) s)"
-OUT="$out/memcheck" bash "$root/native/tests/run_memcheck.sh" "$build" test_prefill_gpu test_prefill_gpu:hopper_short \
-    test_prefill_gpu:hopper_short_wide test_prefill_gpu:hopper_wide test_prefill_gpu:hopper_persistent \
-    test_prefill_variants_gpu:hopper_short test_prefill_variants_gpu:hopper_persistent 2>&1 | tail -9
+# The sanitizers run in four groups at once beside ctest (they are
+# latency-bound; together they took ~150 s on an H100 where one after the
+# other takes several minutes), then the benchmark has the GPU to itself.
+mc="$out/memcheck"
+mkdir -p "$mc"
+memcheck_group() {
+    local name=$1
+    shift
+    OUT="$mc/$name" bash "$root/native/tests/run_memcheck.sh" "$build" "$@" > "$mc/$name.txt" 2>&1
+}
+memcheck_group defaults test_prefill_gpu test_prefill_gpu_tiles test_prefill_variants_gpu &
+memcheck_group short test_prefill_gpu:hopper_short test_prefill_gpu:hopper_short_wide \
+    test_prefill_variants_gpu:hopper_short &
+memcheck_group other test_prefill_gpu:hopper_wide test_prefill_gpu:hopper_persistent \
+    test_prefill_variants_gpu:hopper_persistent &
+SANITIZER_TOOL=racecheck memcheck_group racecheck test_prefill_gpu test_prefill_gpu:hopper_short_wide &
+echo "== ctest, every program ($(el) s)"
+(cd "$build" && ctest -j4 --timeout 400 2>&1 | grep -E "tests passed|Failed|\*\*\*|Not Run|Timeout" | tail -20)
+wait
+echo "== sanitizers ($(el) s)"
+for group in defaults short other racecheck; do cat "$mc/$group.txt"; done
 echo "== bench ($(el) s)"
 cd "$root/bench/python"
 python3 bench_prefill.py --cases 3,7,9,12,0,10,8,4,15 --peers mma,hshort,hshortw,hpersist,htall,hwide,fa2,cudnn-dense \

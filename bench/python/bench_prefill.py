@@ -41,6 +41,8 @@ for ours and ours-upld: what a caller's thread spends inside the library.
               without a causal mask
   ours-htall  the same with PADDEDATTN_PREFILL_HOPPER_SHORT=0: its 128-row
               tiles only (A/B of the Hopper tile height)
+  ours-hnotma ours-htall with PADDEDATTN_PREFILL_HOPPER_TMA=0: every KV tile
+              of the 128-row tiles by cp.async (A/B of the TMA loads)
   ours-general ours with PADDEDATTN_PREFILL_MMA_SYNC=1 and
               PADDEDATTN_PREFILL_GENERAL=1: the mma.sync kernel with the
               window / soft-cap / compensated-sum code the plain kernel
@@ -121,7 +123,7 @@ CASES = [
          mode="padded_right", lens=(8, 128), dtype="f16"),
 ]
 QUICK_CASES = [8, 9, 10, 11, 12, 13, 14]
-ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "hshort", "hshortw", "hpersist", "htall", "hwide", "general",
+ALL_PEERS = ("b2b", "upld", "dlen", "mma", "hopper", "hshort", "hshortw", "hpersist", "htall", "hnotma", "hwide", "general",
              "largep", "tall", "short", "single", "efficient", "cudnn", "flex", "flash-dense", "fa2", "cudnn-dense")
 QUICK_PEERS = ("mma", "hopper", "general", "largep", "tall", "fa2", "cudnn-dense")
 
@@ -209,6 +211,12 @@ def hopper_persistent():
 def hopper_tall():
     """The Hopper kernel everywhere, with its 128-row tiles only."""
     return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=0")
+
+
+def hopper_tall_no_tma():
+    """As hopper_tall, every KV tile loaded with cp.async (no tensor maps)."""
+    return env_switch("PADDEDATTN_PREFILL_HOPPER", "PADDEDATTN_PREFILL_HOPPER_SHORT=0",
+                      "PADDEDATTN_PREFILL_HOPPER_TMA=0")
 
 
 def general_mma_sync():
@@ -453,6 +461,7 @@ def run_case(case, args, gen):
         ("hshortw", hopper_short_wide, d in (64, 128)),
         ("hpersist", hopper_persistent, d in (64, 128)),
         ("htall", hopper_tall, d in (64, 128)),
+        ("hnotma", hopper_tall_no_tma, True),
         ("hwide", hopper_wide, d == 128 and not causal),
         ("general", general_mma_sync, True),
         ("largep", large_params, lens_arg is not None and b > 256),
@@ -524,7 +533,8 @@ def run_case(case, args, gen):
         checks["matches_mma_sync"] = checks["max_row_rel_err_vs_mma_sync"] < 1.6e-2
         del o_mma
     for peer, switch in (("hopper", hopper_always), ("hshort", hopper_short), ("hshortw", hopper_short_wide),
-                         ("hpersist", hopper_persistent), ("htall", hopper_tall), ("hwide", hopper_wide),
+                         ("hpersist", hopper_persistent), ("htall", hopper_tall), ("hnotma", hopper_tall_no_tma),
+                         ("hwide", hopper_wide),
                          ("general", general_mma_sync), ("largep", large_params),
                          ("tall", tall_tiles), ("short", short_tiles), ("single", single_stage)):
         if peer not in peers:

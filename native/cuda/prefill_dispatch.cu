@@ -466,6 +466,9 @@ pattn_status prefill(const AttentionArgs& a, void* stream_ptr) {
     p.soft_cap_post = a.soft_cap > 0.0f ? a.soft_cap / a.scale : 0.0f;
     p.packed = a.packed;
     if (a.page_table) set_page_table(p, a);  // common/paged_kv.cuh
+    // A request: the Hopper launch makes the tensor maps where its kernel
+    // loads with them, and clears it where it cannot (prefill_hopper_launch.cuh).
+    p.tma_kv = tuning.prefill_hopper_tma && a.page_table == nullptr ? 1 : 0;
 
     PATTN_DISPATCH_PREFILL_HEAD_DIM(a.head_dim, HEAD_DIM,
                                     { return run_with_head_dim<HEAD_DIM>(a, p, tuning, *device, capturing, stream); })

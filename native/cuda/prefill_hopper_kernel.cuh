@@ -40,6 +40,7 @@
 #include "common/softmax.cuh"
 #include "common/wgmma.cuh"
 #include "common/mbarrier.cuh"
+#include "common/tma.cuh"
 #include "common/soft_cap.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
@@ -312,23 +313,45 @@ __device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t wo
     const int first_rows = min(kBlockN, keys_any - (num_kv_tiles - 1) * kBlockN);
 
     // ---- producer warpgroup (warp-specialised): K then V of each step's tile
+    // A full tile (every row a real key of this row) goes by TMA when the
+    // launch made tensor maps: thread 0 raises the stage's transaction count
+    // and issues one box per 64-column block, the other 127 threads arrive
+    // plainly, so the barrier's 128 arrivals per phase hold for both kinds
+    // of tile. Every thread still waits for the stage to be empty, so that
+    // none arrives for a phase before the last one has completed.
     auto produce = [&]() {
         const int ptid = tid;  // 0..127
+        const bool tma = params.tma_kv != 0;
+        const int32_t k_batch = params.k_stride_b != 0 ? batch : 0, v_batch = params.v_stride_b != 0 ? batch : 0;
+        auto load_kv = [&](uint32_t dst, uint32_t full, const void* map, const T* base, int64_t stride_s,
+                           int32_t batch_coord, int kt, int rows) {
+            if (tma && rows == kBlockN) {
+                if (ptid == 0) {
+                    mbarrier_arrive_expect_tx(full, (uint32_t)Tr::kKvTileBytes);
+#pragma unroll
+                    for (int c = 0; c < HEAD_DIM / 64; ++c)
+                        tma_load_4d(dst + c * kBlockN * 128, map, c * 64, kv_head, ext.k_first + kt * kBlockN,
+                                    batch_coord, full);
+                } else {
+                    mbarrier_arrive(full);
+                }
+            } else {
+                load_tile<T, kBlockN, kChunks, 128>(dst, base + (int64_t)kt * kBlockN * stride_s, stride_s, rows,
+                                                    ptid);
+                cp_async_mbarrier_arrive(full);
+            }
+        };
         for (int i = 0; i < num_steps; ++i) {
             const int kt = num_kv_tiles - 1 - i;
             const int rows = i == 0 ? first_rows : kBlockN;
             const uint32_t s = (uint32_t)(i & 1);
             const uint32_t parity = (uint32_t)((i >> 1) & 1) ^ 1u;  // round 0 passes at once
             mbarrier_wait(empty_k + 8 * s, parity);
-            load_tile<T, kBlockN, kChunks, 128>(k_smem + s * Tr::kKvTileBytes,
-                                                k_base + (int64_t)kt * kBlockN * params.k_stride_s,
-                                                params.k_stride_s, rows, ptid);
-            cp_async_mbarrier_arrive(full_k + 8 * s);
+            load_kv(k_smem + s * Tr::kKvTileBytes, full_k + 8 * s, &params.tma_k, k_base, params.k_stride_s, k_batch,
+                    kt, rows);
             mbarrier_wait(empty_v + 8 * s, parity);
-            load_tile<T, kBlockN, kChunks, 128>(v_smem + s * Tr::kKvTileBytes,
-                                                v_base + (int64_t)kt * kBlockN * params.v_stride_s,
-                                                params.v_stride_s, rows, ptid);
-            cp_async_mbarrier_arrive(full_v + 8 * s);
+            load_kv(v_smem + s * Tr::kKvTileBytes, full_v + 8 * s, &params.tma_v, v_base, params.v_stride_s, v_batch,
+                    kt, rows);
         }
     };
 

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <algorithm>
+#include <type_traits>
 
 #include "cuda_check.h"
 #include "errors.h"
 #include "common/device_state.h"
+#include "common/tensor_map.h"
 #include "prefill_hopper_kernel.cuh"
 
 namespace pattn {
@@ -51,6 +53,23 @@ pattn_status launch_kernel(const PrefillParams& params, int num_blocks, DeviceSt
     auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N, PERSISTENT>;
     static const int opt_in_slot = reserve_kernel_values(1);  // one per instantiation
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
+    if constexpr (MAINLOOP >= kHopperMainloopWarpSpecialized && SHORT_N == 0) {
+        // The producer warpgroup loads full KV tiles by TMA when both maps
+        // can be made (prefill_params.h tma_kv; else its cp.async copies).
+        if (params.tma_kv != 0) {
+            PrefillParams p = params;
+            constexpr bool kBf16 = std::is_same<T, __nv_bfloat16>::value;
+            p.tma_kv = encode_kv_tensor_map(&p.tma_k, p.k, kBf16, p.batch, p.kv_len, p.num_kv_heads, HEAD_DIM,
+                                            p.k_stride_b, p.k_stride_s, p.k_stride_h, Tr::kBlockN) &&
+                               encode_kv_tensor_map(&p.tma_v, p.v, kBf16, p.batch, p.kv_len, p.num_kv_heads,
+                                                    HEAD_DIM, p.v_stride_b, p.v_stride_s, p.v_stride_h, Tr::kBlockN)
+                           ? 1
+                           : 0;
+            kernel<<<num_blocks, block_threads(MAINLOOP, false), smem_bytes, stream>>>(p);
+            PATTN_CUDA_TRY(cudaGetLastError());
+            return PATTN_STATUS_SUCCESS;
+        }
+    }
     if constexpr (PERSISTENT) {
         // As many blocks as the SMs hold at once (the launch bounds' count),
         // each running every gridDim.x-th of the num_blocks tiles.

@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include "common/device_state.h"
+#include "common/tensor_map.h"
 #include "paddedattn.h"
 #include "qkv_layout.h"
 
@@ -82,6 +83,15 @@ struct PrefillParams : QkvLayout {
     int64_t page_table_stride;
     int32_t page_size, num_pages;
     int32_t page_shift;    // log2(page_size) when it is a power of two, else -1
+
+    // K / V through the tensor-memory accelerator (the Hopper kernel's
+    // 128-row tiles, CUDA 12+, prefill_hopper_launch.cuh): 1 when tma_k /
+    // tma_v hold maps of k / v with boxes of one KV tile's rows
+    // (common/tensor_map.h). Full KV tiles then load by TMA; a row's partial
+    // tile keeps the cp.async copies that zero-fill past its keys, so the
+    // padding of k / v is never read.
+    int32_t tma_kv;
+    TensorMapStorage tma_k, tma_v;
 
     int32_t param_rows;    // 0, or batch when the lengths below are used
                            // (packed: row_q / row_kv hold cu_seqlens_q / _kv, batch + 1 entries)

@@ -31,14 +31,14 @@ const char* value_of(const char* entry, const char* name, size_t name_length) {
 TuningSwitches read_tuning_switches() {
     enum {
         kUpload, kMmaSync, kHopper, kCluster, kStages, kGeneral, kSmallParams, kTallTiles, kWorkList, kSingleStage,
-        kShortTiles, kHopperMainloop, kDecodeMma, kLargeParams, kHopperShort, kHopperWide, kHopperPersistent, kCount
+        kShortTiles, kHopperMainloop, kDecodeMma, kLargeParams, kHopperShort, kHopperWide, kHopperPersistent, kHopperTma, kCount
     };
     static const char* const names[kCount] = {
         "UPLOAD_LENGTHS",  "PREFILL_MMA_SYNC",     "PREFILL_HOPPER",     "DECODE_CLUSTER",
         "DECODE_STAGES",   "PREFILL_GENERAL",      "PREFILL_SMALL_PARAMS", "PREFILL_TALL_TILES",
         "PREFILL_WORK_LIST", "PREFILL_SINGLE_STAGE", "PREFILL_SHORT_TILES", "PREFILL_HOPPER_MAINLOOP",
         "DECODE_MMA", "PREFILL_LARGE_PARAMS", "PREFILL_HOPPER_SHORT", "PREFILL_HOPPER_WIDE",
-        "PREFILL_HOPPER_PERSISTENT"};
+        "PREFILL_HOPPER_PERSISTENT", "PREFILL_HOPPER_TMA"};
     static const char kPrefix[] = "PADDEDATTN_";
     constexpr size_t kPrefixLength = sizeof(kPrefix) - 1;
     const char* v[kCount] = {};
@@ -80,6 +80,7 @@ TuningSwitches read_tuning_switches() {
     t.prefill_hopper_short = (hs == nullptr || hs[0] < '0' || hs[0] > '2' || hs[1] != '\0') ? -1 : hs[0] - '0';
     t.prefill_hopper_wide = on(kHopperWide);
     t.prefill_hopper_persistent = on(kHopperPersistent);
+    t.prefill_hopper_tma = v[kHopperTma] == nullptr || v[kHopperTma][0] != '0';
     const char* d = v[kDecodeMma];
     t.decode_mma_min_rows = 0;
     if (d != nullptr && d[0] >= '0' && d[0] <= '9') {

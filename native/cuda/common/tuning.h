@@ -75,6 +75,10 @@ struct TuningSwitches {
     // PADDEDATTN_PREFILL_HOPPER_PERSISTENT=1: the Hopper kernel's short-row
     // tiles run as a persistent grid (prefill_params.h HopperTiles), for A/B runs.
     bool prefill_hopper_persistent;
+    // PADDEDATTN_PREFILL_HOPPER_TMA=0: the Hopper kernel's 128-row tiles
+    // load every KV tile with cp.async, also where tensor maps could be made
+    // (prefill_params.h PrefillParams::tma_kv); true unless set to 0.
+    bool prefill_hopper_tma;
     // PADDEDATTN_PREFILL_WORK_LIST=1: host lengths that do not travel in the
     // kernel parameters go in a host-built work list of query tiles (sorted
     // by cost, prefill_rows.h) instead of being copied to the device

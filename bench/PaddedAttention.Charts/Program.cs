@@ -4,19 +4,30 @@
 // for prefill, time ratio peer / ours for decode), so 1 is parity and above 1
 // means ours is faster. Peers that did not run in a case are left out of it.
 //
-//   dotnet run --project bench/PaddedAttention.Charts -- bench_prefill.json [more.json ...]
+//   dotnet run --project bench/PaddedAttention.Charts -- [--peers a,b] bench_prefill.json [more.json ...]
+// --peers keeps only the named peers (e.g. fa2,cudnn-dense), so one run's
+// full JSON gives the chart of the peers that matter without a filtered copy.
 using System.Globalization;
 using System.Text.Json;
 using ScottPlot;
 
-if (args.Length == 0)
+HashSet<string>? onlyPeers = null;
+var paths = new List<string>();
+for (int i = 0; i < args.Length; i++)
 {
-    Console.Error.WriteLine("usage: PaddedAttention.Charts BENCH.json [BENCH.json ...]  (writes BENCH.png beside each)");
+    if (args[i] == "--peers" && i + 1 < args.Length)
+        onlyPeers = new HashSet<string>(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    else
+        paths.Add(args[i]);
+}
+if (paths.Count == 0)
+{
+    Console.Error.WriteLine("usage: PaddedAttention.Charts [--peers a,b] BENCH.json [BENCH.json ...]  (writes BENCH.png beside each)");
     return 2;
 }
-foreach (string path in args)
+foreach (string path in paths)
 {
-    var chart = BenchmarkChart.Read(path);
+    var chart = BenchmarkChart.Read(path, onlyPeers);
     string png = Path.ChangeExtension(path, ".png");
     chart.Save(png);
     Console.WriteLine($"{png}: {chart.Cases.Count} cases, peers {string.Join(", ", chart.Peers)}");
@@ -26,7 +37,7 @@ return 0;
 /// <summary>Ratios ours / peer per case, from either benchmark's JSON.</summary>
 sealed record BenchmarkChart(string Title, string YLabel, List<string> Cases, List<string> Peers, Dictionary<(string Case, string Peer), double> Ratios)
 {
-    public static BenchmarkChart Read(string path)
+    public static BenchmarkChart Read(string path, IReadOnlySet<string>? onlyPeers = null)
     {
         using var document = JsonDocument.Parse(File.ReadAllText(path));
         var root = document.RootElement;
@@ -36,6 +47,7 @@ sealed record BenchmarkChart(string Title, string YLabel, List<string> Cases, Li
         void Add(string label, string peer, double ratio)
         {
             if (!double.IsFinite(ratio) || ratio <= 0) return;
+            if (onlyPeers != null && !onlyPeers.Contains(peer)) return;
             if (!cases.Contains(label)) cases.Add(label);
             if (!peers.Contains(peer)) peers.Add(peer);
             ratios[(label, peer)] = ratio;
@@ -61,10 +73,11 @@ sealed record BenchmarkChart(string Title, string YLabel, List<string> Cases, Li
         }
         if (root.TryGetProperty("cases", out var decodeCases))
         {
-            // bench_decode.py: cases[].{paddedattn: {us}, sdpa_flash|sdpa_cudnn|flex: {us} | {error}}.
+            // bench_decode.py: cases[].{paddedattn: {us}, sdpa_flash|sdpa_cudnn|flex: {us} | {error}};
+            // the varlen suite names its cases, whose batch x cache repeats (b32 x 4096 at d80 and d96).
             foreach (var result in decodeCases.EnumerateArray())
             {
-                string label = string.Create(CultureInfo.InvariantCulture,
+                string label = Text(result, "name") ?? string.Create(CultureInfo.InvariantCulture,
                     $"b{result.GetProperty("batch").GetInt32()} x {result.GetProperty("cache_len").GetInt32()}");
                 if (!result.TryGetProperty("paddedattn", out var ours) || !ours.TryGetProperty("us", out var oursUs)) continue;
                 foreach (var peer in result.EnumerateObject())

@@ -16,3 +16,9 @@ for json in "$work"/*.json; do
     [ "$size" -gt 10000 ] || { echo "$png has only $size bytes"; exit 1; }
     echo "$png: $size bytes"
 done
+# --peers keeps only the named peers: the summary line lists just them.
+cp "$ROOT/bench/PaddedAttention.Charts/samples/bench_prefill.sample.json" "$work/filtered.json"
+summary=$(dotnet run --project "$ROOT/bench/PaddedAttention.Charts" -c Release --no-build -- --peers cudnn "$work/filtered.json")
+echo "$summary"
+[[ "$summary" == *"peers cudnn" ]] || { echo "--peers cudnn kept other peers: $summary"; exit 1; }
+[ -s "$work/filtered.png" ] || { echo "no filtered.png"; exit 1; }

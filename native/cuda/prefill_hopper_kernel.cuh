@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -210,8 +211,9 @@ constexpr int kTurnBarrier = 2;
 // One tile (or work item) `work` of the grid (prefill_params.h), run by the
 // whole block: the kernel below runs one, or with PERSISTENT a strided
 // sequence of them.
+// `maps`: the tensor maps of k / v when the launch made them (tma_kv), else null.
 template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N>
-__device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t work) {
+__device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t work, const PrefillTmaParams* maps) {
     using Tr = HopperTraits<HEAD_DIM, SHORT_N, TALL_N>;
     constexpr int kBlockM = Tr::kBlockM, kBlockN = Tr::kBlockN, kChunks = Tr::kChunks;
     constexpr int kConsumerThreads = Tr::kConsumerThreads;
@@ -321,7 +323,7 @@ __device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t wo
     // none arrives for a phase before the last one has completed.
     auto produce = [&]() {
         const int ptid = tid;  // 0..127
-        const bool tma = params.tma_kv != 0;
+        const bool tma = maps != nullptr && params.tma_kv != 0;
         const int32_t k_batch = params.k_stride_b != 0 ? batch : 0, v_batch = params.v_stride_b != 0 ? batch : 0;
         auto load_kv = [&](uint32_t dst, uint32_t full, const void* map, const T* base, int64_t stride_s,
                            int32_t batch_coord, int kt, int rows) {
@@ -347,10 +349,10 @@ __device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t wo
             const uint32_t s = (uint32_t)(i & 1);
             const uint32_t parity = (uint32_t)((i >> 1) & 1) ^ 1u;  // round 0 passes at once
             mbarrier_wait(empty_k + 8 * s, parity);
-            load_kv(k_smem + s * Tr::kKvTileBytes, full_k + 8 * s, &params.tma_k, k_base, params.k_stride_s, k_batch,
+            load_kv(k_smem + s * Tr::kKvTileBytes, full_k + 8 * s, tma ? &maps->tma_k : nullptr, k_base, params.k_stride_s, k_batch,
                     kt, rows);
             mbarrier_wait(empty_v + 8 * s, parity);
-            load_kv(v_smem + s * Tr::kKvTileBytes, full_v + 8 * s, &params.tma_v, v_base, params.v_stride_s, v_batch,
+            load_kv(v_smem + s * Tr::kKvTileBytes, full_v + 8 * s, tma ? &maps->tma_v : nullptr, v_base, params.v_stride_s, v_batch,
                     kt, rows);
         }
     };
@@ -637,22 +639,35 @@ __device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t wo
 // (prefill_hopper_launch.cuh), block x runs tiles x, x + gridDim.x, ... of
 // params.num_tiles: the heaviest tiles (the first ones) still start first,
 // and no block is launched per tile.
+// The warp-specialised 128-row tiles take PrefillTmaParams (their producer
+// may load by TMA), every other instantiation PrefillParams.
+template <int MAINLOOP, int SHORT_N>
+constexpr bool hopper_takes_tma() {
+    return MAINLOOP >= kHopperMainloopWarpSpecialized && SHORT_N == 0;
+}
+template <int MAINLOOP, int SHORT_N>
+using HopperKernelParams = typename std::conditional<hopper_takes_tma<MAINLOOP, SHORT_N>(), PrefillTmaParams,
+                                                     PrefillParams>::type;
+
 template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N = 0,
           bool PERSISTENT = false>
 __global__ void __launch_bounds__(block_threads(MAINLOOP, SHORT_N != 0),
                                   HopperTraits<HEAD_DIM, SHORT_N, TALL_N>::kMinBlocks)
-    prefill_hopper_kernel(const __grid_constant__ PrefillParams params) {
+    prefill_hopper_kernel(const __grid_constant__ HopperKernelParams<MAINLOOP, SHORT_N> params) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
     static_assert(!PERSISTENT || SHORT_N != 0, "persistent: the short-row tiles (no producer warpgroup)");
     if constexpr (PERSISTENT) {
         for (int32_t work = blockIdx.x; work < params.num_tiles; work += gridDim.x) {
-            run_tile<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>(params, work);
+            run_tile<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>(params, work, nullptr);
             // The next tile rewrites the row table, the block state and the
             // Q / output staging buffer that this one's epilogue read.
             __syncthreads();
         }
     } else {
-        run_tile<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>(params, blockIdx.x);
+        if constexpr (hopper_takes_tma<MAINLOOP, SHORT_N>())
+            run_tile<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>(params, blockIdx.x, &params);
+        else
+            run_tile<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N>(params, blockIdx.x, nullptr);
     }
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstring>
 #include <type_traits>
 
 #include "cuda_check.h"
@@ -53,24 +54,22 @@ pattn_status launch_kernel(const PrefillParams& params, int num_blocks, DeviceSt
     auto kernel = prefill_hopper_kernel<HEAD_DIM, T, CAUSAL, VARIANTS, MAINLOOP, SHORT_N, TALL_N, PERSISTENT>;
     static const int opt_in_slot = reserve_kernel_values(1);  // one per instantiation
     PATTN_CUDA_TRY(device.opt_in_shared_memory(opt_in_slot, reinterpret_cast<const void*>(kernel), smem_bytes));
-    if constexpr (MAINLOOP >= kHopperMainloopWarpSpecialized && SHORT_N == 0) {
+    if constexpr (hopper_takes_tma<MAINLOOP, SHORT_N>()) {
         // The producer warpgroup loads full KV tiles by TMA when both maps
-        // can be made (prefill_params.h tma_kv; else its cp.async copies).
-        if (params.tma_kv != 0) {
-            PrefillParams p = params;
-            constexpr bool kBf16 = std::is_same<T, __nv_bfloat16>::value;
-            p.tma_kv = encode_kv_tensor_map(&p.tma_k, p.k, kBf16, p.batch, p.kv_len, p.num_kv_heads, HEAD_DIM,
-                                            p.k_stride_b, p.k_stride_s, p.k_stride_h, Tr::kBlockN) &&
-                               encode_kv_tensor_map(&p.tma_v, p.v, kBf16, p.batch, p.kv_len, p.num_kv_heads,
-                                                    HEAD_DIM, p.v_stride_b, p.v_stride_s, p.v_stride_h, Tr::kBlockN)
-                           ? 1
-                           : 0;
-            kernel<<<num_blocks, block_threads(MAINLOOP, false), smem_bytes, stream>>>(p);
-            PATTN_CUDA_TRY(cudaGetLastError());
-            return PATTN_STATUS_SUCCESS;
-        }
-    }
-    if constexpr (PERSISTENT) {
+        // can be made (prefill_params.h PrefillTmaParams; else its cp.async copies).
+        PrefillTmaParams p;
+        static_cast<PrefillParams&>(p) = params;
+        constexpr bool kBf16 = std::is_same<T, __nv_bfloat16>::value;
+        p.tma_kv = params.tma_kv != 0 &&
+                           encode_kv_tensor_map(&p.tma_k, p.k, kBf16, p.batch, p.kv_len, p.num_kv_heads, HEAD_DIM,
+                                                p.k_stride_b, p.k_stride_s, p.k_stride_h, Tr::kBlockN) &&
+                           encode_kv_tensor_map(&p.tma_v, p.v, kBf16, p.batch, p.kv_len, p.num_kv_heads, HEAD_DIM,
+                                                p.v_stride_b, p.v_stride_s, p.v_stride_h, Tr::kBlockN)
+                       ? 1
+                       : 0;
+        if (p.tma_kv == 0) std::memset(&p.tma_k, 0, 2 * sizeof(TensorMapStorage));
+        kernel<<<num_blocks, block_threads(MAINLOOP, false), smem_bytes, stream>>>(p);
+    } else if constexpr (PERSISTENT) {
         // As many blocks as the SMs hold at once (the launch bounds' count),
         // each running every gridDim.x-th of the num_blocks tiles.
         PrefillParams p = params;

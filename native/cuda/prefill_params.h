@@ -85,13 +85,10 @@ struct PrefillParams : QkvLayout {
     int32_t page_shift;    // log2(page_size) when it is a power of two, else -1
 
     // K / V through the tensor-memory accelerator (the Hopper kernel's
-    // 128-row tiles, CUDA 12+, prefill_hopper_launch.cuh): 1 when tma_k /
-    // tma_v hold maps of k / v with boxes of one KV tile's rows
-    // (common/tensor_map.h). Full KV tiles then load by TMA; a row's partial
-    // tile keeps the cp.async copies that zero-fill past its keys, so the
-    // padding of k / v is never read.
+    // 128-row tiles, CUDA 12+): set by the dispatch to ask for it, and by
+    // the launch (prefill_hopper_launch.cuh) to 1 only where the kernel
+    // takes PrefillTmaParams and both tensor maps were made.
     int32_t tma_kv;
-    TensorMapStorage tma_k, tma_v;
 
     int32_t param_rows;    // 0, or batch when the lengths below are used
                            // (packed: row_q / row_kv hold cu_seqlens_q / _kv, batch + 1 entries)
@@ -100,6 +97,17 @@ struct PrefillParams : QkvLayout {
     int32_t row_kv[kPrefillParamRows];
 };
 static_assert(sizeof(PrefillParams) <= 4000, "kernel parameters are limited to 4 KB (CUDA 11.x)");
+
+// The parameters of the Hopper kernel's warp-specialised 128-row tiles:
+// with tma_kv set, tma_k / tma_v map k / v in boxes of one KV tile's rows
+// (common/tensor_map.h), full KV tiles load by TMA and a row's partial tile
+// keeps the cp.async copies that zero-fill past its keys, so the padding of
+// k / v is never read. A derived struct, so that every other kernel's
+// parameters (and the cost of their launch) stay as they were.
+struct PrefillTmaParams : PrefillParams {
+    TensorMapStorage tma_k, tma_v;
+};
+static_assert(sizeof(PrefillTmaParams) <= 4000, "kernel parameters are limited to 4 KB (CUDA 11.x)");
 
 // Host lengths of batches of up to kPrefillLargeParamRows rows (or packed
 // host offsets of fewer sequences) by value in a second kernel parameter,

@@ -18,8 +18,9 @@ namespace cuda {
 #if CUDART_VERSION >= 12000
 namespace {
 
-static_assert(sizeof(CUtensorMap) == sizeof(TensorMapStorage) && alignof(CUtensorMap) <= alignof(TensorMapStorage),
-              "TensorMapStorage holds a CUtensorMap");
+// The hardware descriptor of sm_90 is the first 128 bytes (newer toolkits
+// may declare a larger CUtensorMap); it is encoded in place and copied.
+static_assert(sizeof(CUtensorMap) >= sizeof(TensorMapStorage), "a CUtensorMap holds the 128-byte descriptor");
 
 using EncodeTiled = CUresult (*)(CUtensorMap*, CUtensorMapDataType, cuuint32_t, void*, const cuuint64_t*,
                                  const cuuint64_t*, const cuuint32_t*, const cuuint32_t*, CUtensorMapInterleave,
@@ -65,15 +66,13 @@ bool encode_kv_tensor_map(TensorMapStorage* map, const void* base, bool bf16, in
         if (s == 0 || s % 16 != 0 || s >= (1ull << 40)) return false;
     const cuuint32_t box[4] = {64, 1, (cuuint32_t)box_rows, 1};
     const cuuint32_t element_strides[4] = {1, 1, 1, 1};
-    CUtensorMap* m = reinterpret_cast<CUtensorMap*>(map);
-    const CUresult r = encode(m, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4,
+    CUtensorMap m;
+    const CUresult r = encode(&m, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4,
                               const_cast<void*>(base), dims, strides, box, element_strides,
                               CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                               CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
-    if (r != CUDA_SUCCESS) {
-        std::memset(map, 0, sizeof(*map));
-        return false;
-    }
+    if (r != CUDA_SUCCESS) return false;
+    std::memcpy(map, &m, sizeof(*map));
     return true;
 #else
     (void)base, (void)bf16, (void)batch, (void)seq, (void)heads, (void)head_dim, (void)stride_b, (void)stride_s,

@@ -52,6 +52,7 @@ namespace cuda {
 namespace prefill_hopper_detail {
 
 using prefill_detail::row_info;
+using prefill_detail::write_keyless_tile;
 using prefill_detail::block_mask;
 using prefill_detail::BlockTile;
 using prefill_detail::locate_block_tile;
@@ -254,28 +255,15 @@ __device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t wo
     const int first_kv_tile = VARIANTS ? min(tile.keys_first / kBlockN, num_kv_tiles) : 0;
     const int num_steps = num_kv_tiles - first_kv_tile;  // tiles visited, from the last one down
 
-    // A tile none of whose rows sees a key (padding rows past the real ones,
-    // rows with no visible key) is o = 0 and lse = -inf: written directly by
-    // every thread of the block, without the epilogue's staging and barriers,
-    // as the mma.sync kernel does (prefill_kernel.cuh). The condition is the
-    // block's, so the whole block returns here. Not at head_dim 256, whose
-    // warp-specialised kernels already spill.
+    // A tile none of whose rows sees a key: o = 0 and lse = -inf, written
+    // directly by every thread of the block, without the epilogue's staging
+    // and barriers (prefill_tile.cuh write_keyless_tile). The condition is
+    // the block's, so the whole block returns here. Not at head_dim 256,
+    // whose warp-specialised kernels already spill.
     if constexpr (HEAD_DIM < 256) {
         if (num_steps <= 0) {
-            constexpr int kBlockThreads = block_threads(MAINLOOP, Tr::kShort);
-            T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
-            for (int c = tid; c < kBlockM * kChunks; c += kBlockThreads) {
-                const int row = c / kChunks;
-                const int chunk = c % kChunks;
-                const int32_t pr = p0 + row;
-                if (pr >= p_end) break;  // rows only grow with c
-                const RowInfo ri = row_info(pr, group, kv_head, ext, params.left_padded, mask);
-                T* out = o_base + (int64_t)ri.position * params.o_stride_s + (int64_t)ri.head * params.o_stride_h;
-                st_global_cs_16(out + chunk * 8, make_uint4(0u, 0u, 0u, 0u));
-                if (params.lse != nullptr && chunk == 0)
-                    params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
-                               (int64_t)ri.head * params.lse_stride_h] = -INFINITY;
-            }
+            write_keyless_tile<T, kBlockM, kChunks, block_threads(MAINLOOP, Tr::kShort)>(
+                params, batch, kv_head, p0, p_end, group, ext, mask, tid);
             return;
         }
     }

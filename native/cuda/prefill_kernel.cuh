@@ -322,28 +322,14 @@ __global__ void __launch_bounds__(Tr::THREADS, Tr::MIN_BLOCKS)
     const int num_kv_tiles = (keys_any + BLOCK_N - 1) / BLOCK_N;
     const int first_kv_tile = PLAIN ? 0 : min(tile.keys_first / BLOCK_N, num_kv_tiles);
 
-    // A tile none of whose rows sees a key (padding rows past the real ones,
-    // rows with no visible key) is o = 0 and lse = -inf: written directly,
-    // without the shared-memory staging of the epilogue. In a padded batch
-    // of short rows most blocks are such tiles (grid mode launches every
-    // tile of the padded length), so their cost is the bulk of the padding's.
-    // Not at head_dim 256: with this path its kernels spill under nvcc 13 for
-    // sm_90a (32-48 bytes, H200 build of 2026-12-03); its short rows are rare.
+    // A tile none of whose rows sees a key: o = 0 and lse = -inf, written
+    // directly (prefill_tile.cuh write_keyless_tile). Not at head_dim 256:
+    // with this path its kernels spill under nvcc 13 for sm_90a (32-48
+    // bytes, H200 build of 2026-12-03); its short rows are rare.
     if constexpr (HEAD_DIM < 256) {
         if (num_kv_tiles <= first_kv_tile) {
-            T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
-            for (int c = tid; c < BLOCK_M * CHUNKS; c += Tr::THREADS) {
-                const int row = c / CHUNKS;
-                const int chunk = c % CHUNKS;
-                const int32_t p = p0 + row;
-                if (p >= p_end) break;  // rows only grow with c
-                const RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
-                T* out = o_base + (int64_t)ri.position * params.o_stride_s + (int64_t)ri.head * params.o_stride_h;
-                st_global_cs_16(out + chunk * 8, make_uint4(0u, 0u, 0u, 0u));
-                if (params.lse != nullptr && chunk == 0)
-                    params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
-                               (int64_t)ri.head * params.lse_stride_h] = -INFINITY;
-            }
+            write_keyless_tile<T, BLOCK_M, CHUNKS, Tr::THREADS>(params, batch, kv_head, p0, p_end, group, ext, mask,
+                                                                tid);
             return;
         }
     }

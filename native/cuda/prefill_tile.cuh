@@ -8,6 +8,7 @@
 
 #include <cuda_runtime.h>
 
+#include "common/ptx.cuh"
 #include "mask_rules.h"
 #include "prefill_params.h"
 
@@ -156,6 +157,32 @@ __device__ __forceinline__ BlockTile locate_block_tile(const PrefillParams& para
                                                        int32_t index) {
     return locate_block_tile<CAUSAL>(params, block_m, ParamRowArrays{params.row_batch, params.row_q, params.row_kv},
                                      index);
+}
+
+// A query tile none of whose rows sees a key (padding rows past the real
+// ones, rows with no visible key) is o = 0 and lse = -inf for its rows
+// [p0, p_end): written directly by the block's THREADS threads with
+// streaming 16-byte stores, without a kernel's shared-memory staging of the
+// epilogue. In a padded batch of short rows most blocks are such tiles
+// (grid mode launches every tile of the padded length). Both prefill
+// kernels take it (prefill_kernel.cuh, prefill_hopper_kernel.cuh).
+template <typename T, int BLOCK_M, int CHUNKS, int THREADS>
+__device__ __forceinline__ void write_keyless_tile(const PrefillParams& params, int32_t batch, int32_t kv_head,
+                                                   int32_t p0, int32_t p_end, int32_t group, const RowExtent& ext,
+                                                   MaskSpec mask, int tid) {
+    T* o_base = static_cast<T*>(params.o) + batch * params.o_stride_b;
+    for (int c = tid; c < BLOCK_M * CHUNKS; c += THREADS) {
+        const int row = c / CHUNKS;
+        const int chunk = c % CHUNKS;
+        const int32_t p = p0 + row;
+        if (p >= p_end) break;  // rows only grow with c
+        const RowInfo ri = row_info(p, group, kv_head, ext, params.left_padded, mask);
+        T* out = o_base + (int64_t)ri.position * params.o_stride_s + (int64_t)ri.head * params.o_stride_h;
+        st_global_cs_16(out + chunk * 8, make_uint4(0u, 0u, 0u, 0u));
+        if (params.lse != nullptr && chunk == 0)
+            params.lse[batch * params.lse_stride_b + (int64_t)ri.position * params.lse_stride_s +
+                       (int64_t)ri.head * params.lse_stride_h] = -INFINITY;
+    }
 }
 
 }  // namespace prefill_detail

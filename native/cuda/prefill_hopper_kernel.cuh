@@ -211,8 +211,8 @@ constexpr int kTurnBarrier = 2;
 
 // One tile (or work item) `work` of the grid (prefill_params.h), run by the
 // whole block: the kernel below runs one, or with PERSISTENT a strided
-// sequence of them.
-// `maps`: the tensor maps of k / v when the launch made them (tma_kv), else null.
+// sequence of them. `maps`: the kernel's PrefillTmaParams when it takes
+// them (tensor maps of k / v, valid where tma_kv is set), else null.
 template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N>
 __device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t work, const PrefillTmaParams* maps) {
     using Tr = HopperTraits<HEAD_DIM, SHORT_N, TALL_N>;
@@ -621,12 +621,6 @@ __device__ __forceinline__ void run_tile(const PrefillParams& params, int32_t wo
 
 #endif  // __CUDA_ARCH_FEAT_SM90_ALL
 
-// VARIANTS: the params may hold a sliding window and a soft cap (the launch
-// picks this instantiation only then, prefill_hopper_launch.cuh).
-// PERSISTENT (short-row tiles only): the grid is what the SMs hold at once
-// (prefill_hopper_launch.cuh), block x runs tiles x, x + gridDim.x, ... of
-// params.num_tiles: the heaviest tiles (the first ones) still start first,
-// and no block is launched per tile.
 // The warp-specialised 128-row tiles take PrefillTmaParams (their producer
 // may load by TMA), every other instantiation PrefillParams.
 template <int MAINLOOP, int SHORT_N>
@@ -636,6 +630,13 @@ constexpr bool hopper_takes_tma() {
 template <int MAINLOOP, int SHORT_N>
 using HopperKernelParams = typename std::conditional<hopper_takes_tma<MAINLOOP, SHORT_N>(), PrefillTmaParams,
                                                      PrefillParams>::type;
+
+// VARIANTS: the params may hold a sliding window and a soft cap (the launch
+// picks this instantiation only then, prefill_hopper_launch.cuh).
+// PERSISTENT (short-row tiles only): the grid is what the SMs hold at once
+// (prefill_hopper_launch.cuh), block x runs tiles x, x + gridDim.x, ... of
+// params.num_tiles: the heaviest tiles (the first ones) still start first,
+// and no block is launched per tile.
 
 template <int HEAD_DIM, typename T, bool CAUSAL, bool VARIANTS, int MAINLOOP, int SHORT_N, int TALL_N = 0,
           bool PERSISTENT = false>

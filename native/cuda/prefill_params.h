@@ -201,13 +201,14 @@ constexpr int prefill_hopper_block_n(int head_dim) { return head_dim == 256 ? 64
 // more keys; 208 KB of shared memory.
 constexpr int kPrefillHopperWideBlockN = 176;
 // The short-row tiles of the Hopper kernel (head_dim 64 and 128): one
-// consumer warpgroup of 64 rows against 64-key tiles, loading its own K/V,
-// so that several blocks share an SM and one block's load and epilogue
-// latency runs under another's GEMMs (prefill_hopper_kernel.cuh SHORT):
-// 4 blocks per SM at head_dim 64 (41 KB of shared memory each), 2 at 128.
-// The alternative key count of prefill_hopper_short_alt_block_n, for A/B
-// runs (PADDEDATTN_PREFILL_HOPPER_SHORT=2): 128-key tiles at head_dim 64 (3
-// blocks per SM of 73 KB), 48-key tiles at 128 (3 blocks per SM of 65 KB).
+// consumer warpgroup of 64 rows, loading its own K/V, so that several blocks
+// share an SM and one block's load and epilogue latency runs under
+// another's GEMMs (prefill_hopper_kernel.cuh SHORT_N). 64-key tiles: 4
+// blocks per SM at head_dim 64 (41 KB of shared memory each), 2 at 128.
+// The alternative key count of prefill_hopper_short_alt_block_n: 128-key
+// tiles at head_dim 64 (3 blocks per SM of 73 KB, for A/B runs with
+// PADDEDATTN_PREFILL_HOPPER_SHORT=2), 48-key tiles at 128 (3 blocks per SM
+// of 65 KB, the default there: prefill_dispatch.cu hopper_short_block_n).
 constexpr bool prefill_hopper_has_short_tiles(int head_dim) { return head_dim == 64 || head_dim == 128; }
 constexpr int kPrefillHopperShortBlockM = 64;
 constexpr int kPrefillHopperShortBlockN = 64;

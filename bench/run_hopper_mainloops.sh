@@ -28,21 +28,7 @@ echo "== build rc=$rc in $(( $(date +%s) - t0 )) s"
 grep -E "error" "$OUTDIR/build.log" | head -20
 grep -iE "wgmma|C7508|setmaxnreg" "$OUTDIR/build.log" | sort | uniq -c | head -10
 # registers / spills of the Hopper kernels (ptxas -v)
-python3 - "$OUTDIR/build.log" <<'EOF'
-import re, sys
-name = None
-for line in open(sys.argv[1], errors="replace"):
-    m = re.search(r"Compiling entry function '(\S+)'", line)
-    if m:
-        name = m.group(1)
-        continue
-    if name and "prefill_hopper_kernel" in name:
-        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
-        if m and (m.group(2) != "0" or m.group(3) != "0"):
-            print("SPILL", name, line.strip())
-        if re.search(r"Used (\d+) registers", line):
-            name = None
-EOF
+python3 bench/python/ptxas_report.py "$OUTDIR/build.log"
 # the same from the objects: registers, stack (spills land there), per Hopper kernel
 for o in "$B"/CMakeFiles/paddedattn.dir/cuda/prefill_hopper_bf16_hdim*.cu.o; do
   cuobjdump -res-usage "$o" 2>/dev/null | grep -A1 "prefill_hopper_kernel" | grep -oE "kernelILi[0-9]+E[^L]*Lb[01]ELb[01]ELi[0-9]|REG:[0-9]+|STACK:[0-9]+|LOCAL:[0-9]+" | paste -sd' ' | sed 's/ kernelILi/\nkernelILi/g' > "$OUTDIR/res_$(basename "$o").txt"

@@ -18,22 +18,8 @@ cmake -S "$root/native" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_
     -DPADDEDATTN_PTXAS_VERBOSE=ON > "$out/configure.log" 2>&1 || { tail -20 "$out/configure.log"; exit 1; }
 cmake --build "$build" -j"$(nproc)" > "$out/build.log" 2>&1 || { grep -E "error" "$out/build.log" | head -30; exit 1; }
 echo "== built ($(el) s); Hopper kernels: registers of the 128-row tiles' kernels, non-zero spills of any:"
-python3 - "$out/build.log" <<'PY'
-import re, sys
-fn, regs = None, {}
-for line in open(sys.argv[1]).read().splitlines():
-    m = re.search(r"Compiling entry function '(\S+)'", line)
-    if m:
-        fn = m.group(1)
-        continue
-    if fn and "prefill_hopper_kernel" in fn:
-        m = re.search(r"Used (\d+) registers", line)
-        if m and "ELi0ELi0ELb0EEEv" in fn:
-            regs[m.group(1)] = regs.get(m.group(1), 0) + 1
-        if "spill" in line and " 0 bytes spill stores, 0 bytes spill loads" not in line:
-            print("  spill", fn[-48:], line.strip()[14:96])
-print("  registers (count of kernels):", regs)
-PY
+# (the 128-row tiles' kernels: SHORT_N = TALL_N = 0, not persistent)
+python3 "$root/bench/python/ptxas_report.py" "$out/build.log" --regs-of ELi0ELi0ELb0EEEv
 export PADDEDATTN_NATIVE_LIB="$build/libpaddedattn.so" PYTHONPATH="$root/bindings/python"
 # The sanitizers run in four groups at once beside ctest (they are
 # latency-bound; together they took ~150 s on an H100 where one after the

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "host_timing.h"
 #include "paddedattn.h"
 
 #if defined(PATTN_BENCH_WITH_CUDART)
@@ -36,22 +37,6 @@ enum { kSeq = 32, kHq = 8, kHkv = 2, kD = 64, kBurst = 256, kSamples = 20, kSing
 /* BENCH_QUICK=1: half the samples and warm-up (a short GPU session). */
 static int g_samples = kSamples, g_singles = kSingles;
 static double g_warmup_us = 2e5;
-
-static double clock_us(clockid_t id) {
-    struct timespec t;
-    clock_gettime(id, &t);
-    return (double)t.tv_sec * 1e6 + 1e-3 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void* a, const void* b) {
-    const double x = *(const double*)a, y = *(const double*)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double* v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
-}
 
 static uint64_t g_rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next_u32(void) {

@@ -12,10 +12,10 @@
 //   bench_launch_cost
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <vector>
+
+#include "host_timing.h"
 
 namespace {
 
@@ -31,12 +31,6 @@ __global__ void empty_kernel(const __grid_constant__ Params<N> p) {
     if (p.value == -1 && threadIdx.x == 0) printf("unreachable\n");
 }
 
-double thread_cpu_us() {
-    timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return t.tv_sec * 1e6 + t.tv_nsec * 1e-3;
-}
-
 constexpr int kBurst = 256, kBursts = 30, kWarmupBursts = 5;
 
 template <typename Launch>
@@ -44,14 +38,13 @@ double median_us_per_launch(cudaStream_t stream, Launch launch) {
     std::vector<double> samples;
     for (int burst = 0; burst < kBursts; ++burst) {
         cudaStreamSynchronize(stream);
-        const double t0 = thread_cpu_us();
+        const double t0 = clock_us(CLOCK_THREAD_CPUTIME_ID);
         for (int i = 0; i < kBurst; ++i) launch(i);
-        const double t1 = thread_cpu_us();
+        const double t1 = clock_us(CLOCK_THREAD_CPUTIME_ID);
         if (burst >= kWarmupBursts) samples.push_back((t1 - t0) / kBurst);
     }
     cudaStreamSynchronize(stream);
-    std::sort(samples.begin(), samples.end());
-    return samples[samples.size() / 2];
+    return median(samples.data(), static_cast<int>(samples.size()));
 }
 
 template <int N>

@@ -651,6 +651,7 @@ cmd_test() {
         run_single "Python sample" run_python_sample
         run_python_suite "Python ctypes layout" "$ROOT/tests/python/test_ctypes_layout.py"
         run_python_suite "paged-prefill benchmark cases" "$ROOT/tests/python/test_bench_prefill_paged.py"
+        run_python_suite "tile-schedule model" "$ROOT/tests/python/test_tile_schedule_model.py"
         run_sanitizer_suites "$dotnet_ok"
         if [ "$dotnet_ok" = 1 ]; then
             run_doc_snippets

@@ -781,6 +781,14 @@ PACKED_CASES = [
     dict(name="b64 s512 causal packed", b=64, s=512, hq=32, hkv=8, d=128, causal=True, lens=(64, 512)),
     dict(name="b16 s2048 bidir packed 32/32", b=16, s=2048, hq=32, hkv=32, d=128, causal=False, lens=(256, 2048)),
     dict(name="b64 s512 bidir packed d64", b=64, s=512, hq=16, hkv=16, d=64, causal=False, lens=(64, 512)),
+    # The short-row cases furthest from FA2 varlen in the padded layout, whose
+    # zero padding rows are a large share of the bytes (docs/performance.md,
+    # "Short rows: what the bytes allow"): packed, they write none.
+    dict(name="b128 s1024 causal packed lognormal", b=128, s=1024, hq=32, hkv=8, d=128, causal=True,
+         lens=("lognormal", 180, 0.5)),
+    dict(name="b256 s256 bidir packed 32/8", b=256, s=256, hq=32, hkv=8, d=128, causal=False, lens=(16, 256)),
+    dict(name="b512 s128 bidir packed d64 12/12 (BERT)", b=512, s=128, hq=12, hkv=12, d=64, causal=False,
+         lens=(16, 128)),
 ]
 
 
@@ -858,7 +866,7 @@ def run_packed_suite(args, gen):
     rows = []
     for c in PACKED_CASES:
         b, s, hq, hkv, d, causal = c["b"], c["s"], c["hq"], c["hkv"], c["d"], c["causal"]
-        lens = torch.randint(c["lens"][0], c["lens"][1] + 1, (b,), generator=gen).tolist()
+        lens = draw_lens(c["lens"], b, s, gen)
         mode = pa.MaskMode.CAUSAL_PADDED_RIGHT if causal else pa.MaskMode.PADDED
         q = torch.randn(b, s, hq, d, device=dev, dtype=torch.bfloat16)
         k = torch.randn(b, s, hkv, d, device=dev, dtype=torch.bfloat16)

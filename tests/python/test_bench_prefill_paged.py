@@ -21,20 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "bench", "python"))
 
 import bench_prefill_paged as bp  # noqa: E402  (pure Python at import: torch is imported where cases run)
-
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-def report(name, problems):
-    if problems:
-        results["failed"] += 1
-        print("failed %s" % name)
-        for p in problems[:10]:
-            print("    " + p)
-    else:
-        results["passed"] += 1
-        print("passed %s" % name)
-
+from suite import report, summary  # noqa: E402  (tests/python/suite.py)
 
 def test_self_test():
     out = io.StringIO()
@@ -156,8 +143,7 @@ def main():
     test_broken_layouts_rejected()
     test_visible_pairs()
     test_draws_and_shapes()
-    print("%d passed, %d failed, %d skipped" % (results["passed"], results["failed"], results["skipped"]))
-    return 1 if results["failed"] else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -26,31 +26,11 @@ import sys
 import tempfile
 
 from paddedattn import _native
+from suite import report, skip, summary  # tests/python/suite.py
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INCLUDE = os.path.join(REPO, "native", "include")
 HEADER = os.path.join(INCLUDE, "paddedattn.h")
-
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-def report(name: str, problems: list) -> None:
-    if problems:
-        results["failed"] += 1
-        print("failed %s" % name)
-        for p in problems[:20]:
-            print("    " + p)
-    else:
-        results["passed"] += 1
-        print("passed %s" % name)
-
-
-def skip(name: str, why: str) -> None:
-    results["skipped"] += 1
-    print("skipped %s (%s)" % (name, why))
-
-
-# ---------------------------------------------------------------- coverage --
 
 def header_declarations():
     """Struct, enum and function names and enum constants of the header, by regex."""
@@ -188,8 +168,7 @@ def test_layout() -> None:
 def main() -> int:
     test_coverage()
     test_layout()
-    print("%d passed, %d failed, %d skipped" % (results["passed"], results["failed"], results["skipped"]))
-    return 1 if results["failed"] else 0
+    return summary()
 
 
 if __name__ == "__main__":

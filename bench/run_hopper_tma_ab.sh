@@ -42,19 +42,7 @@ echo "== sanitizers ($(el) s)"
 for group in defaults tall short racecheck; do cat "$mc/$group.txt"; done
 echo "== bench ($(el) s)"
 cd "$root/bench/python"
-summary() {
-python3 - "$1" "$2" <<'PY'
-import json, sys
-d = json.load(open(sys.argv[1]))
-names = ["ours"] + ["ours-" + n if n not in ("fa2", "cudnn-dense") else n for n in sys.argv[2].split(",")]
-print("%-48s " % "case (TFLOP/s)" + " ".join("%11s" % n.replace("ours-", "") for n in names))
-for r in d["results"]:
-    p = r["peers"]
-    bad = [k for k, v in r.get("checks", {}).items() if v is False]
-    print("%-48s " % r["case"][:48] + " ".join("%11s" % ("%.1f" % p[n]["tflops"] if "tflops" in p.get(n, {}) else "-")
-                                               for n in names) + ("  FAIL " + ",".join(bad) if bad else ""))
-PY
-}
+summary() { python3 "$root/bench/python/prefill_summary.py" "$1" "$2"; }
 long_peers=htall,hnotma,fa2,cudnn-dense
 python3 bench_prefill.py --cases 13,14,4,11,6,1,2 --peers $long_peers --runs 10 --json "$out/tma.json" > "$out/tma.log" 2>&1
 echo "rc=$? ($(el) s)"; summary "$out/tma.json" $long_peers

@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
 """One line per case of a bench_prefill.py --json file: TFLOP/s of `ours`
-and of the named peers (ours-<peer> for the switched ones), and the names
-of any output check that failed.
+and of the named peers (stored as ours-<peer> for the library under a
+tuning switch, under their own name otherwise), and the names of any output
+check that failed.
     python3 bench/python/prefill_summary.py RESULTS.json peer,peer,...
 """
 import json
 import sys
 
-UNSWITCHED = ("fa2", "cudnn-dense", "cudnn", "efficient", "flex", "flash-dense")
-
 
 def main():
-    data = json.load(open(sys.argv[1]))
+    with open(sys.argv[1]) as f:
+        data = json.load(f)
     peers = [p for p in sys.argv[2].split(",") if p] if len(sys.argv) > 2 else []
-    names = ["ours"] + [p if p in UNSWITCHED else "ours-" + p for p in peers]
+    stored = set(n for r in data["results"] for n in r["peers"])
+    names = ["ours"] + ["ours-" + p if "ours-" + p in stored else p for p in peers]
     print("%-48s " % "case (TFLOP/s)" + " ".join("%11s" % n.replace("ours-", "") for n in names))
     for r in data["results"]:
         p = r["peers"]

@@ -25,9 +25,8 @@ Schedules:
 Prints per case the mean number of KV tiles of a tile that sees keys (how
 much work the fixed cost per tile is spread over) and the makespan over the
 ideal (total cost / slots) per fixed cost: 1.000 means no slot idles at the
-tail. Lengths are drawn with this
-script's own seed, so they are not bench_prefill.py's draws (those need
-torch), only the same distributions.
+tail. Lengths are drawn with this script's own seed, so they are not
+bench_prefill.py's draws (those need torch), only the same distributions.
     python3 bench/python/tile_schedule_model.py [--sms 132] [--fixed 1,2]
 """
 import argparse
@@ -135,8 +134,9 @@ def main():
                                                  dynamic(sorted(costs, reverse=True), slots) / ideal))
         # Mean KV tiles of the tiles that see a key: with fixed cost 0 and
         # key-less tiles at -1, those are the costs >= 0.
-        steps = [c for c in tile_costs(case, 0.0, -1.0) if c >= 0]
-        n = len(tile_costs(case, 0.0, -1.0))
+        bare = tile_costs(case, 0.0, -1.0)
+        steps = [c for c in bare if c >= 0]
+        n = len(bare)
         print("| %s | %d | %.1f | %.1f | %s |" % (case[0], n, n / slots, sum(steps) / len(steps), " | ".join(cells)))
 
 

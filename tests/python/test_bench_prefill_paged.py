@@ -23,12 +23,13 @@ sys.path.insert(0, os.path.join(REPO, "bench", "python"))
 import bench_prefill_paged as bp  # noqa: E402  (pure Python at import: torch is imported where cases run)
 from suite import report, summary  # noqa: E402  (tests/python/suite.py)
 
+
 def test_self_test():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         rc = bp.self_test()
     report("every case's page layouts (page sizes 1, 7, 16, 64, 256)",
-           [] if rc == 0 else out.getvalue().splitlines())
+           [] if rc == 0 else out.getvalue().splitlines(), shown=10)
 
 
 def test_broken_layouts_rejected():
@@ -76,7 +77,7 @@ def test_broken_layouts_rejected():
     lay.spare_pages = list(range(nxt, lay.num_pages))
     if not any("scattered" in p for p in bp.validate_layout(lay, 0)):
         problems.append("a layout without scattered pages not caught")
-    report("broken page tables rejected", problems)
+    report("broken page tables rejected", problems, shown=10)
 
 
 def test_visible_pairs():
@@ -91,7 +92,7 @@ def test_visible_pairs():
     # b8 prefix 4096 + 512: 8 * (512 * 4096 + 512 * 513 / 2)
     if bp.visible_pairs([512] * 8, [4608] * 8) != 8 * (512 * 4096 + 512 * 513 // 2):
         problems.append("b8 prefix 4096 + 512")
-    report("causal bottom-right visible pairs", problems)
+    report("causal bottom-right visible pairs", problems, shown=10)
 
 
 def test_draws_and_shapes():
@@ -135,7 +136,7 @@ def test_draws_and_shapes():
         problems.append("--cases 0,mixed picked %s" % picked)
     if args.page_sizes != [16, 64] or args.peers != {"paged", "fa2"}:
         problems.append("arguments parsed as %s / %s" % (args.page_sizes, args.peers))
-    report("length draws, shapes, arguments", problems)
+    report("length draws, shapes, arguments", problems, shown=10)
 
 
 def main():

@@ -32,6 +32,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 INCLUDE = os.path.join(REPO, "native", "include")
 HEADER = os.path.join(INCLUDE, "paddedattn.h")
 
+
+# ---------------------------------------------------------------- coverage --
+
 def header_declarations():
     """Struct, enum and function names and enum constants of the header, by regex."""
     text = open(HEADER, encoding="utf-8").read()

@@ -59,8 +59,7 @@ def test_costs():
         if trial % 5 == 0:
             lens[0] = s  # a full row
         case = ("t%d" % trial, b, s, hq, hkv, 128, causal, None, (bm, bn, 1))
-        # the model draws its own lengths: hand it these through a fixed draw
-        got = tsm.tile_costs_of(case, lens, 1.5, 0.25)
+        got = tsm.tile_costs_of(case, lens, 1.5, 0.25)  # these lengths, not the model's own draw
         want = brute_costs(b, s, hq, hkv, causal, lens, bm, bn, 1.5, 0.25)
         if got != want:
             problems.append("%s lens %s: %s, brute force %s" % (case[:7], lens, got[:12], want[:12]))
